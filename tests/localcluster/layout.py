@@ -1,0 +1,92 @@
+"""Where the local control plane keeps its state, and which 127.0.0.1 ports it listens on."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+# Below Linux's ephemeral range (32768+), away from the usual 6443/2379/10257/10259, so a
+# kind cluster or a system etcd on the same machine does not clash.
+DEFAULT_PORT_BASE = 26400
+
+
+def state_root() -> Path:
+    return Path(os.environ.get("OMVEE_STATE_DIR") or REPO_ROOT / ".run")
+
+
+@dataclass(frozen=True)
+class Ports:
+    apiserver: int
+    etcd: int
+    etcd_peer: int
+    controller_manager: int
+    scheduler: int
+    kwok: int
+
+    @classmethod
+    def from_base(cls, base: int) -> Ports:
+        return cls(
+            apiserver=base + 43,
+            etcd=base + 79,
+            etcd_peer=base + 80,
+            controller_manager=base + 57,
+            scheduler=base + 59,
+            kwok=base + 47,
+        )
+
+    @classmethod
+    def from_env(cls) -> Ports:
+        return cls.from_base(int(os.environ.get("OMVEE_PORT_BASE", DEFAULT_PORT_BASE)))
+
+    def named(self) -> dict[str, int]:
+        return {
+            "kube-apiserver": self.apiserver,
+            "etcd": self.etcd,
+            "etcd (peer)": self.etcd_peer,
+            "kube-controller-manager": self.controller_manager,
+            "kube-scheduler": self.scheduler,
+            "kwok": self.kwok,
+        }
+
+
+@dataclass(frozen=True)
+class Layout:
+    """The files of one local cluster under ``<state>/cluster``."""
+
+    root: Path
+
+    @classmethod
+    def default(cls) -> Layout:
+        return cls(state_root() / "cluster")
+
+    @property
+    def pki(self) -> Path:
+        return self.root / "pki"
+
+    @property
+    def etcd_data(self) -> Path:
+        return self.root / "etcd"
+
+    @property
+    def processes(self) -> Path:
+        return self.root / "run"
+
+    @property
+    def kubeconfig(self) -> Path:
+        """The admin kubeconfig people and tests use."""
+        return self.root / "kubeconfig"
+
+    def component_kubeconfig(self, stem: str) -> Path:
+        return self.root / f"{stem}.kubeconfig"
+
+    @property
+    def kwok_config(self) -> Path:
+        return self.root / "kwok.yaml"
+
+    @property
+    def kwok_home(self) -> Path:
+        # kwok also reads ~/.kwok/kwok.yaml; a private HOME keeps a user's file out of it.
+        return self.root / "kwok-home"
