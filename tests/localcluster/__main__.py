@@ -8,6 +8,7 @@ import sys
 from tests.localcluster.binaries import BuildError, ensure_binaries
 from tests.localcluster.cluster import ClusterError, LocalCluster
 from tests.localcluster.processes import ProcessError
+from tests.waiting import WaitTimeout
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -40,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0 if cluster.is_up() else 1
         else:
             print(cluster.layout.kubeconfig)
-    except (BuildError, ClusterError, ProcessError) as error:
+    except (BuildError, ClusterError, ProcessError, WaitTimeout) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     return 0

@@ -13,7 +13,6 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from tests.localcluster.layout import REPO_ROOT, Layout, Ports
 from tests.localcluster.nodes import build_nodes
 from tests.localcluster.processes import ProcessError, ProcessTable
 from tests.localcluster.stages import build_stages, render_config
+from tests.waiting import WaitTimeout, wait_for
 
 SERVICE_CIDR = "10.96.0.0/16"
 SERVICE_IP = "10.96.0.1"  # the `kubernetes` Service, first address of SERVICE_CIDR
@@ -43,22 +43,6 @@ class ClusterError(RuntimeError):
 
 def _log(message: str) -> None:
     print(f"[cluster] {message}", file=sys.stderr, flush=True)
-
-
-def wait_for(check: Callable[[], bool], what: str, timeout: float,
-             alive: Callable[[], None] | None = None) -> None:
-    """Poll ``check`` until it holds; ``alive`` raises if the thing waited on has died."""
-    deadline = time.monotonic() + timeout
-    delay = 0.05
-    while True:
-        if alive:
-            alive()
-        if check():
-            return
-        if time.monotonic() > deadline:
-            raise ClusterError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(delay)
-        delay = min(delay * 2, 1.0)
 
 
 def _get(url: str, context: ssl.SSLContext | None = None) -> tuple[int, str]:
@@ -155,7 +139,7 @@ class LocalCluster:
         started = time.monotonic()
         try:
             self._start_all({name: str(path) for name, path in binaries.items()})
-        except (ClusterError, ProcessError):
+        except (ClusterError, ProcessError, WaitTimeout):
             self.down(quiet=True, remove_state=False)
             _log(f"start-up failed; stopped what was started. Logs: {self.layout.processes}")
             raise
