@@ -59,8 +59,13 @@ def namespace(core: client.CoreV1Api, request: pytest.FixtureRequest) -> Iterato
     name = f"{slug}-{uuid.uuid4().hex[:6]}"
     core.create_namespace({"metadata": {"name": name, "labels": {"omvee.io/test": "true"}}})
     # The ServiceAccount admission plugin refuses pods until the default ServiceAccount exists.
-    wait_for(lambda: core.list_namespaced_service_account(
-        name, field_selector="metadata.name=default").items, f"ServiceAccount {name}/default", 30)
+    wait_for(
+        lambda: (
+            core.list_namespaced_service_account(name, field_selector="metadata.name=default").items
+        ),
+        f"ServiceAccount {name}/default",
+        30,
+    )
     yield name
     core.delete_namespace(name)
 

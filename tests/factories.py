@@ -22,8 +22,9 @@ def pod_spec(*, gpu: bool = False, tolerate_gpu: bool | None = None) -> dict[str
     return spec
 
 
-def pod_annotations(*, exit_code: int | None = None, fail_attempts: int | None = None,
-                    run_duration: str = "200ms") -> dict[str, str]:
+def pod_annotations(
+    *, exit_code: int | None = None, fail_attempts: int | None = None, run_duration: str = "200ms"
+) -> dict[str, str]:
     """How kwok plays the pod: see tests/localcluster/stages.py."""
     annotations = {RUN_DURATION: run_duration}
     if exit_code is not None:
@@ -33,8 +34,14 @@ def pod_annotations(*, exit_code: int | None = None, fail_attempts: int | None =
     return annotations
 
 
-def job(name: str, *, backoff_limit: int = 0, annotations: dict[str, str] | None = None,
-        pod_failure_policy: dict[str, Any] | None = None, **spec_options: Any) -> dict[str, Any]:
+def job(
+    name: str,
+    *,
+    backoff_limit: int = 0,
+    annotations: dict[str, str] | None = None,
+    pod_failure_policy: dict[str, Any] | None = None,
+    **spec_options: Any,
+) -> dict[str, Any]:
     spec: dict[str, Any] = {
         "backoffLimit": backoff_limit,
         "template": {
@@ -47,8 +54,9 @@ def job(name: str, *, backoff_limit: int = 0, annotations: dict[str, str] | None
     return {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": name}, "spec": spec}
 
 
-def pod(name: str, *, annotations: dict[str, str] | None = None,
-        **spec_options: Any) -> dict[str, Any]:
+def pod(
+    name: str, *, annotations: dict[str, str] | None = None, **spec_options: Any
+) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "Pod",

@@ -10,7 +10,6 @@ Run: ``python -m tests.localpostgres up|down|status|url``.
 from __future__ import annotations
 
 import argparse
-import glob
 import os
 import pwd
 import shutil
@@ -32,10 +31,12 @@ class PostgresError(RuntimeError):
 def find_bindir() -> Path:
     if explicit := os.environ.get("OMVEE_PG_BIN"):
         return Path(explicit)
-    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"),
-                        key=lambda p: int(Path(p).parts[-3]))
+    candidates = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin/initdb"),
+        key=lambda p: int(p.parts[-3]) if p.parts[-3].isdigit() else 0,
+    )
     if candidates:
-        return Path(candidates[-1]).parent
+        return candidates[-1].parent
     if initdb := shutil.which("initdb"):
         return Path(initdb).parent
     raise PostgresError(
@@ -52,8 +53,11 @@ class LocalPostgres:
 
     @classmethod
     def default(cls) -> LocalPostgres:
-        return cls(state_root() / "postgres", int(os.environ.get("OMVEE_PG_PORT", DEFAULT_PORT)),
-                   find_bindir())
+        return cls(
+            state_root() / "postgres",
+            int(os.environ.get("OMVEE_PG_PORT", DEFAULT_PORT)),
+            find_bindir(),
+        )
 
     @property
     def data(self) -> Path:
@@ -102,19 +106,45 @@ class LocalPostgres:
         self._prepare_root()
         if not (self.data / "PG_VERSION").exists():
             shutil.rmtree(self.data, ignore_errors=True)
-            self._run(["initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust",
-                       "--encoding=UTF8", "--locale=C", "--no-sync"])
-        options = (f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 "
-                   "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
-                   "-c max_connections=200")
+            self._run(
+                [
+                    "initdb",
+                    "-D",
+                    str(self.data),
+                    "-U",
+                    "postgres",
+                    "--auth=trust",
+                    "--encoding=UTF8",
+                    "--locale=C",
+                    "--no-sync",
+                ]
+            )
+        options = (
+            f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 "
+            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
+            "-c max_connections=200"
+        )
         try:
-            self._run(["pg_ctl", "start", "-w", "-t", "60", "-D", str(self.data),
-                       "-l", str(self.log), "-o", options])
+            self._run(
+                [
+                    "pg_ctl",
+                    "start",
+                    "-w",
+                    "-t",
+                    "60",
+                    "-D",
+                    str(self.data),
+                    "-l",
+                    str(self.log),
+                    "-o",
+                    options,
+                ]
+            )
         except PostgresError as error:
-            log = self.log.read_text(errors="replace").splitlines()[-15:] if self.log.exists() \
-                else []
-            raise PostgresError(f"{error}\nLast lines of {self.log}:\n" + "\n".join(log)) \
-                from None
+            log = (
+                self.log.read_text(errors="replace").splitlines()[-15:] if self.log.exists() else []
+            )
+            raise PostgresError(f"{error}\nLast lines of {self.log}:\n" + "\n".join(log)) from None
         print(f"[postgres] up: {self.url}", file=sys.stderr)
 
     def down(self, remove_data: bool = True) -> bool:

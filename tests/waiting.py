@@ -13,8 +13,9 @@ class WaitTimeout(RuntimeError):
     """The condition did not hold before the deadline."""
 
 
-def wait_for(check: Callable[[], T], what: str, timeout: float,
-             alive: Callable[[], None] | None = None) -> T:
+def wait_for(
+    check: Callable[[], T], what: str, timeout: float, alive: Callable[[], None] | None = None
+) -> T:
     """Poll ``check`` until it returns something truthy, and return that.
 
     ``alive`` is called before each poll and raises if the thing waited on has died, so a crash

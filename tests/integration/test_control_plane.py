@@ -21,8 +21,9 @@ def finished_condition(job: Any) -> Any:
     return None
 
 
-def wait_finished(batch: client.BatchV1Api, namespace: str, name: str,
-                  timeout: float = 120) -> tuple[Any, Any]:
+def wait_finished(
+    batch: client.BatchV1Api, namespace: str, name: str, timeout: float = 120
+) -> tuple[Any, Any]:
     def finished() -> Any:
         job = batch.read_namespaced_job(name, namespace)
         return (job, finished_condition(job)) if finished_condition(job) else None
@@ -61,10 +62,11 @@ def test_nodes_have_gpu_labels_taints_and_capacity(core: client.CoreV1Api) -> No
         assert not node.spec.taints
 
 
-def test_job_succeeds_on_first_attempt(batch: client.BatchV1Api, core: client.CoreV1Api,
-                                       namespace: str) -> None:
+def test_job_succeeds_on_first_attempt(
+    batch: client.BatchV1Api, core: client.CoreV1Api, namespace: str
+) -> None:
     batch.create_namespaced_job(namespace, factories.job("ok"))
-    job, condition = wait_finished(batch, namespace, "ok")
+    _job, condition = wait_finished(batch, namespace, "ok")
     assert condition.type == "Complete"
     pods = job_pods(core, namespace, "ok")
     assert [p.status.phase for p in pods] == ["Succeeded"]
@@ -76,8 +78,9 @@ def test_backoff_limit_exceeded_after_exactly_three_pods(
     batch: client.BatchV1Api, core: client.CoreV1Api, namespace: str
 ) -> None:
     annotations = factories.pod_annotations(exit_code=1)
-    batch.create_namespaced_job(namespace, factories.job("fails", backoff_limit=2,
-                                                         annotations=annotations))
+    batch.create_namespaced_job(
+        namespace, factories.job("fails", backoff_limit=2, annotations=annotations)
+    )
     job, condition = wait_finished(batch, namespace, "fails", timeout=180)
     assert (condition.type, condition.reason) == ("Failed", "BackoffLimitExceeded")
     assert job.status.failed == 3
@@ -86,11 +89,13 @@ def test_backoff_limit_exceeded_after_exactly_three_pods(
     assert [exit_code(p) for p in pods] == [1, 1, 1]
 
 
-def test_first_attempt_fails_second_succeeds(batch: client.BatchV1Api, core: client.CoreV1Api,
-                                             namespace: str) -> None:
+def test_first_attempt_fails_second_succeeds(
+    batch: client.BatchV1Api, core: client.CoreV1Api, namespace: str
+) -> None:
     annotations = factories.pod_annotations(exit_code=3, fail_attempts=1)
-    batch.create_namespaced_job(namespace, factories.job("flaky", backoff_limit=2,
-                                                         annotations=annotations))
+    batch.create_namespaced_job(
+        namespace, factories.job("flaky", backoff_limit=2, annotations=annotations)
+    )
     job, condition = wait_finished(batch, namespace, "flaky")
     assert condition.type == "Complete"
     assert (job.status.failed, job.status.succeeded) == (1, 1)
@@ -101,12 +106,24 @@ def test_first_attempt_fails_second_succeeds(batch: client.BatchV1Api, core: cli
 def test_pod_failure_policy_fail_job_ends_after_one_pod(
     batch: client.BatchV1Api, core: client.CoreV1Api, namespace: str
 ) -> None:
-    policy = {"rules": [{"action": "FailJob", "onExitCodes": {
-        "containerName": "main", "operator": "In", "values": [42]}}]}
-    batch.create_namespaced_job(namespace, factories.job(
-        "permanent", backoff_limit=3, annotations=factories.pod_annotations(exit_code=42),
-        pod_failure_policy=policy))
-    job, condition = wait_finished(batch, namespace, "permanent")
+    policy = {
+        "rules": [
+            {
+                "action": "FailJob",
+                "onExitCodes": {"containerName": "main", "operator": "In", "values": [42]},
+            }
+        ]
+    }
+    batch.create_namespaced_job(
+        namespace,
+        factories.job(
+            "permanent",
+            backoff_limit=3,
+            annotations=factories.pod_annotations(exit_code=42),
+            pod_failure_policy=policy,
+        ),
+    )
+    _job, condition = wait_finished(batch, namespace, "permanent")
     assert (condition.type, condition.reason) == ("Failed", "PodFailurePolicy")
     assert "exit code 42" in condition.message
     pods = job_pods(core, namespace, "permanent")
@@ -115,8 +132,12 @@ def test_pod_failure_policy_fail_job_ends_after_one_pod(
 
 
 def test_gpu_pod_lands_on_a_gpu_node(core: client.CoreV1Api, namespace: str) -> None:
-    core.create_namespaced_pod(namespace, factories.pod(
-        "whisper", gpu=True, annotations=factories.pod_annotations(run_duration="1h")))
+    core.create_namespaced_pod(
+        namespace,
+        factories.pod(
+            "whisper", gpu=True, annotations=factories.pod_annotations(run_duration="1h")
+        ),
+    )
 
     def running() -> Any:
         pod = core.read_namespaced_pod("whisper", namespace)
@@ -128,8 +149,9 @@ def test_gpu_pod_lands_on_a_gpu_node(core: client.CoreV1Api, namespace: str) -> 
     assert node.metadata.labels[GPU_PRESENT_LABEL] == "true"
 
 
-def test_gpu_request_without_toleration_stays_pending(core: client.CoreV1Api,
-                                                      namespace: str) -> None:
+def test_gpu_request_without_toleration_stays_pending(
+    core: client.CoreV1Api, namespace: str
+) -> None:
     manifest = factories.pod("no-toleration", gpu=True, tolerate_gpu=False)
     del manifest["spec"]["nodeSelector"]  # CPU nodes lack the GPU, GPU nodes are tainted
     core.create_namespaced_pod(namespace, manifest)
@@ -168,20 +190,33 @@ def test_evicted_pod_is_ignored_by_the_failure_policy(
 ) -> None:
     """An eviction (node drain) keeps the DisruptionTarget condition, so an Ignore rule holds."""
     policy = {"rules": [{"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget"}]}]}
-    batch.create_namespaced_job(namespace, factories.job(
-        "drained", backoff_limit=0, pod_failure_policy=policy,
-        annotations=factories.pod_annotations(run_duration="3s")))
+    batch.create_namespaced_job(
+        namespace,
+        factories.job(
+            "drained",
+            backoff_limit=0,
+            pod_failure_policy=policy,
+            annotations=factories.pod_annotations(run_duration="3s"),
+        ),
+    )
 
     def running_pod() -> Any:
         pods = [p for p in job_pods(core, namespace, "drained") if p.status.phase == "Running"]
         return pods[0] if pods else None
 
     first = wait_for(running_pod, "the first attempt to run", 60)
-    core.create_namespaced_pod_eviction(first.metadata.name, namespace, {
-        "apiVersion": "policy/v1", "kind": "Eviction",
-        "metadata": {"name": first.metadata.name, "namespace": namespace}})
+    core.create_namespaced_pod_eviction(
+        first.metadata.name,
+        namespace,
+        {
+            "apiVersion": "policy/v1",
+            "kind": "Eviction",
+            "metadata": {"name": first.metadata.name, "namespace": namespace},
+        },
+    )
     job, condition = wait_finished(batch, namespace, "drained")
     assert condition.type == "Complete"
     assert not job.status.failed
-    assert first.metadata.name not in {p.metadata.name for p in job_pods(core, namespace,
-                                                                         "drained")}
+    assert first.metadata.name not in {
+        p.metadata.name for p in job_pods(core, namespace, "drained")
+    }

@@ -12,12 +12,16 @@ from tests.waiting import WaitTimeout
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tests.localcluster",
-                                     description="The local Kubernetes control plane.")
-    parser.add_argument("command", choices=["build", "up", "down", "status", "kubeconfig"],
-                        help="build: only build the binaries; up: build if needed and start; "
-                             "down: stop what `up` started; status: show what runs; "
-                             "kubeconfig: print the admin kubeconfig's path")
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.localcluster", description="The local Kubernetes control plane."
+    )
+    parser.add_argument(
+        "command",
+        choices=["build", "up", "down", "status", "kubeconfig"],
+        help="build: only build the binaries; up: build if needed and start; "
+        "down: stop what `up` started; status: show what runs; "
+        "kubeconfig: print the admin kubeconfig's path",
+    )
     args = parser.parse_args(argv)
     cluster = LocalCluster.default()
     try:
@@ -26,11 +30,13 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{name}: {path}")
         elif args.command == "up":
             cluster.up()
-            print(f"Local cluster is up: {cluster.server}\n"
-                  f"  kubeconfig: {cluster.layout.kubeconfig}\n"
-                  f"  try:        kubectl --kubeconfig {cluster.layout.kubeconfig} get nodes\n"
-                  f"  or:         export KUBECONFIG={cluster.layout.kubeconfig}\n"
-                  f"  stop it:    make cluster-down")
+            print(
+                f"Local cluster is up: {cluster.server}\n"
+                f"  kubeconfig: {cluster.layout.kubeconfig}\n"
+                f"  try:        kubectl --kubeconfig {cluster.layout.kubeconfig} get nodes\n"
+                f"  or:         export KUBECONFIG={cluster.layout.kubeconfig}\n"
+                f"  stop it:    make cluster-down"
+            )
         elif args.command == "down":
             cluster.down()
         elif args.command == "status":

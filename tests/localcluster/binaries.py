@@ -98,8 +98,9 @@ def _go() -> str:
 
 
 def _go_version(go: str) -> str:
-    return subprocess.run([go, "env", "GOVERSION"], check=True, capture_output=True,
-                          text=True).stdout.strip()
+    return subprocess.run(
+        [go, "env", "GOVERSION"], check=True, capture_output=True, text=True
+    ).stdout.strip()
 
 
 def build_dir(component: Component, go_version: str) -> Path:
@@ -120,8 +121,9 @@ def _go_env() -> dict[str, str]:
 
 
 def _run_go(args: list[str], component: Component, what: str) -> str:
-    result = subprocess.run(args, cwd=component.module_dir, env=_go_env(), capture_output=True,
-                            text=True)
+    result = subprocess.run(
+        args, cwd=component.module_dir, env=_go_env(), capture_output=True, text=True
+    )
     if result.returncode != 0:
         tail = "\n".join((result.stderr or result.stdout).strip().splitlines()[-30:])
         proxy = os.environ.get("GOPROXY", "the default GOPROXY")
@@ -134,8 +136,9 @@ def _build(component: Component, go: str, target: Path) -> None:
     label = f"{component.name} {version}"
     _log(f"{label}: downloading modules")
     _run_go([go, "mod", "download"], component, "go mod download")
-    listed = _run_go([go, "list", "-deps", "-tags", component.tags, *component.packages],
-                     component, "go list")
+    listed = _run_go(
+        [go, "list", "-deps", "-tags", component.tags, *component.packages], component, "go list"
+    )
     total = max(1, len(listed.splitlines()))
     _log(f"{label}: compiling up to {total} packages (a cold build takes minutes)")
 
@@ -151,14 +154,18 @@ def _build(component: Component, go: str, target: Path) -> None:
 
     started = time.monotonic()
     last_report = started
-    compiled = 0
     tail: deque[str] = deque(maxlen=30)
-    process = subprocess.Popen(args, cwd=component.module_dir, env=_go_env(),
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen(
+        args,
+        cwd=component.module_dir,
+        env=_go_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     assert process.stdout is not None
-    for line in process.stdout:
+    for compiled, line in enumerate(process.stdout, start=1):
         tail.append(line.rstrip())
-        compiled += 1
         now = time.monotonic()
         if now - last_report >= 10:
             last_report = now

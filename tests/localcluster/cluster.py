@@ -18,7 +18,7 @@ from pathlib import Path
 
 import yaml
 
-from tests.localcluster import pki
+from tests.localcluster import commands, pki
 from tests.localcluster.binaries import ensure_binaries
 from tests.localcluster.layout import REPO_ROOT, Layout, Ports
 from tests.localcluster.nodes import build_nodes
@@ -26,15 +26,21 @@ from tests.localcluster.processes import ProcessError, ProcessTable
 from tests.localcluster.stages import build_stages, render_config
 from tests.waiting import WaitTimeout, wait_for
 
-SERVICE_CIDR = "10.96.0.0/16"
-SERVICE_IP = "10.96.0.1"  # the `kubernetes` Service, first address of SERVICE_CIDR
 CPU_NODES = int(os.environ.get("OMVEE_CPU_NODES", "2"))
 GPU_NODES = int(os.environ.get("OMVEE_GPU_NODES", "2"))
 
 # Started in this order, stopped in reverse.
-COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok",
-              "fates")
+COMPONENTS = (
+    "etcd",
+    "kube-apiserver",
+    "kube-controller-manager",
+    "kube-scheduler",
+    "kwok",
+    "fates",
+)
 STARTUP_TIMEOUT = 90.0
+# Kept on new nodes until the node-lifecycle controller has seen them Ready.
+NOT_READY_TAINT = "node.kubernetes.io/not-ready"
 
 
 class ClusterError(RuntimeError):
@@ -45,14 +51,15 @@ def _log(message: str) -> None:
     print(f"[cluster] {message}", file=sys.stderr, flush=True)
 
 
-def _get(url: str, context: ssl.SSLContext | None = None) -> tuple[int, str]:
+def _status_of(url: str, context: ssl.SSLContext | None = None) -> int:
+    """The HTTP status of a GET, or 0 when nothing answers."""
     try:
         with urllib.request.urlopen(url, timeout=3, context=context) as response:
-            return response.status, response.read().decode(errors="replace")
+            return int(response.status)
     except urllib.error.HTTPError as error:
-        return error.code, error.read().decode(errors="replace")
+        return error.code
     except (OSError, ssl.SSLError):
-        return 0, ""
+        return 0
 
 
 def _port_in_use(port: int) -> bool:
@@ -65,17 +72,34 @@ def _port_in_use(port: int) -> bool:
     return False
 
 
-def write_kubeconfig(path: Path, server: str, ca: Path, cert: Path, key: Path,
-                     user: str) -> None:
+def _insecure_context() -> ssl.SSLContext:
+    """For the self-signed health endpoints of controller-manager and scheduler."""
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def write_kubeconfig(path: Path, server: str, pki_dir: Path, stem: str, user: str) -> None:
     config = {
         "apiVersion": "v1",
         "kind": "Config",
-        "clusters": [{"name": "omvee-local", "cluster": {
-            "server": server, "certificate-authority": str(ca)}}],
-        "users": [{"name": user, "user": {
-            "client-certificate": str(cert), "client-key": str(key)}}],
-        "contexts": [{"name": "omvee-local", "context": {
-            "cluster": "omvee-local", "user": user}}],
+        "clusters": [
+            {
+                "name": "omvee-local",
+                "cluster": {"server": server, "certificate-authority": str(pki_dir / "ca.crt")},
+            }
+        ],
+        "users": [
+            {
+                "name": user,
+                "user": {
+                    "client-certificate": str(pki_dir / f"{stem}.crt"),
+                    "client-key": str(pki_dir / f"{stem}.key"),
+                },
+            }
+        ],
+        "contexts": [{"name": "omvee-local", "context": {"cluster": "omvee-local", "user": user}}],
         "current-context": "omvee-local",
     }
     path.write_text(yaml.safe_dump(config, sort_keys=False))
@@ -98,16 +122,13 @@ class LocalCluster:
     def server(self) -> str:
         return f"https://127.0.0.1:{self.ports.apiserver}"
 
-    def _client_context(self) -> ssl.SSLContext:
-        context = ssl.create_default_context(cafile=str(self.layout.pki / "ca.crt"))
-        context.load_cert_chain(self.layout.pki / "admin.crt", self.layout.pki / "admin.key")
-        return context
-
     def apiserver_ready(self) -> bool:
-        if not (self.layout.pki / "admin.crt").is_file():
+        pki_dir = self.layout.pki
+        if not (pki_dir / "admin.crt").is_file():
             return False
-        status, _ = _get(f"{self.server}/readyz", self._client_context())
-        return status == 200
+        context = ssl.create_default_context(cafile=str(pki_dir / "ca.crt"))
+        context.load_cert_chain(pki_dir / "admin.crt", pki_dir / "admin.key")
+        return _status_of(f"{self.server}/readyz", context) == 200
 
     def status(self) -> dict[str, bool]:
         """Which components are running, by name."""
@@ -119,122 +140,109 @@ class LocalCluster:
     # -- start ---------------------------------------------------------------------------------
 
     def up(self) -> None:
-        binaries = ensure_binaries()
+        binaries = {name: str(path) for name, path in ensure_binaries().items()}
         if self.is_up():
             _log(f"already up, reusing it: {self.server}")
             return
         if self.table.names() or self.layout.root.exists():
-            running = [name for name, alive in self.status().items() if alive]
-            _log("found a stale or half-started cluster "
-                 f"(running: {', '.join(running) or 'nothing'}); cleaning it up")
+            running = [name for name, alive in self.status().items() if alive] or ["nothing"]
+            _log(
+                f"found a stale or half-started cluster (running: {', '.join(running)}); "
+                "cleaning it up"
+            )
             self.down(quiet=True)
-        busy = {name: port for name, port in self.ports.named().items() if _port_in_use(port)}
+        busy = [
+            f"{port} ({name})" for name, port in self.ports.named().items() if _port_in_use(port)
+        ]
         if busy:
-            taken = ", ".join(f"{port} ({name})" for name, port in busy.items())
             raise ClusterError(
-                f"port(s) {taken} on 127.0.0.1 are already in use by another program. "
+                f"port(s) {', '.join(busy)} on 127.0.0.1 already in use by another program. "
                 "Stop it, or move the cluster with OMVEE_PORT_BASE=<port> "
-                f"(now {self.ports.apiserver - 43})."
+                f"(now {self.ports.base})."
             )
         started = time.monotonic()
         try:
-            self._start_all({name: str(path) for name, path in binaries.items()})
+            self._start_all(binaries)
         except (ClusterError, ProcessError, WaitTimeout):
             self.down(quiet=True, remove_state=False)
             _log(f"start-up failed; stopped what was started. Logs: {self.layout.processes}")
             raise
         _log(f"up in {time.monotonic() - started:.1f}s")
 
+    def _start(
+        self,
+        name: str,
+        argv: list[str],
+        health_url: str,
+        context: ssl.SSLContext | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        _log(f"starting {name}")
+        self.table.start(name, argv, env=env)
+        wait_for(
+            lambda: _status_of(health_url, context) == 200,
+            f"{name} {health_url}",
+            STARTUP_TIMEOUT,
+            lambda: self.table.check_running(name),
+        )
+
     def _start_all(self, binaries: dict[str, str]) -> None:
-        layout, ports, table = self.layout, self.ports, self.table
+        layout, ports = self.layout, self.ports
         layout.root.mkdir(parents=True, exist_ok=True)
-        pki.generate(layout.pki, SERVICE_IP)
-        p = layout.pki
-        write_kubeconfig(layout.kubeconfig, self.server, p / "ca.crt", p / "admin.crt",
-                         p / "admin.key", "admin")
+        pki.generate(layout.pki, commands.SERVICE_IP)
+        write_kubeconfig(layout.kubeconfig, self.server, layout.pki, "admin", "admin")
         for client in pki.CLIENTS[1:]:
-            write_kubeconfig(layout.component_kubeconfig(client.stem), self.server,
-                             p / "ca.crt", p / f"{client.stem}.crt", p / f"{client.stem}.key",
-                             client.user)
-
-        _log(f"starting etcd on 127.0.0.1:{ports.etcd}")
-        etcd_url = f"http://127.0.0.1:{ports.etcd}"
-        peer_url = f"http://127.0.0.1:{ports.etcd_peer}"
-        table.start("etcd", [
-            binaries["etcd"], "--name=node0", f"--data-dir={layout.etcd_data}",
-            f"--listen-client-urls={etcd_url}", f"--advertise-client-urls={etcd_url}",
-            f"--listen-peer-urls={peer_url}", f"--initial-advertise-peer-urls={peer_url}",
-            f"--initial-cluster=node0={peer_url}", "--unsafe-no-fsync=true",
-            "--listen-metrics-urls=", "--log-level=warn",
-        ])
-        wait_for(lambda: _get(f"{etcd_url}/health")[0] == 200, "etcd /health",
-                 STARTUP_TIMEOUT, lambda: table.check_running("etcd"))
-
-        _log(f"starting kube-apiserver on {self.server}")
-        table.start("kube-apiserver", [
-            binaries["kube-apiserver"], f"--etcd-servers={etcd_url}",
-            "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1",
-            f"--secure-port={ports.apiserver}", f"--cert-dir={layout.root / 'apiserver-certs'}",
-            f"--tls-cert-file={p / 'apiserver.crt'}",
-            f"--tls-private-key-file={p / 'apiserver.key'}",
-            f"--client-ca-file={p / 'ca.crt'}",
-            "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
-            f"--service-account-key-file={p / 'sa.pub'}",
-            f"--service-account-signing-key-file={p / 'sa.key'}",
-            f"--service-cluster-ip-range={SERVICE_CIDR}",
-            "--authorization-mode=Node,RBAC", "--allow-privileged=true",
-            # 127.0.0.1 may not be a Service endpoint, so the `kubernetes` Service gets none.
-            "--endpoint-reconciler-type=none",
-            "--profiling=false",
-        ])
-        wait_for(self.apiserver_ready, "kube-apiserver /readyz", STARTUP_TIMEOUT,
-                 lambda: table.check_running("kube-apiserver"))
-
-        insecure = ssl.create_default_context()
-        insecure.check_hostname = False
-        insecure.verify_mode = ssl.CERT_NONE
-        for name, port, stem, extra in (
-            ("kube-controller-manager", ports.controller_manager, "controller-manager", [
-                f"--service-account-private-key-file={p / 'sa.key'}",
-                f"--root-ca-file={p / 'ca.crt'}",
-                f"--cluster-signing-cert-file={p / 'ca.crt'}",
-                f"--cluster-signing-key-file={p / 'ca.key'}",
-                "--use-service-account-credentials=true",
-                f"--service-cluster-ip-range={SERVICE_CIDR}",
-            ]),
-            ("kube-scheduler", ports.scheduler, "scheduler", []),
-        ):
-            kubeconfig = layout.component_kubeconfig(stem)
-            _log(f"starting {name} on 127.0.0.1:{port}")
-            table.start(name, [
-                binaries[name], f"--kubeconfig={kubeconfig}",
-                f"--authentication-kubeconfig={kubeconfig}",
-                f"--authorization-kubeconfig={kubeconfig}",
-                "--bind-address=127.0.0.1", f"--secure-port={port}",
-                f"--cert-dir={layout.root / (stem + '-certs')}", "--leader-elect=false",
-                *extra,
-            ])
-        for name, port in (("kube-controller-manager", ports.controller_manager),
-                           ("kube-scheduler", ports.scheduler)):
-            wait_for(lambda port=port: _get(f"https://127.0.0.1:{port}/healthz", insecure)[0]
-                     == 200, f"{name} /healthz", STARTUP_TIMEOUT,
-                     lambda name=name: table.check_running(name))
-
-        _log(f"starting kwok on 127.0.0.1:{ports.kwok}")
+            write_kubeconfig(
+                layout.component_kubeconfig(client.stem),
+                self.server,
+                layout.pki,
+                client.stem,
+                client.user,
+            )
         layout.kwok_config.write_text(render_config(build_stages()))
         layout.kwok_home.mkdir(exist_ok=True)
-        table.start("kwok", [
-            binaries["kwok"], f"--kubeconfig={layout.component_kubeconfig('kwok')}",
-            f"--config={layout.kwok_config}", "--manage-all-nodes=true",
-            f"--server-address=127.0.0.1:{ports.kwok}", "--node-lease-duration-seconds=40",
-        ], env={**os.environ, "HOME": str(layout.kwok_home)})
-        wait_for(lambda: _get(f"http://127.0.0.1:{ports.kwok}/healthz")[0] == 200,
-                 "kwok /healthz", STARTUP_TIMEOUT, lambda: table.check_running("kwok"))
 
-        table.start("fates", [sys.executable, "-m", "tests.localcluster.fates",
-                              f"--kubeconfig={layout.kubeconfig}"], cwd=REPO_ROOT)
+        self._start(
+            "etcd",
+            commands.etcd(binaries["etcd"], layout, ports),
+            f"{commands.etcd_url(ports)}/health",
+        )
+        self._start(
+            "kube-apiserver",
+            commands.kube_apiserver(binaries["kube-apiserver"], layout, ports),
+            f"{self.server}/livez",
+            _insecure_context(),
+        )
+        wait_for(
+            self.apiserver_ready,
+            "kube-apiserver /readyz",
+            STARTUP_TIMEOUT,
+            lambda: self.table.check_running("kube-apiserver"),
+        )
+        for name, build, port in (
+            ("kube-controller-manager", commands.kube_controller_manager, ports.controller_manager),
+            ("kube-scheduler", commands.kube_scheduler, ports.scheduler),
+        ):
+            self._start(
+                name,
+                build(binaries[name], layout, ports),
+                f"https://127.0.0.1:{port}/healthz",
+                _insecure_context(),
+            )
+        # kwok also reads ~/.kwok/kwok.yaml; a private HOME keeps a user's file out of it.
+        self._start(
+            "kwok",
+            commands.kwok(binaries["kwok"], layout, ports),
+            f"http://127.0.0.1:{ports.kwok}/healthz",
+            env={**os.environ, "HOME": str(layout.kwok_home)},
+        )
+        self.table.start(
+            "fates",
+            [sys.executable, "-m", "tests.localcluster.fates", f"--kubeconfig={layout.kubeconfig}"],
+            cwd=REPO_ROOT,
+        )
         self._create_nodes()
-        table.check_running("fates")
+        self.table.check_running("fates")
 
     def _create_nodes(self) -> None:
         from kubernetes import client, config
@@ -251,17 +259,29 @@ class LocalCluster:
             for node in api.list_node().items:
                 conditions = {c.type: c.status for c in node.status.conditions or []}
                 taints = {t.key for t in node.spec.taints or []}
-                if (conditions.get("Ready") == "True"
-                        and "node.kubernetes.io/not-ready" not in taints):
+                if (
+                    conditions.get("Ready") == "True"
+                    and "node.kubernetes.io/not-ready" not in taints
+                ):
                     ready.add(node.metadata.name)
             return names <= ready
 
-        wait_for(schedulable, "the fake nodes to be Ready and untainted", STARTUP_TIMEOUT,
-                 lambda: self.table.check_running("kwok"))
-        wait_for(lambda: bool(api.list_namespaced_service_account(
-            "default", field_selector="metadata.name=default").items),
-            "the default ServiceAccount", STARTUP_TIMEOUT,
-            lambda: self.table.check_running("kube-controller-manager"))
+        wait_for(
+            schedulable,
+            "the fake nodes to be Ready and untainted",
+            STARTUP_TIMEOUT,
+            lambda: self.table.check_running("kwok"),
+        )
+        wait_for(
+            lambda: (
+                api.list_namespaced_service_account(
+                    "default", field_selector="metadata.name=default"
+                ).items
+            ),
+            "the default ServiceAccount",
+            STARTUP_TIMEOUT,
+            lambda: self.table.check_running("kube-controller-manager"),
+        )
 
     # -- stop ----------------------------------------------------------------------------------
 

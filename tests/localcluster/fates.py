@@ -53,8 +53,11 @@ class Fates:
         try:
             fail_attempts = int(annotations[FAIL_ATTEMPTS])
         except ValueError:
-            print(f"pod {pod.metadata.namespace}/{pod.metadata.name}: {FAIL_ATTEMPTS} must be "
-                  f"an integer, got {annotations[FAIL_ATTEMPTS]!r}; letting it succeed", flush=True)
+            print(
+                f"pod {pod.metadata.namespace}/{pod.metadata.name}: {FAIL_ATTEMPTS} must be "
+                f"an integer, got {annotations[FAIL_ATTEMPTS]!r}; letting it succeed",
+                flush=True,
+            )
             fail_attempts = 0
         fate = fate_for(len(attempts), fail_attempts)
         self.api.patch_namespaced_pod(
@@ -62,16 +65,20 @@ class Fates:
         )
         attempts.add(pod.metadata.uid)
         code = annotations.get(EXIT_CODE, "1") if fate == "fail" else "0"
-        print(f"pod {pod.metadata.namespace}/{pod.metadata.name}: attempt {len(attempts)} "
-              f"will {fate} (exit code {code})", flush=True)
+        print(
+            f"pod {pod.metadata.namespace}/{pod.metadata.name}: attempt {len(attempts)} "
+            f"will {fate} (exit code {code})",
+            flush=True,
+        )
 
     def run(self) -> None:
         backoff = 1.0
         while True:
             try:
                 listed = self.api.list_pod_for_all_namespaces()
-                pods = sorted(listed.items, key=lambda p: (p.metadata.creation_timestamp,
-                                                           p.metadata.name))
+                pods = sorted(
+                    listed.items, key=lambda p: (p.metadata.creation_timestamp, p.metadata.name)
+                )
                 for pod in pods:  # labelled pods first, so numbering resumes after a restart
                     if FATE in (pod.metadata.labels or {}):
                         self.observe(pod)

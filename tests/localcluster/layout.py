@@ -19,27 +19,41 @@ def state_root() -> Path:
 
 @dataclass(frozen=True)
 class Ports:
-    apiserver: int
-    etcd: int
-    etcd_peer: int
-    controller_manager: int
-    scheduler: int
-    kwok: int
+    """Every port is an offset from one base, so one setting moves the whole cluster."""
+
+    base: int
 
     @classmethod
     def from_base(cls, base: int) -> Ports:
-        return cls(
-            apiserver=base + 43,
-            etcd=base + 79,
-            etcd_peer=base + 80,
-            controller_manager=base + 57,
-            scheduler=base + 59,
-            kwok=base + 47,
-        )
+        return cls(base)
 
     @classmethod
     def from_env(cls) -> Ports:
-        return cls.from_base(int(os.environ.get("OMVEE_PORT_BASE", DEFAULT_PORT_BASE)))
+        return cls(int(os.environ.get("OMVEE_PORT_BASE", DEFAULT_PORT_BASE)))
+
+    @property
+    def apiserver(self) -> int:
+        return self.base + 43
+
+    @property
+    def kwok(self) -> int:
+        return self.base + 47
+
+    @property
+    def controller_manager(self) -> int:
+        return self.base + 57
+
+    @property
+    def scheduler(self) -> int:
+        return self.base + 59
+
+    @property
+    def etcd(self) -> int:
+        return self.base + 79
+
+    @property
+    def etcd_peer(self) -> int:
+        return self.base + 80
 
     def named(self) -> dict[str, int]:
         return {

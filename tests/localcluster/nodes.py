@@ -29,8 +29,11 @@ def build_node(name: str, pool: str) -> dict[str, Any]:
     spec: dict[str, Any] = {}
     capacity = CPU_NODE_CAPACITY
     if pool == "gpu":
-        labels |= {GPU_PRESENT_LABEL: "true", GPU_PRODUCT_LABEL: GPU_PRODUCT,
-                   "nvidia.com/gpu.count": "1"}
+        labels |= {
+            GPU_PRESENT_LABEL: "true",
+            GPU_PRODUCT_LABEL: GPU_PRODUCT,
+            "nvidia.com/gpu.count": "1",
+        }
         spec["taints"] = [{"key": GPU_RESOURCE, "effect": "NoSchedule"}]
         capacity = GPU_NODE_CAPACITY
     return {

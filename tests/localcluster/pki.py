@@ -71,9 +71,9 @@ def _name(common_name: str, organizations: tuple[str, ...] = ()) -> x509.Name:
     return x509.Name(attributes)
 
 
-def _builder(subject: x509.Name, issuer: x509.Name, public_key: rsa.RSAPublicKey) -> (
-    x509.CertificateBuilder
-):
+def _builder(
+    subject: x509.Name, issuer: x509.Name, public_key: rsa.RSAPublicKey
+) -> x509.CertificateBuilder:
     now = datetime.datetime.now(datetime.UTC)
     return (
         x509.CertificateBuilder()
@@ -96,9 +96,15 @@ def generate(directory: Path, service_ip: str) -> None:
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .add_extension(
             x509.KeyUsage(
-                digital_signature=True, key_cert_sign=True, crl_sign=True,
-                content_commitment=False, key_encipherment=False, data_encipherment=False,
-                key_agreement=False, encipher_only=False, decipher_only=False,
+                digital_signature=True,
+                key_cert_sign=True,
+                crl_sign=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                encipher_only=False,
+                decipher_only=False,
             ),
             critical=True,
         )
@@ -107,8 +113,12 @@ def generate(directory: Path, service_ip: str) -> None:
     _write_key(ca_key, directory / "ca.key")
     _write_cert(ca_cert, directory / "ca.crt")
 
-    def issue(stem: str, subject: x509.Name, usage: x509.ObjectIdentifier,
-              sans: list[x509.GeneralName] | None = None) -> None:
+    def issue(
+        stem: str,
+        subject: x509.Name,
+        usage: x509.ObjectIdentifier,
+        sans: list[x509.GeneralName] | None = None,
+    ) -> None:
         key = _key()
         builder = _builder(subject, ca_name, key.public_key()).add_extension(
             x509.ExtendedKeyUsage([usage]), critical=False

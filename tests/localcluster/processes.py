@@ -6,6 +6,7 @@ that now belongs to some other program is never mistaken for ours and never sign
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -58,13 +59,19 @@ class ProcessTable:
     def log(self, name: str) -> Path:
         return self.directory / f"{name}.log"
 
-    def start(self, name: str, argv: list[str], env: dict[str, str] | None = None,
-              cwd: Path | None = None) -> Managed:
+    def start(
+        self, name: str, argv: list[str], env: dict[str, str] | None = None, cwd: Path | None = None
+    ) -> Managed:
         self.directory.mkdir(parents=True, exist_ok=True)
         with open(self.log(name), "ab") as log:
             process = subprocess.Popen(
-                argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                env=env, cwd=cwd, start_new_session=True,
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+                cwd=cwd,
+                start_new_session=True,
             )
         start_time = _start_time(process.pid) or ""
         managed = Managed(name, process.pid, start_time, argv[0])
@@ -99,17 +106,13 @@ class ProcessTable:
         """Stop one process (SIGTERM, then SIGKILL) and remove its pidfile; True if it ran."""
         managed = self.alive(name)
         if managed:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(managed.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline and self.alive(name):
                 time.sleep(0.1)
             if self.alive(name):
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.killpg(managed.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
         self.pidfile(name).unlink(missing_ok=True)
         return managed is not None

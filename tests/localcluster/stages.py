@@ -175,8 +175,7 @@ conditions:
   reason: {ready_reason}
   type: ContainersReady
 """
-    return (
-        f"""\
+    return f"""\
 {{{{ $now := Now }}}}
 {{{{ $started := or .status.startTime $now }}}}
 {{{{ $annotations := or .metadata.annotations dict }}}}
@@ -196,7 +195,6 @@ conditions:
 {{{{ end }}}}
 phase: {phase}
 """
-    )
 
 
 _POD_SUCCEED = _pod_terminated("0", "Completed", "Succeeded", "PodCompleted")

@@ -1,0 +1,65 @@
+# OMVEE job runner. `make up` for a local stack, `make test` for the whole suite.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
+
+.PHONY: help venv controlplane up down test unit lint bench \
+        cluster-up cluster-down cluster-status cluster-kubeconfig postgres-up postgres-down
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 22
+
+$(STAMP): pyproject.toml
+	@echo "[venv] installing Python dependencies into $(VENV)" >&2
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV) >&2
+	@$(PY) -m pip install -q --upgrade pip >&2
+	@$(PY) -m pip install -q -e '.[dev]' >&2
+	@rm -f $(VENV)/.installed-* && touch $(STAMP)
+
+venv: $(STAMP) ## create .venv and install the package with its dev tools
+
+controlplane: venv ## build the control-plane binaries from Go modules (cached; reused when present)
+	@$(PY) -m tests.localcluster build >/dev/null
+
+up: venv ## start the local control plane and PostgreSQL, submit a sample job, print how to reach them
+	@$(PY) -m tests.devstack up
+
+down: venv ## stop everything `make up` started
+	@$(PY) -m tests.devstack down
+
+test: lint controlplane ## lint, then the whole suite (starts and stops the cluster and PostgreSQL it needs)
+	$(PY) -m pytest
+
+unit: venv ## the fast tests that need no cluster or database
+	$(PY) -m pytest tests/unit
+
+lint: venv ## ruff, mypy and the import layering contracts
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
+
+bench: controlplane ## benchmarks; each prints its figures
+	$(PY) -m tests.bench
+
+cluster-up: controlplane ## start the local control plane (etcd, apiserver, controller-manager, scheduler, kwok)
+	@$(PY) -m tests.localcluster up
+
+cluster-down: venv ## stop the processes cluster-up started and remove its state
+	@$(PY) -m tests.localcluster down
+
+cluster-status: venv ## show which control-plane processes run
+	@$(PY) -m tests.localcluster status
+
+cluster-kubeconfig: venv ## print the local cluster's admin kubeconfig path
+	@$(PY) -m tests.localcluster kubeconfig
+
+postgres-up: venv ## start the local PostgreSQL
+	@$(PY) -m tests.localpostgres up
+
+postgres-down: venv ## stop the local PostgreSQL and remove its data
+	@$(PY) -m tests.localpostgres down
