@@ -64,6 +64,9 @@ def _component(binary: str, layout: Layout, stem: str, port: int) -> list[str]:
         f"--secure-port={port}",
         f"--cert-dir={layout.root / (stem + '-certs')}",
         "--leader-elect=false",
+        # The defaults (20 QPS) throttle the Job controller well below what kwok can play.
+        "--kube-api-qps=200",
+        "--kube-api-burst=400",
     ]
 
 

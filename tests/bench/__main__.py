@@ -1,0 +1,13 @@
+"""Run every benchmark: ``python -m tests.bench``."""
+
+from __future__ import annotations
+
+from tests.bench import controlplane
+
+
+def main() -> None:
+    controlplane.main()
+
+
+if __name__ == "__main__":
+    main()
