@@ -17,7 +17,7 @@ from tests.localcluster.cluster import LocalCluster
 from tests.localcluster.layout import Layout, Ports
 from tests.waiting import wait_for
 
-SCRATCH_PORT_BASE = 28400
+SCRATCH_PORT_BASE = Ports.from_env().base + 2000
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -18,7 +18,7 @@ from tests.localcluster.layout import REPO_ROOT, Layout, Ports
 
 pytestmark = pytest.mark.cluster
 
-SECOND_PORT_BASE = 27400  # clear of the session cluster's ports
+SECOND_PORT_BASE = Ports.from_env().base + 1000  # clear of the session cluster's ports
 
 
 @pytest.fixture
