@@ -15,6 +15,7 @@ import pytest
 
 from tests.localcluster.cluster import ClusterError, LocalCluster
 from tests.localcluster.layout import REPO_ROOT, Layout, Ports
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.cluster
 
@@ -87,7 +88,7 @@ def test_a_half_dead_cluster_is_cleaned_up_and_restarted(second_cluster: LocalCl
     assert old_etcd and apiserver
     os.kill(apiserver.pid, signal.SIGKILL)
 
-    assert second_cluster.status()["kube-apiserver"] is False
+    wait_for(lambda: not second_cluster.status()["kube-apiserver"], "the apiserver to die", 10)
     assert not second_cluster.is_up()
     second_cluster.up()
 
