@@ -17,6 +17,7 @@ from kubernetes import client, config
 
 from tests.localcluster.cluster import LocalCluster
 from tests.localpostgres import LocalPostgres
+from tests.operator_process import OperatorProcess
 from tests.waiting import wait_for
 
 
@@ -85,3 +86,54 @@ def local_postgres() -> Iterator[LocalPostgres]:
 def postgres_url(local_postgres: LocalPostgres) -> str:
     """A superuser connection URL (``postgresql://postgres@127.0.0.1:<port>/postgres``)."""
     return local_postgres.url
+
+
+@pytest.fixture(scope="session")
+def crd(k8s: client.ApiClient) -> dict[str, object]:
+    """The OmveeJob CRD from the chart, installed (or updated) and Established."""
+    import yaml
+
+    from api.v1alpha1.crd import CRD_PATH
+
+    manifest = yaml.safe_load(CRD_PATH.read_text())
+    api = client.ApiextensionsV1Api(k8s)
+    name = manifest["metadata"]["name"]
+    try:
+        existing = api.read_custom_resource_definition(name)
+        manifest["metadata"]["resourceVersion"] = existing.metadata.resource_version
+        api.replace_custom_resource_definition(name, manifest)
+    except client.ApiException as error:
+        if error.status != 404:
+            raise
+        api.create_custom_resource_definition(manifest)
+
+    def established() -> bool:
+        conditions = api.read_custom_resource_definition(name).status.conditions or []
+        return any(c.type == "Established" and c.status == "True" for c in conditions)
+
+    wait_for(established, f"CRD {name} to be Established", 30)
+    return dict(manifest)
+
+
+@pytest.fixture(scope="session")
+def operator(crd: dict[str, object], kubeconfig: Path) -> Iterator[OperatorProcess]:
+    """The operator running as a local process for the whole session."""
+    process = OperatorProcess(kubeconfig)
+    process.start()
+    yield process
+    process.stop()
+
+
+@pytest.fixture
+def job_namespace(namespace: str, k8s: client.ApiClient) -> str:
+    """A namespace ready for OmveeJobs: the job pods' ServiceAccount and Role applied."""
+    import yaml
+
+    from kubernetes import utils
+
+    from tests.localcluster.layout import REPO_ROOT
+
+    rbac = REPO_ROOT / "charts/omvee/examples/job-runner-rbac.yaml"
+    utils.create_from_yaml(k8s, yaml_objects=list(yaml.safe_load_all(rbac.read_text())),
+                           namespace=namespace)
+    return namespace

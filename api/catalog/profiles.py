@@ -1,0 +1,116 @@
+"""Where and how each job type runs: the profiles file (data), validated on load.
+
+The Helm chart renders this file from values. Shape::
+
+    defaults:            # merged under every type (a type's own keys win)
+      ttlSecondsAfterFinished: 86400
+    types:
+      transcription:
+        image: ghcr.io/omvee/job-transcription:0.1.0
+        command: [python, -m, jobimages.transcription]
+        resources: {requests: {cpu: "2", memory: 4Gi}, limits: {nvidia.com/gpu: "1"}}
+        nodeSelector: {nvidia.com/gpu.present: "true"}
+        tolerations: [{key: nvidia.com/gpu, operator: Exists, effect: NoSchedule}]
+        retries: 2
+        timeoutSeconds: 3600
+        pendingTimeoutSeconds: 900
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic.alias_generators import to_camel
+
+from api.v1alpha1.types import MAX_RETRIES, MAX_TIMEOUT_SECONDS, JobType
+
+DEFAULT_PROFILES = Path(__file__).with_name("profiles.yaml")
+GPU_RESOURCE = "nvidia.com/gpu"
+
+
+class CatalogError(ValueError):
+    """The profiles file is missing, unreadable or invalid; the message names the field."""
+
+
+class Toleration(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    key: str | None = None
+    operator: str = Field("Equal", pattern="^(Equal|Exists)$")
+    value: str | None = None
+    effect: str | None = Field(None, pattern="^(NoSchedule|PreferNoSchedule|NoExecute)$")
+
+
+class Resources(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    requests: dict[str, str] = Field(default_factory=dict)
+    limits: dict[str, str] = Field(default_factory=dict)
+
+
+class JobProfile(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+    image: str = Field(min_length=1)
+    command: list[str] = Field(min_length=1)
+    args: list[str] = Field(default_factory=list)
+    resources: Resources = Field(default_factory=Resources)
+    node_selector: dict[str, str] = Field(default_factory=dict)
+    tolerations: list[Toleration] = Field(default_factory=list)
+    service_account_name: str = "omvee-job-runner"
+    retries: int = Field(2, ge=0, le=MAX_RETRIES)
+    timeout_seconds: int = Field(3600, ge=1, le=MAX_TIMEOUT_SECONDS)
+    pending_timeout_seconds: int = Field(600, ge=1, le=MAX_TIMEOUT_SECONDS)
+    ttl_seconds_after_finished: int = Field(86400, ge=0)
+
+    @property
+    def gpu(self) -> bool:
+        return GPU_RESOURCE in self.resources.limits
+
+
+class Catalog(BaseModel):
+    profiles: dict[JobType, JobProfile]
+
+    def profile(self, job_type: JobType) -> JobProfile:
+        return self.profiles[job_type]
+
+
+def parse_catalog(data: Any, source: str = "profiles") -> Catalog:
+    if not isinstance(data, dict) or not isinstance(data.get("types"), dict):
+        raise CatalogError(f"{source}: expected a mapping with a 'types' mapping")
+    defaults = data.get("defaults") or {}
+    if not isinstance(defaults, dict):
+        raise CatalogError(f"{source}: 'defaults' must be a mapping")
+    known = {t.value for t in JobType}
+    unknown = sorted(set(data["types"]) - known)
+    if unknown:
+        raise CatalogError(f"{source}: unknown job type(s) {', '.join(unknown)}; "
+                           f"known: {', '.join(sorted(known))}")
+    missing = sorted(known - set(data["types"]))
+    if missing:
+        raise CatalogError(f"{source}: no profile for job type(s) {', '.join(missing)}")
+    profiles: dict[JobType, JobProfile] = {}
+    for name, body in data["types"].items():
+        try:
+            profile = JobProfile.model_validate({**defaults, **(body or {})})
+        except ValidationError as error:
+            problems = "; ".join(
+                f"{name}.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
+                for e in error.errors())
+            raise CatalogError(f"{source}: {problems}") from None
+        if profile.gpu and not profile.tolerations:
+            raise CatalogError(f"{source}: {name} asks for {GPU_RESOURCE} but tolerates no "
+                               "taint; GPU nodes are tainted, so it would never schedule")
+        profiles[JobType(name)] = profile
+    return Catalog(profiles=profiles)
+
+
+def load_catalog(path: Path = DEFAULT_PROFILES) -> Catalog:
+    try:
+        data = yaml.safe_load(path.read_text())
+    except OSError as error:
+        raise CatalogError(f"cannot read job profiles {path}: {error.strerror}") from None
+    except yaml.YAMLError as error:
+        raise CatalogError(f"{path} is not valid YAML: {error}") from None
+    return parse_catalog(data, str(path))

@@ -1,0 +1,124 @@
+"""The OmveeJob resource: spec and status models, the single source of the CRD schema.
+
+Every field's description becomes its `kubectl explain` text. Fields are camelCase on the wire.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+# Supabase row ids are UUIDs.
+UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+MAX_RETRIES = 10
+MAX_TIMEOUT_SECONDS = 7 * 24 * 3600
+
+
+def _immutable(field: str) -> dict[str, Any]:
+    return {"x-kubernetes-validations": [
+        {"rule": "self == oldSelf", "message": f"{field} is immutable"}]}
+
+
+class JobType(StrEnum):
+    TRANSCRIPTION = "transcription"
+    SCENE_GENERATION = "scene-generation"
+    VISUAL_PROMPTS = "visual-prompts"
+    IMAGE_GENERATION = "image-generation"
+    VIDEO_GENERATION = "video-generation"
+
+
+class Phase(StrEnum):
+    PENDING = "Pending"
+    RUNNING = "Running"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+    CANCELLED = "Cancelled"
+
+    @property
+    def final(self) -> bool:
+        return self in (Phase.SUCCEEDED, Phase.FAILED, Phase.CANCELLED)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True,
+                              use_enum_values=False)
+
+
+class OmveeJobSpec(_Model):
+    """What to run. Type, ids and input are fixed at creation; cancel and rerun drive it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: JobType = Field(description="The kind of work: " + ", ".join(t.value for t in JobType)
+                          + ".", json_schema_extra=_immutable("type"))
+    project_id: str = Field(pattern=UUID_PATTERN, description="The OMVEE project (a UUID).",
+                            json_schema_extra=_immutable("projectId"))
+    job_id: str = Field(pattern=UUID_PATTERN,
+                        description="The Supabase jobs.id this resource mirrors (a UUID).",
+                        json_schema_extra=_immutable("jobId"))
+    input: dict[str, Any] = Field(
+        default_factory=dict,
+        description="The type's input, e.g. {audioUrl, language} for transcription; checked "
+                    "against the type's input model before any pod starts.",
+        json_schema_extra=_immutable("input"))
+    retries: int | None = Field(None, ge=0, le=MAX_RETRIES,
+                                description="Retries after a failed attempt (Job backoffLimit); "
+                                            "the type's default when unset.")
+    timeout_seconds: int | None = Field(
+        None, ge=1, le=MAX_TIMEOUT_SECONDS,
+        description="Deadline for the whole run, all attempts included (Job "
+                    "activeDeadlineSeconds); the type's default when unset.")
+    pending_timeout_seconds: int | None = Field(
+        None, ge=1, le=MAX_TIMEOUT_SECONDS,
+        description="How long an attempt may wait to start (no node, image not pulled) before "
+                    "the job fails; the type's default when unset.")
+    pod_annotations: dict[str, str] = Field(
+        default_factory=dict,
+        description="Extra annotations for the job's pods (e.g. "
+                    "cluster-autoscaler.kubernetes.io/safe-to-evict); used from the next Job on.")
+    cancel: bool = Field(False, description="Set to true to cancel: the Job and its pods are "
+                                            "deleted and the phase becomes Cancelled.")
+    rerun: int = Field(
+        0, ge=0, le=1000,
+        description="Run number. Raise it by one (with cancel: false) to retry a Failed or "
+                    "Cancelled job as a new Job; never lowered.",
+        json_schema_extra={"x-kubernetes-validations": [
+            {"rule": "self >= oldSelf", "message": "rerun may only increase"}]})
+
+
+class Condition(_Model):
+    type: str = Field(description="Scheduled, Running or Finished.")
+    status: str = Field(description="True, False or Unknown.")
+    reason: str = Field(description="CamelCase reason for the status.")
+    message: str = Field("", description="What a person should know.")
+    last_transition_time: str = Field(description="When status last changed (RFC 3339).")
+
+
+class OmveeJobStatus(_Model):
+    """Observed state. The operator writes all but progress, progressMessage and result, which
+    the running job pod writes."""
+
+    phase: Phase | None = Field(None, description="Pending, Running, Succeeded, Failed or "
+                                                  "Cancelled.")
+    run: int | None = Field(None, description="The run (spec.rerun) this status describes.")
+    attempts: int = Field(0, ge=0, description="Pods started for this run.")
+    progress: int | None = Field(None, ge=0, le=100,
+                                 description="0-100, reported by the job pod.")
+    progress_message: str | None = Field(None, max_length=256,
+                                         description="Short progress note from the job pod.")
+    reason: str | None = Field(None, description="CamelCase reason for the phase.")
+    message: str | None = Field(None, description="What is happening or what went wrong.")
+    job_name: str | None = Field(None, description="The batch/v1 Job of this run.")
+    job_uid: str | None = Field(None, description="The uid of that Job.")
+    pod_name: str | None = Field(None, description="The pod of the latest attempt.")
+    node_name: str | None = Field(None, description="The node of the latest attempt.")
+    started_at: str | None = Field(None, description="When the run's first pod started.")
+    finished_at: str | None = Field(None, description="When the run ended.")
+    result: dict[str, Any] | None = Field(
+        None, description="Small summary and the results' location, from the job pod.")
+    conditions: list[Condition] = Field(default_factory=list,
+                                        description="Scheduled, Running and Finished.")
+    observed_generation: int | None = Field(None, description="The spec generation seen.")

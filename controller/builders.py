@@ -1,0 +1,109 @@
+"""Pure: an OmveeJob run + its type's profile -> the batch/v1 Job manifest."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from api.catalog.profiles import JobProfile
+from api.v1alpha1 import constants
+from api.v1alpha1.types import OmveeJobSpec
+
+# The container runs as this uid; images are built for it (jobimages/*/Dockerfile).
+RUN_AS_USER = 10001
+
+
+def job_labels(name: str, spec: OmveeJobSpec, run: int) -> dict[str, str]:
+    return {
+        constants.LABEL_OMVEEJOB: name,
+        constants.LABEL_TYPE: spec.type.value,
+        constants.LABEL_PROJECT_ID: spec.project_id,
+        constants.LABEL_JOB_ID: spec.job_id,
+        constants.LABEL_RUN: str(run),
+        constants.LABEL_MANAGED_BY: constants.MANAGED_BY,
+    }
+
+
+def job_document(name: str, namespace: str, spec: OmveeJobSpec, run: int) -> str:
+    """What the job container reads from $OMVEE_JOB."""
+    return json.dumps({
+        "name": name, "namespace": namespace, "run": run, "type": spec.type.value,
+        "projectId": spec.project_id, "jobId": spec.job_id, "input": spec.input,
+    }, sort_keys=True, separators=(",", ":"))
+
+
+def pod_failure_policy() -> dict[str, Any]:
+    return {"rules": [
+        # Retrying cannot fix bad input: fail the Job on the first such exit.
+        {"action": "FailJob", "onExitCodes": {
+            "containerName": constants.CONTAINER_NAME, "operator": "In",
+            "values": [constants.PERMANENT_FAILURE_EXIT_CODE]}},
+        # A drained node or an eviction is not the job's fault: do not count it as a retry.
+        {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget"}]},
+    ]}
+
+
+def build_job(*, name: str, namespace: str, uid: str, job_name: str, spec: OmveeJobSpec,
+              run: int, profile: JobProfile) -> dict[str, Any]:
+    labels = job_labels(name, spec, run)
+    container: dict[str, Any] = {
+        "name": constants.CONTAINER_NAME,
+        "image": profile.image,
+        "command": profile.command,
+        "env": [
+            {"name": constants.ENV_JOB, "value": job_document(name, namespace, spec, run)},
+            {"name": "OMVEE_POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+            {"name": "TMPDIR", "value": "/tmp"},
+        ],
+        "resources": profile.resources.model_dump(exclude_defaults=True),
+        "securityContext": {
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "runAsNonRoot": True,
+            "capabilities": {"drop": ["ALL"]},
+        },
+        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+        "terminationMessagePolicy": "FallbackToLogsOnError",
+    }
+    if profile.args:
+        container["args"] = profile.args
+    pod_spec: dict[str, Any] = {
+        "restartPolicy": "Never",
+        "serviceAccountName": profile.service_account_name,
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": RUN_AS_USER,
+            "runAsGroup": RUN_AS_USER,
+            "fsGroup": RUN_AS_USER,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "containers": [container],
+        "volumes": [{"name": "tmp", "emptyDir": {}}],
+    }
+    if profile.node_selector:
+        pod_spec["nodeSelector"] = profile.node_selector
+    if profile.tolerations:
+        pod_spec["tolerations"] = [t.model_dump(exclude_none=True) for t in profile.tolerations]
+    template_metadata: dict[str, Any] = {"labels": labels}
+    if spec.pod_annotations:
+        template_metadata["annotations"] = dict(spec.pod_annotations)
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {
+            "name": job_name,
+            "namespace": namespace,
+            "labels": labels,
+            "ownerReferences": [{
+                "apiVersion": constants.API_VERSION, "kind": constants.KIND, "name": name,
+                "uid": uid, "controller": True, "blockOwnerDeletion": True}],
+        },
+        "spec": {
+            "backoffLimit": spec.retries if spec.retries is not None else profile.retries,
+            "activeDeadlineSeconds": spec.timeout_seconds or profile.timeout_seconds,
+            "ttlSecondsAfterFinished": profile.ttl_seconds_after_finished,
+            "podReplacementPolicy": "Failed",
+            "podFailurePolicy": pod_failure_policy(),
+            "template": {"metadata": template_metadata, "spec": pod_spec},
+        },
+    }

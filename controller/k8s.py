@@ -1,0 +1,121 @@
+"""The only module through which the operator calls the Kubernetes API.
+
+Objects come back as plain dicts (camelCase, as served). 404 on reads means "absent"; 409 on
+create means "already there" and is resolved by adoption.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from kubernetes import client
+
+from api.v1alpha1 import constants
+
+log = logging.getLogger(__name__)
+
+
+class Conflict(Exception):
+    """The OmveeJob changed since it was read; read it again and redo the decision."""
+
+
+class JobNameTaken(Exception):
+    """A Job with the deterministic name exists but belongs to something else."""
+
+
+class Kube:
+    def __init__(self, api: client.ApiClient) -> None:
+        self.api = api
+        self.custom = client.CustomObjectsApi(api)
+        self.batch = client.BatchV1Api(api)
+        self.core = client.CoreV1Api(api)
+
+    def _dict(self, obj: Any) -> dict[str, Any]:
+        data: dict[str, Any] = self.api.sanitize_for_serialization(obj)
+        return data
+
+    def get_omveejob(self, namespace: str, name: str) -> dict[str, Any] | None:
+        try:
+            obj: dict[str, Any] = self.custom.get_namespaced_custom_object(
+                constants.GROUP, constants.VERSION, namespace, constants.PLURAL, name)
+        except client.ApiException as error:
+            if error.status == 404:
+                return None
+            raise
+        return obj
+
+    def list_omveejobs(self) -> list[dict[str, Any]]:
+        listed = self.custom.list_cluster_custom_object(
+            constants.GROUP, constants.VERSION, constants.PLURAL)
+        return list(listed.get("items", []))
+
+    def get_job(self, namespace: str, name: str) -> dict[str, Any] | None:
+        try:
+            return self._dict(self.batch.read_namespaced_job(name, namespace))
+        except client.ApiException as error:
+            if error.status == 404:
+                return None
+            raise
+
+    def list_job_pods(self, namespace: str, job_uid: str) -> list[dict[str, Any]]:
+        pods = self.core.list_namespaced_pod(
+            namespace, label_selector=f"batch.kubernetes.io/controller-uid={job_uid}")
+        return [self._dict(pod) for pod in pods.items]
+
+    def ensure_job(self, manifest: dict[str, Any], owner_uid: str) -> dict[str, Any]:
+        """Create the Job, or adopt the one of that name if this OmveeJob already owns it."""
+        namespace, name = manifest["metadata"]["namespace"], manifest["metadata"]["name"]
+        try:
+            job = self._dict(self.batch.create_namespaced_job(namespace, manifest))
+            log.info("Created Job %s/%s", namespace, name)
+            return job
+        except client.ApiException as error:
+            if error.status != 409:
+                raise
+        existing = self.get_job(namespace, name)
+        if existing is None:  # deleted in between; the next reconcile creates it
+            raise Conflict(f"Job {namespace}/{name} vanished while being adopted")
+        owners = existing["metadata"].get("ownerReferences") or []
+        if not any(ref.get("uid") == owner_uid and ref.get("controller") for ref in owners):
+            raise JobNameTaken(f"a Job named {name} already exists and is not owned by this "
+                               "OmveeJob")
+        log.info("Adopted existing Job %s/%s", namespace, name)
+        return existing
+
+    def delete_job(self, namespace: str, name: str) -> None:
+        try:
+            self.batch.delete_namespaced_job(name, namespace, propagation_policy="Background")
+            log.info("Deleted Job %s/%s", namespace, name)
+        except client.ApiException as error:
+            if error.status != 404:
+                raise
+
+    def patch_status(self, namespace: str, name: str, resource_version: str,
+                     status: dict[str, Any]) -> None:
+        body = {"metadata": {"resourceVersion": resource_version}, "status": status}
+        try:
+            self.custom.patch_namespaced_custom_object_status(
+                constants.GROUP, constants.VERSION, namespace, constants.PLURAL, name, body)
+        except client.ApiException as error:
+            if error.status == 409:
+                raise Conflict(f"OmveeJob {namespace}/{name} changed") from None
+            raise
+
+    def post_event(self, ojob: dict[str, Any], kind: str, reason: str, message: str) -> None:
+        meta = ojob["metadata"]
+        now = datetime.now(UTC)
+        try:
+            self.core.create_namespaced_event(meta["namespace"], {
+                "metadata": {"generateName": f"{meta['name']}.", "namespace": meta["namespace"]},
+                "involvedObject": {"apiVersion": constants.API_VERSION, "kind": constants.KIND,
+                                   "name": meta["name"], "namespace": meta["namespace"],
+                                   "uid": meta["uid"]},
+                "type": kind, "reason": reason, "message": message[:1024],
+                "source": {"component": constants.MANAGED_BY},
+                "firstTimestamp": now, "lastTimestamp": now, "count": 1,
+            })
+        except client.ApiException as error:  # an Event is best effort, never a failure
+            log.warning("Could not post Event %s on OmveeJob %s/%s: %s", reason,
+                        meta["namespace"], meta["name"], error.reason)

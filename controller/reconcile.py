@@ -1,0 +1,106 @@
+"""Read -> decide -> act -> write, for one OmveeJob. Safe to call at any time, any number of
+times, from any event: everything is recomputed from what the cluster holds.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import defaultdict
+from datetime import UTC, datetime
+
+from pydantic import ValidationError
+
+from api.catalog.inputs import input_errors
+from api.catalog.profiles import Catalog
+from api.v1alpha1.types import OmveeJobSpec, OmveeJobStatus, Phase
+from controller import builders, naming, transitions
+from controller.k8s import Conflict, JobNameTaken, Kube
+
+log = logging.getLogger(__name__)
+MAX_CONFLICT_RETRIES = 5
+
+
+class Reconciler:
+    def __init__(self, kube: Kube, catalog: Catalog) -> None:
+        self.kube = kube
+        self.catalog = catalog
+        self._locks: dict[tuple[str, str], threading.Lock] = defaultdict(threading.Lock)
+        self._locks_guard = threading.Lock()
+
+    def _lock(self, namespace: str, name: str) -> threading.Lock:
+        with self._locks_guard:
+            return self._locks[(namespace, name)]
+
+    def reconcile(self, namespace: str, name: str) -> None:
+        # Events for one OmveeJob (its own, its Job's, its pods') arrive on several threads.
+        with self._lock(namespace, name):
+            for _ in range(MAX_CONFLICT_RETRIES):
+                try:
+                    self._reconcile_once(namespace, name)
+                    return
+                except Conflict as conflict:
+                    log.debug("Retrying reconcile of %s/%s: %s", namespace, name, conflict)
+            log.warning("Gave up on OmveeJob %s/%s after %d conflicts; the resync retries it",
+                        namespace, name, MAX_CONFLICT_RETRIES)
+
+    def _reconcile_once(self, namespace: str, name: str) -> None:
+        ojob = self.kube.get_omveejob(namespace, name)
+        if ojob is None or ojob["metadata"].get("deletionTimestamp"):
+            return  # garbage collection removes the Job and pods
+        meta = ojob["metadata"]
+        try:
+            spec = OmveeJobSpec.model_validate(ojob.get("spec") or {})
+            status = OmveeJobStatus.model_validate(ojob.get("status") or {})
+        except ValidationError as error:  # the CRD schema should have caught it
+            log.error("OmveeJob %s/%s does not match the schema: %s", namespace, name, error)
+            return
+        profile = self.catalog.profile(spec.type)
+        run, _ = transitions.target_run(spec, status)
+        job_name = naming.job_name(name, run)
+        job = self.kube.get_job(namespace, job_name)
+        pods = self.kube.list_job_pods(namespace, job["metadata"]["uid"]) if job else []
+        decision = transitions.decide(
+            spec=spec, status=status, generation=meta.get("generation"), job_name=job_name,
+            job=job, pods=pods, input_errors=input_errors(spec.type, spec.input),
+            gpu=profile.gpu,
+            pending_timeout=spec.pending_timeout_seconds or profile.pending_timeout_seconds,
+            now=datetime.now(UTC))
+        if not decision.status:
+            return
+        if decision.create_job:
+            manifest = builders.build_job(name=name, namespace=namespace, uid=meta["uid"],
+                                          job_name=job_name, spec=spec, run=run,
+                                          profile=profile)
+            try:
+                created = self.kube.ensure_job(manifest, meta["uid"])
+            except JobNameTaken as taken:
+                decision = transitions.Decision(run=run, status=decision.status | {
+                    "phase": Phase.FAILED.value, "reason": "JobNameTaken",
+                    "message": str(taken)})
+            else:
+                decision.status["jobUid"] = created["metadata"]["uid"]
+        if decision.delete_job:
+            self.kube.delete_job(namespace, job_name)
+        previous = status.model_dump(by_alias=True, mode="json")
+        patch = transitions.changed(previous, decision.status)
+        if not patch:
+            return
+        self.kube.patch_status(namespace, name, meta["resourceVersion"], patch)
+        for event in transitions.events_for(status, decision):
+            log.info("OmveeJob %s/%s: %s %s", namespace, name, event.reason, event.message)
+            self.kube.post_event(ojob, event.type, event.reason, event.message)
+
+    def resync(self) -> int:
+        """Reconcile every OmveeJob not yet final (or asked to rerun); returns how many."""
+        count = 0
+        for ojob in self.kube.list_omveejobs():
+            status = ojob.get("status") or {}
+            spec = ojob.get("spec") or {}
+            final = status.get("phase") in ("Succeeded", "Failed", "Cancelled")
+            rerun = int(spec.get("rerun") or 0) > int(status.get("run") or 0)
+            if not final or rerun:
+                meta = ojob["metadata"]
+                self.reconcile(meta["namespace"], meta["name"])
+                count += 1
+        return count

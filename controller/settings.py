@@ -1,0 +1,39 @@
+"""Operator settings, read once from the environment and passed in (never read as globals)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from api.catalog.profiles import DEFAULT_PROFILES
+
+
+@dataclass(frozen=True)
+class OperatorSettings:
+    profiles_path: Path = DEFAULT_PROFILES
+    # Every non-final OmveeJob is recomputed this often even if no watch event arrives.
+    resync_seconds: float = 15.0
+    # Empty: all namespaces.
+    namespaces: tuple[str, ...] = ()
+    health_port: int = 8081
+    # Bounds the threads reconciling at once, so a restart over thousands of jobs does not
+    # flood the API server.
+    max_workers: int = 16
+    # Watches are re-established at least this often, so a silently dead one cannot hang.
+    watch_timeout_seconds: int = 300
+    standalone: bool = True
+
+    @classmethod
+    def from_env(cls) -> OperatorSettings:
+        env = os.environ
+        namespaces = tuple(n for n in env.get("OMVEE_NAMESPACES", "").split(",") if n)
+        return cls(
+            profiles_path=Path(env.get("OMVEE_PROFILES", str(DEFAULT_PROFILES))),
+            resync_seconds=float(env.get("OMVEE_RESYNC_SECONDS", "15")),
+            namespaces=namespaces,
+            health_port=int(env.get("OMVEE_HEALTH_PORT", "8081")),
+            max_workers=int(env.get("OMVEE_MAX_WORKERS", "16")),
+            watch_timeout_seconds=int(env.get("OMVEE_WATCH_TIMEOUT_SECONDS", "300")),
+            standalone=env.get("OMVEE_PEERING", "") == "",
+        )
