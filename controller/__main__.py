@@ -40,8 +40,9 @@ def login(**kwargs: object) -> kopf.ConnectionInfo | None:
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: "
-                        "%(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     # kopf logs every handler call at INFO; our reconciler logs what actually changed.
     logging.getLogger("kopf.objects").setLevel(logging.WARNING)
     options = OperatorSettings.from_env()
@@ -60,18 +61,24 @@ def main() -> None:
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=prefix)
 
     stop = threading.Event()
-    resync = threading.Thread(target=_resync_loop, name="resync",
-                              args=(reconciler, options.resync_seconds, stop), daemon=True)
+    resync = threading.Thread(
+        target=_resync_loop,
+        name="resync",
+        args=(reconciler, options.resync_seconds, stop),
+        daemon=True,
+    )
     resync.start()
     try:
-        asyncio.run(kopf.operator(
-            settings=settings,
-            memo=kopf.Memo(reconciler=reconciler),
-            standalone=options.standalone,
-            clusterwide=not options.namespaces,
-            namespaces=options.namespaces,
-            liveness_endpoint=f"http://0.0.0.0:{options.health_port}/healthz",
-        ))
+        asyncio.run(
+            kopf.operator(
+                settings=settings,
+                memo=kopf.Memo(reconciler=reconciler),
+                standalone=options.standalone,
+                clusterwide=not options.namespaces,
+                namespaces=options.namespaces,
+                liveness_endpoint=f"http://0.0.0.0:{options.health_port}/healthz",
+            )
+        )
     finally:
         stop.set()
 

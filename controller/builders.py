@@ -26,25 +26,49 @@ def job_labels(name: str, spec: OmveeJobSpec, run: int) -> dict[str, str]:
 
 def job_document(name: str, namespace: str, spec: OmveeJobSpec, run: int) -> str:
     """What the job container reads from $OMVEE_JOB."""
-    return json.dumps({
-        "name": name, "namespace": namespace, "run": run, "type": spec.type.value,
-        "projectId": spec.project_id, "jobId": spec.job_id, "input": spec.input,
-    }, sort_keys=True, separators=(",", ":"))
+    return json.dumps(
+        {
+            "name": name,
+            "namespace": namespace,
+            "run": run,
+            "type": spec.type.value,
+            "projectId": spec.project_id,
+            "jobId": spec.job_id,
+            "input": spec.input,
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+    )
 
 
 def pod_failure_policy() -> dict[str, Any]:
-    return {"rules": [
-        # Retrying cannot fix bad input: fail the Job on the first such exit.
-        {"action": "FailJob", "onExitCodes": {
-            "containerName": constants.CONTAINER_NAME, "operator": "In",
-            "values": [constants.PERMANENT_FAILURE_EXIT_CODE]}},
-        # A drained node or an eviction is not the job's fault: do not count it as a retry.
-        {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget"}]},
-    ]}
+    return {
+        "rules": [
+            # Retrying cannot fix bad input: fail the Job on the first such exit.
+            {
+                "action": "FailJob",
+                "onExitCodes": {
+                    "containerName": constants.CONTAINER_NAME,
+                    "operator": "In",
+                    "values": [constants.PERMANENT_FAILURE_EXIT_CODE],
+                },
+            },
+            # A drained node or an eviction is not the job's fault: do not count it as a retry.
+            {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget"}]},
+        ]
+    }
 
 
-def build_job(*, name: str, namespace: str, uid: str, job_name: str, spec: OmveeJobSpec,
-              run: int, profile: JobProfile) -> dict[str, Any]:
+def build_job(
+    *,
+    name: str,
+    namespace: str,
+    uid: str,
+    job_name: str,
+    spec: OmveeJobSpec,
+    run: int,
+    profile: JobProfile,
+) -> dict[str, Any]:
     labels = job_labels(name, spec, run)
     container: dict[str, Any] = {
         "name": constants.CONTAINER_NAME,
@@ -94,9 +118,16 @@ def build_job(*, name: str, namespace: str, uid: str, job_name: str, spec: Omvee
             "name": job_name,
             "namespace": namespace,
             "labels": labels,
-            "ownerReferences": [{
-                "apiVersion": constants.API_VERSION, "kind": constants.KIND, "name": name,
-                "uid": uid, "controller": True, "blockOwnerDeletion": True}],
+            "ownerReferences": [
+                {
+                    "apiVersion": constants.API_VERSION,
+                    "kind": constants.KIND,
+                    "name": name,
+                    "uid": uid,
+                    "controller": True,
+                    "blockOwnerDeletion": True,
+                }
+            ],
         },
         "spec": {
             "backoffLimit": spec.retries if spec.retries is not None else profile.retries,

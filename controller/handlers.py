@@ -27,8 +27,7 @@ def on_omveejob(type: str, name: str, namespace: str | None, memo: Any, **_: Any
         _reconciler(memo).reconcile(namespace, name)
 
 
-@kopf.on.event("batch", "v1", "jobs", id="job",
-               labels={constants.LABEL_OMVEEJOB: kopf.PRESENT})
+@kopf.on.event("batch", "v1", "jobs", id="job", labels={constants.LABEL_OMVEEJOB: kopf.PRESENT})
 def on_job(labels: Mapping[str, str], namespace: str | None, memo: Any, **_: Any) -> None:
     if namespace:
         _reconciler(memo).reconcile(namespace, labels[constants.LABEL_OMVEEJOB])

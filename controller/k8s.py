@@ -39,7 +39,8 @@ class Kube:
     def get_omveejob(self, namespace: str, name: str) -> dict[str, Any] | None:
         try:
             obj: dict[str, Any] = self.custom.get_namespaced_custom_object(
-                constants.GROUP, constants.VERSION, namespace, constants.PLURAL, name)
+                constants.GROUP, constants.VERSION, namespace, constants.PLURAL, name
+            )
         except client.ApiException as error:
             if error.status == 404:
                 return None
@@ -48,7 +49,8 @@ class Kube:
 
     def list_omveejobs(self) -> list[dict[str, Any]]:
         listed = self.custom.list_cluster_custom_object(
-            constants.GROUP, constants.VERSION, constants.PLURAL)
+            constants.GROUP, constants.VERSION, constants.PLURAL
+        )
         return list(listed.get("items", []))
 
     def get_job(self, namespace: str, name: str) -> dict[str, Any] | None:
@@ -61,7 +63,8 @@ class Kube:
 
     def list_job_pods(self, namespace: str, job_uid: str) -> list[dict[str, Any]]:
         pods = self.core.list_namespaced_pod(
-            namespace, label_selector=f"batch.kubernetes.io/controller-uid={job_uid}")
+            namespace, label_selector=f"batch.kubernetes.io/controller-uid={job_uid}"
+        )
         return [self._dict(pod) for pod in pods.items]
 
     def ensure_job(self, manifest: dict[str, Any], owner_uid: str) -> dict[str, Any]:
@@ -79,8 +82,9 @@ class Kube:
             raise Conflict(f"Job {namespace}/{name} vanished while being adopted")
         owners = existing["metadata"].get("ownerReferences") or []
         if not any(ref.get("uid") == owner_uid and ref.get("controller") for ref in owners):
-            raise JobNameTaken(f"a Job named {name} already exists and is not owned by this "
-                               "OmveeJob")
+            raise JobNameTaken(
+                f"a Job named {name} already exists and is not owned by this OmveeJob"
+            )
         log.info("Adopted existing Job %s/%s", namespace, name)
         return existing
 
@@ -92,12 +96,14 @@ class Kube:
             if error.status != 404:
                 raise
 
-    def patch_status(self, namespace: str, name: str, resource_version: str,
-                     status: dict[str, Any]) -> None:
+    def patch_status(
+        self, namespace: str, name: str, resource_version: str, status: dict[str, Any]
+    ) -> None:
         body = {"metadata": {"resourceVersion": resource_version}, "status": status}
         try:
             self.custom.patch_namespaced_custom_object_status(
-                constants.GROUP, constants.VERSION, namespace, constants.PLURAL, name, body)
+                constants.GROUP, constants.VERSION, namespace, constants.PLURAL, name, body
+            )
         except client.ApiException as error:
             if error.status == 409:
                 raise Conflict(f"OmveeJob {namespace}/{name} changed") from None
@@ -107,15 +113,34 @@ class Kube:
         meta = ojob["metadata"]
         now = datetime.now(UTC)
         try:
-            self.core.create_namespaced_event(meta["namespace"], {
-                "metadata": {"generateName": f"{meta['name']}.", "namespace": meta["namespace"]},
-                "involvedObject": {"apiVersion": constants.API_VERSION, "kind": constants.KIND,
-                                   "name": meta["name"], "namespace": meta["namespace"],
-                                   "uid": meta["uid"]},
-                "type": kind, "reason": reason, "message": message[:1024],
-                "source": {"component": constants.MANAGED_BY},
-                "firstTimestamp": now, "lastTimestamp": now, "count": 1,
-            })
+            self.core.create_namespaced_event(
+                meta["namespace"],
+                {
+                    "metadata": {
+                        "generateName": f"{meta['name']}.",
+                        "namespace": meta["namespace"],
+                    },
+                    "involvedObject": {
+                        "apiVersion": constants.API_VERSION,
+                        "kind": constants.KIND,
+                        "name": meta["name"],
+                        "namespace": meta["namespace"],
+                        "uid": meta["uid"],
+                    },
+                    "type": kind,
+                    "reason": reason,
+                    "message": message[:1024],
+                    "source": {"component": constants.MANAGED_BY},
+                    "firstTimestamp": now,
+                    "lastTimestamp": now,
+                    "count": 1,
+                },
+            )
         except client.ApiException as error:  # an Event is best effort, never a failure
-            log.warning("Could not post Event %s on OmveeJob %s/%s: %s", reason,
-                        meta["namespace"], meta["name"], error.reason)
+            log.warning(
+                "Could not post Event %s on OmveeJob %s/%s: %s",
+                reason,
+                meta["namespace"],
+                meta["name"],
+                error.reason,
+            )

@@ -41,8 +41,12 @@ class Reconciler:
                     return
                 except Conflict as conflict:
                     log.debug("Retrying reconcile of %s/%s: %s", namespace, name, conflict)
-            log.warning("Gave up on OmveeJob %s/%s after %d conflicts; the resync retries it",
-                        namespace, name, MAX_CONFLICT_RETRIES)
+            log.warning(
+                "Gave up on OmveeJob %s/%s after %d conflicts; the resync retries it",
+                namespace,
+                name,
+                MAX_CONFLICT_RETRIES,
+            )
 
     def _reconcile_once(self, namespace: str, name: str) -> None:
         ojob = self.kube.get_omveejob(namespace, name)
@@ -61,23 +65,41 @@ class Reconciler:
         job = self.kube.get_job(namespace, job_name)
         pods = self.kube.list_job_pods(namespace, job["metadata"]["uid"]) if job else []
         decision = transitions.decide(
-            spec=spec, status=status, generation=meta.get("generation"), job_name=job_name,
-            job=job, pods=pods, input_errors=input_errors(spec.type, spec.input),
+            spec=spec,
+            status=status,
+            generation=meta.get("generation"),
+            job_name=job_name,
+            job=job,
+            pods=pods,
+            input_errors=input_errors(spec.type, spec.input),
             gpu=profile.gpu,
             pending_timeout=spec.pending_timeout_seconds or profile.pending_timeout_seconds,
-            now=datetime.now(UTC))
+            now=datetime.now(UTC),
+        )
         if not decision.status:
             return
         if decision.create_job:
-            manifest = builders.build_job(name=name, namespace=namespace, uid=meta["uid"],
-                                          job_name=job_name, spec=spec, run=run,
-                                          profile=profile)
+            manifest = builders.build_job(
+                name=name,
+                namespace=namespace,
+                uid=meta["uid"],
+                job_name=job_name,
+                spec=spec,
+                run=run,
+                profile=profile,
+            )
             try:
                 created = self.kube.ensure_job(manifest, meta["uid"])
             except JobNameTaken as taken:
-                decision = transitions.Decision(run=run, status=decision.status | {
-                    "phase": Phase.FAILED.value, "reason": "JobNameTaken",
-                    "message": str(taken)})
+                decision = transitions.Decision(
+                    run=run,
+                    status=decision.status
+                    | {
+                        "phase": Phase.FAILED.value,
+                        "reason": "JobNameTaken",
+                        "message": str(taken),
+                    },
+                )
             else:
                 decision.status["jobUid"] = created["metadata"]["uid"]
         if decision.delete_job:

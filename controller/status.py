@@ -13,8 +13,7 @@ from typing import Any
 from api.v1alpha1 import constants
 from api.v1alpha1.types import Phase
 
-IMAGE_PULL_REASONS = {"ErrImagePull", "ImagePullBackOff", "InvalidImageName",
-                      "ErrImageNeverPull"}
+IMAGE_PULL_REASONS = {"ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull"}
 
 
 @dataclass(frozen=True)
@@ -42,6 +41,12 @@ def format_time(value: datetime) -> str:
     return value.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def normalize_time(value: str | None) -> str | None:
+    """RFC 3339 in UTC with a Z, whichever form the client served."""
+    parsed = parse_time(value)
+    return format_time(parsed) if parsed else None
+
+
 def _condition(obj: dict[str, Any], kind: str) -> dict[str, Any] | None:
     for condition in obj.get("status", {}).get("conditions") or []:
         if condition.get("type") == kind and condition.get("status") == "True":
@@ -52,7 +57,8 @@ def _condition(obj: dict[str, Any], kind: str) -> dict[str, Any] | None:
 def _terminated(pod: dict[str, Any]) -> dict[str, Any] | None:
     for status in pod.get("status", {}).get("containerStatuses") or []:
         if status.get("name") == constants.CONTAINER_NAME and status.get("state", {}).get(
-                "terminated"):
+            "terminated"
+        ):
             return dict(status["state"]["terminated"])
     return None
 
@@ -83,13 +89,22 @@ def _wait_for_node(scheduler_message: str, gpu: bool) -> str:
     return f"waiting for {pool}: {scheduler_message}".rstrip(": ")
 
 
-def observe(job: dict[str, Any], pods: list[dict[str, Any]], *, gpu: bool,
-            previous_attempts: int, previous_started_at: str | None) -> Observation:
+def observe(
+    job: dict[str, Any],
+    pods: list[dict[str, Any]],
+    *,
+    gpu: bool,
+    previous_attempts: int,
+    previous_started_at: str | None,
+) -> Observation:
     """Derive a run's phase, reason and message from its Job and the Job's pods."""
     pods = sorted(pods, key=lambda p: (_created(p), p["metadata"]["name"]))
     counters = job.get("status", {})
-    attempts = max(previous_attempts, len(pods),
-                   sum(int(counters.get(k) or 0) for k in ("active", "failed", "succeeded")))
+    attempts = max(
+        previous_attempts,
+        len(pods),
+        sum(int(counters.get(k) or 0) for k in ("active", "failed", "succeeded")),
+    )
     latest = pods[-1] if pods else None
     failed_pods = [p for p in pods if p.get("status", {}).get("phase") == "Failed"]
     last_failed = failed_pods[-1] if failed_pods else None
@@ -97,66 +112,109 @@ def observe(job: dict[str, Any], pods: list[dict[str, Any]], *, gpu: bool,
     for pod in pods:
         start = pod.get("status", {}).get("startTime")
         if pod.get("status", {}).get("phase") != "Pending" and start and not started_at:
-            started_at = start
+            started_at = normalize_time(start)
     node_name = (latest.get("spec") or {}).get("nodeName") if latest else None
-    where = Observation(Phase.PENDING, "", "", attempts, started_at=started_at,
-                        pod_name=latest["metadata"]["name"] if latest else None,
-                        node_name=node_name)
+    where = Observation(
+        Phase.PENDING,
+        "",
+        "",
+        attempts,
+        started_at=started_at,
+        pod_name=latest["metadata"]["name"] if latest else None,
+        node_name=node_name,
+    )
     tries = f"attempt {attempts} of {int(job['spec'].get('backoffLimit', 0)) + 1}"
 
     if complete := _condition(job, "Complete"):
         message = "succeeded" if attempts <= 1 else f"succeeded after {attempts} attempts"
-        return replace(where, phase=Phase.SUCCEEDED, reason="Succeeded", message=message,
-                       finished_at=counters.get("completionTime")
-                       or complete.get("lastTransitionTime"),
-                       scheduled=("True", "Scheduled", ""))
+        return replace(
+            where,
+            phase=Phase.SUCCEEDED,
+            reason="Succeeded",
+            message=message,
+            finished_at=normalize_time(
+                counters.get("completionTime") or complete.get("lastTransitionTime")
+            ),
+            scheduled=("True", "Scheduled", ""),
+        )
     if failed := _condition(job, "Failed"):
         reason = failed.get("reason") or "Failed"
-        finished = failed.get("lastTransitionTime")
+        finished = normalize_time(failed.get("lastTransitionTime"))
         if reason == "BackoffLimitExceeded":
-            message = f"failed {len(failed_pods) or attempts} times, last " \
-                      f"{_exit_summary(last_failed)}"
+            message = (
+                f"failed {len(failed_pods) or attempts} times, last {_exit_summary(last_failed)}"
+            )
         elif reason == "DeadlineExceeded":
             message = f"deadline exceeded after {job['spec'].get('activeDeadlineSeconds')}s"
         elif reason == "PodFailurePolicy":
             reason = "PermanentFailure"
-            message = f"failed permanently with {_exit_summary(last_failed)} (bad input or " \
-                      "unsupported media); not retried"
+            message = (
+                f"failed permanently with {_exit_summary(last_failed)} (bad input or "
+                "unsupported media); not retried"
+            )
         else:
             message = failed.get("message") or reason
-        return replace(where, phase=Phase.FAILED, reason=reason, message=message,
-                       finished_at=finished)
+        return replace(
+            where, phase=Phase.FAILED, reason=reason, message=message, finished_at=finished
+        )
 
     phase_if_waiting = Phase.RUNNING if started_at else Phase.PENDING
     status = (latest or {}).get("status", {})
     if latest and status.get("phase") == "Running":
-        return replace(where, phase=Phase.RUNNING, reason="Running",
-                       message=f"running on {node_name} ({tries})",
-                       scheduled=("True", "Scheduled", ""), running=True)
+        return replace(
+            where,
+            phase=Phase.RUNNING,
+            reason="Running",
+            message=f"running on {node_name} ({tries})",
+            scheduled=("True", "Scheduled", ""),
+            running=True,
+        )
     if latest and status.get("phase") == "Pending":
         since = parse_time(_created(latest))
-        scheduled_condition = next((c for c in status.get("conditions") or []
-                                    if c.get("type") == "PodScheduled"), None)
+        scheduled_condition = next(
+            (c for c in status.get("conditions") or [] if c.get("type") == "PodScheduled"), None
+        )
         if scheduled_condition and scheduled_condition.get("status") == "False":
             message = _wait_for_node(scheduled_condition.get("message", ""), gpu)
-            return replace(where, phase=phase_if_waiting, reason="Unschedulable",
-                           message=message, scheduled=("False", "Unschedulable", message),
-                           pending_since=since)
+            return replace(
+                where,
+                phase=phase_if_waiting,
+                reason="Unschedulable",
+                message=message,
+                scheduled=("False", "Unschedulable", message),
+                pending_since=since,
+            )
         waiting = _waiting(latest)
         if waiting and waiting.get("reason") in IMAGE_PULL_REASONS:
             message = f"image pull failed: {waiting.get('message') or waiting['reason']}"
-            return replace(where, phase=phase_if_waiting, reason="ImagePullFailed",
-                           message=message, scheduled=("True", "Scheduled", ""),
-                           pending_since=since)
-        return replace(where, phase=phase_if_waiting, reason="Starting",
-                       message=f"starting on {node_name}" if node_name
-                       else "waiting to be scheduled",
-                       scheduled=("True", "Scheduled", "") if node_name
-                       else ("Unknown", "Scheduling", ""), pending_since=since)
+            return replace(
+                where,
+                phase=phase_if_waiting,
+                reason="ImagePullFailed",
+                message=message,
+                scheduled=("True", "Scheduled", ""),
+                pending_since=since,
+            )
+        return replace(
+            where,
+            phase=phase_if_waiting,
+            reason="Starting",
+            message=f"starting on {node_name}" if node_name else "waiting to be scheduled",
+            scheduled=("True", "Scheduled", "") if node_name else ("Unknown", "Scheduling", ""),
+            pending_since=since,
+        )
     if last_failed is not None:
-        return replace(where, phase=phase_if_waiting, reason="Retrying",
-                       message=f"attempt {len(failed_pods)} failed with "
-                       f"{_exit_summary(last_failed)}; retrying")
-    return replace(where, phase=Phase.PENDING, reason="Creating",
-                   message="waiting for the Job controller to create a pod",
-                   pending_since=parse_time(_created(job)))
+        return replace(
+            where,
+            phase=phase_if_waiting,
+            reason="Retrying",
+            message=f"attempt {len(failed_pods)} failed with "
+            f"{_exit_summary(last_failed)}; retrying",
+        )
+    return replace(
+        where,
+        phase=Phase.PENDING,
+        reason="Creating",
+        message="waiting for the Job controller to create a pod",
+        pending_since=parse_time(_created(job)),
+    )

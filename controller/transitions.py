@@ -21,9 +21,19 @@ from api.v1alpha1 import constants
 from api.v1alpha1.types import OmveeJobSpec, OmveeJobStatus, Phase
 from controller.status import Observation, format_time, observe
 
-WARNING_REASONS = {"Unschedulable", "ImagePullFailed", "Retrying", "BackoffLimitExceeded",
-                   "DeadlineExceeded", "PermanentFailure", "PendingTimeout", "InvalidInput",
-                   "JobDeleted", "JobNameTaken", "Failed"}
+WARNING_REASONS = {
+    "Unschedulable",
+    "ImagePullFailed",
+    "Retrying",
+    "BackoffLimitExceeded",
+    "DeadlineExceeded",
+    "PermanentFailure",
+    "PendingTimeout",
+    "InvalidInput",
+    "JobDeleted",
+    "JobNameTaken",
+    "Failed",
+}
 
 
 @dataclass(frozen=True)
@@ -50,38 +60,70 @@ def target_run(spec: OmveeJobSpec, status: OmveeJobStatus) -> tuple[int, bool]:
     return status.run, False
 
 
-def _conditions(previous: list[dict[str, Any]], wanted: dict[str, tuple[str, str, str]],
-                now: str) -> list[dict[str, Any]]:
+def _conditions(
+    previous: list[dict[str, Any]], wanted: dict[str, tuple[str, str, str]], now: str
+) -> list[dict[str, Any]]:
     """Conditions keep their lastTransitionTime while their status does not change."""
     old = {c["type"]: c for c in previous}
     out = []
     for kind, (status, reason, message) in wanted.items():
-        since = old[kind]["lastTransitionTime"] if old.get(kind, {}).get("status") == status \
-            else now
-        out.append({"type": kind, "status": status, "reason": reason, "message": message,
-                    "lastTransitionTime": since})
+        since = (
+            old[kind]["lastTransitionTime"] if old.get(kind, {}).get("status") == status else now
+        )
+        out.append(
+            {
+                "type": kind,
+                "status": status,
+                "reason": reason,
+                "message": message,
+                "lastTransitionTime": since,
+            }
+        )
     return out
 
 
-def _status(run: int, job_name: str, job_uid: str | None, generation: int | None,
-            previous: OmveeJobStatus, now: str, *, phase: Phase, reason: str, message: str,
-            attempts: int = 0, pod_name: str | None = None, node_name: str | None = None,
-            started_at: str | None = None, finished_at: str | None = None,
-            scheduled: tuple[str, str, str] = ("Unknown", "NoPod", ""),
-            running: bool = False, new_run: bool = False) -> dict[str, Any]:
+def _status(
+    run: int,
+    job_name: str,
+    job_uid: str | None,
+    generation: int | None,
+    previous: OmveeJobStatus,
+    now: str,
+    *,
+    phase: Phase,
+    reason: str,
+    message: str,
+    attempts: int = 0,
+    pod_name: str | None = None,
+    node_name: str | None = None,
+    started_at: str | None = None,
+    finished_at: str | None = None,
+    scheduled: tuple[str, str, str] = ("Unknown", "NoPod", ""),
+    running: bool = False,
+    new_run: bool = False,
+) -> dict[str, Any]:
     finished = ("True", phase.value, message) if phase.final else ("False", "NotFinished", "")
     wanted = {
         constants.CONDITION_SCHEDULED: scheduled,
-        constants.CONDITION_RUNNING: ("True", "Running", "") if running else
-        ("False", phase.value if phase.final else reason, ""),
+        constants.CONDITION_RUNNING: ("True", "Running", "")
+        if running
+        else ("False", phase.value if phase.final else reason, ""),
         constants.CONDITION_FINISHED: finished,
     }
-    previous_conditions = [] if new_run else [c.model_dump(by_alias=True)
-                                              for c in previous.conditions]
+    previous_conditions = (
+        [] if new_run else [c.model_dump(by_alias=True) for c in previous.conditions]
+    )
     status: dict[str, Any] = {
-        "phase": phase.value, "run": run, "attempts": attempts, "reason": reason,
-        "message": message, "jobName": job_name, "jobUid": job_uid, "podName": pod_name,
-        "nodeName": node_name, "startedAt": started_at,
+        "phase": phase.value,
+        "run": run,
+        "attempts": attempts,
+        "reason": reason,
+        "message": message,
+        "jobName": job_name,
+        "jobUid": job_uid,
+        "podName": pod_name,
+        "nodeName": node_name,
+        "startedAt": started_at,
         "finishedAt": finished_at or (now if phase.final else None),
         "conditions": _conditions(previous_conditions, wanted, now),
         "observedGeneration": generation,
@@ -93,18 +135,37 @@ def _status(run: int, job_name: str, job_uid: str | None, generation: int | None
     return status
 
 
-def decide(*, spec: OmveeJobSpec, status: OmveeJobStatus, generation: int | None,
-           job_name: str, job: dict[str, Any] | None, pods: list[dict[str, Any]],
-           input_errors: list[str], gpu: bool, pending_timeout: int,
-           now: datetime) -> Decision:
+def decide(
+    *,
+    spec: OmveeJobSpec,
+    status: OmveeJobStatus,
+    generation: int | None,
+    job_name: str,
+    job: dict[str, Any] | None,
+    pods: list[dict[str, Any]],
+    input_errors: list[str],
+    gpu: bool,
+    pending_timeout: int,
+    now: datetime,
+) -> Decision:
     run, new_run = target_run(spec, status)
     stamp = format_time(now)
     decision = Decision(run=run)
     job_uid = (job or {}).get("metadata", {}).get("uid") or (None if new_run else status.job_uid)
 
     def finish(phase: Phase, reason: str, message: str, **fields: Any) -> Decision:
-        decision.status = _status(run, job_name, job_uid, generation, status, stamp,
-                                  phase=phase, reason=reason, message=message, **fields)
+        decision.status = _status(
+            run,
+            job_name,
+            job_uid,
+            generation,
+            status,
+            stamp,
+            phase=phase,
+            reason=reason,
+            message=message,
+            **fields,
+        )
         return decision
 
     if new_run:
@@ -112,41 +173,65 @@ def decide(*, spec: OmveeJobSpec, status: OmveeJobStatus, generation: int | None
         if spec.cancel:
             return finish(Phase.CANCELLED, "Cancelled", "cancelled before it started", **base)
         if input_errors:
-            return finish(Phase.FAILED, "InvalidInput",
-                          "invalid input: " + "; ".join(input_errors), **base)
+            return finish(
+                Phase.FAILED, "InvalidInput", "invalid input: " + "; ".join(input_errors), **base
+            )
         decision.create_job = True
         return finish(Phase.PENDING, "Creating", f"creating Job {job_name}", **base)
 
     if status.phase is not None and status.phase.final:
         return decision  # nothing to change: final phases are sticky
 
-    carried = {"attempts": status.attempts, "pod_name": status.pod_name,
-               "node_name": status.node_name, "started_at": status.started_at}
+    carried = {
+        "attempts": status.attempts,
+        "pod_name": status.pod_name,
+        "node_name": status.node_name,
+        "started_at": status.started_at,
+    }
     if spec.cancel:
         decision.delete_job = job is not None
         return finish(Phase.CANCELLED, "Cancelled", "cancelled by request", **carried)
     if job is None:
         if status.job_uid:
-            return finish(Phase.FAILED, "JobDeleted",
-                          f"the Job {job_name} was deleted before it finished", **carried)
+            return finish(
+                Phase.FAILED,
+                "JobDeleted",
+                f"the Job {job_name} was deleted before it finished",
+                **carried,
+            )
         decision.create_job = True  # created but not yet recorded: create-or-adopt again
         return finish(Phase.PENDING, "Creating", f"creating Job {job_name}", **carried)
 
-    seen = observe(job, pods, gpu=gpu, previous_attempts=status.attempts,
-                   previous_started_at=status.started_at)
+    seen = observe(
+        job, pods, gpu=gpu, previous_attempts=status.attempts, previous_started_at=status.started_at
+    )
     if seen.pending_since and (now - seen.pending_since).total_seconds() >= pending_timeout:
         decision.delete_job = True
-        return _finish_observed(finish, seen, Phase.FAILED, "PendingTimeout",
-                                f"did not start within {pending_timeout}s: {seen.message}")
+        return _finish_observed(
+            finish,
+            seen,
+            Phase.FAILED,
+            "PendingTimeout",
+            f"did not start within {pending_timeout}s: {seen.message}",
+        )
     return _finish_observed(finish, seen, seen.phase, seen.reason, seen.message)
 
 
-def _finish_observed(finish: Any, seen: Observation, phase: Phase, reason: str,
-                     message: str) -> Decision:
+def _finish_observed(
+    finish: Any, seen: Observation, phase: Phase, reason: str, message: str
+) -> Decision:
     decision: Decision = finish(
-        phase, reason, message, attempts=seen.attempts, pod_name=seen.pod_name,
-        node_name=seen.node_name, started_at=seen.started_at, finished_at=seen.finished_at,
-        scheduled=seen.scheduled, running=seen.running)
+        phase,
+        reason,
+        message,
+        attempts=seen.attempts,
+        pod_name=seen.pod_name,
+        node_name=seen.node_name,
+        started_at=seen.started_at,
+        finished_at=seen.finished_at,
+        scheduled=seen.scheduled,
+        running=seen.running,
+    )
     return decision
 
 
@@ -155,8 +240,11 @@ def events_for(previous: OmveeJobStatus, decision: Decision) -> list[Event]:
     new = decision.status
     if not new:
         return []
-    if previous.run == decision.run and previous.phase is not None and \
-            (previous.phase.value, previous.reason) == (new["phase"], new["reason"]):
+    if (
+        previous.run == decision.run
+        and previous.phase is not None
+        and (previous.phase.value, previous.reason) == (new["phase"], new["reason"])
+    ):
         return []
     kind = "Warning" if new["reason"] in WARNING_REASONS else "Normal"
     return [Event(kind, new["reason"], f"{new['phase']}: {new['message']}")]

@@ -128,12 +128,12 @@ def operator(crd: dict[str, object], kubeconfig: Path) -> Iterator[OperatorProce
 def job_namespace(namespace: str, k8s: client.ApiClient) -> str:
     """A namespace ready for OmveeJobs: the job pods' ServiceAccount and Role applied."""
     import yaml
-
     from kubernetes import utils
 
     from tests.localcluster.layout import REPO_ROOT
 
     rbac = REPO_ROOT / "charts/omvee/examples/job-runner-rbac.yaml"
-    utils.create_from_yaml(k8s, yaml_objects=list(yaml.safe_load_all(rbac.read_text())),
-                           namespace=namespace)
+    utils.create_from_yaml(
+        k8s, yaml_objects=list(yaml.safe_load_all(rbac.read_text())), namespace=namespace
+    )
     return namespace

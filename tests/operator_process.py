@@ -37,12 +37,20 @@ class OperatorProcess:
 
     def start(self) -> None:
         self.log.parent.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, "KUBECONFIG": str(self.kubeconfig),
-               "OMVEE_RESYNC_SECONDS": str(self.resync_seconds),
-               "OMVEE_HEALTH_PORT": str(self.port)}
+        env = {
+            **os.environ,
+            "KUBECONFIG": str(self.kubeconfig),
+            "OMVEE_RESYNC_SECONDS": str(self.resync_seconds),
+            "OMVEE_HEALTH_PORT": str(self.port),
+        }
         with open(self.log, "ab") as log:
-            self.process = subprocess.Popen([sys.executable, "-m", "controller"], cwd=REPO_ROOT,
-                                            env=env, stdout=log, stderr=subprocess.STDOUT)
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "controller"],
+                cwd=REPO_ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         wait_for(self._healthy, "the operator's /healthz", 60, self._alive)
 
     def kill(self) -> None:

@@ -19,36 +19,44 @@ class _Input(BaseModel):
 
 
 class TranscriptionInput(_Input):
-    audio_url: str = Field(pattern=r"^https?://", max_length=2048,
-                           description="The audio to transcribe (http or https).")
-    language: str | None = Field(None, pattern=r"^[a-z]{2,3}$",
-                                 description="ISO 639 code; detected when unset.")
+    audio_url: str = Field(
+        pattern=r"^https?://",
+        max_length=2048,
+        description="The audio to transcribe (http or https).",
+    )
+    language: str | None = Field(
+        None, pattern=r"^[a-z]{2,3}$", description="ISO 639 code; detected when unset."
+    )
     word_timestamps: bool = True
     vad_filter: bool = True
 
 
 class SceneGenerationInput(_Input):
-    transcript_job_id: str = Field(pattern=UUID_PATTERN,
-                                   description="The transcription job whose result to split.")
+    transcript_job_id: str = Field(
+        pattern=UUID_PATTERN, description="The transcription job whose result to split."
+    )
     max_scene_seconds: float = Field(30.0, gt=0, le=600)
 
 
 class VisualPromptsInput(_Input):
-    scenes_job_id: str = Field(pattern=UUID_PATTERN,
-                               description="The scene-generation job whose scenes to prompt.")
+    scenes_job_id: str = Field(
+        pattern=UUID_PATTERN, description="The scene-generation job whose scenes to prompt."
+    )
     style: str | None = Field(None, max_length=200)
 
 
 class ImageGenerationInput(_Input):
-    prompts_job_id: str = Field(pattern=UUID_PATTERN,
-                                description="The visual-prompts job whose prompts to render.")
+    prompts_job_id: str = Field(
+        pattern=UUID_PATTERN, description="The visual-prompts job whose prompts to render."
+    )
     width: int = Field(1024, ge=64, le=4096)
     height: int = Field(576, ge=64, le=4096)
 
 
 class VideoGenerationInput(_Input):
-    images_job_id: str = Field(pattern=UUID_PATTERN,
-                               description="The image-generation job whose images to assemble.")
+    images_job_id: str = Field(
+        pattern=UUID_PATTERN, description="The image-generation job whose images to assemble."
+    )
     audio_url: str | None = Field(None, pattern=r"^https?://", max_length=2048)
     fps: int = Field(24, ge=1, le=60)
 
@@ -67,6 +75,5 @@ def input_errors(job_type: JobType, data: dict[str, Any]) -> list[str]:
     try:
         INPUT_MODELS[job_type].model_validate(data)
     except ValidationError as error:
-        return [f"input.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
-                for e in error.errors()]
+        return [f"input.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors()]
     return []

@@ -85,8 +85,9 @@ def parse_catalog(data: Any, source: str = "profiles") -> Catalog:
     known = {t.value for t in JobType}
     unknown = sorted(set(data["types"]) - known)
     if unknown:
-        raise CatalogError(f"{source}: unknown job type(s) {', '.join(unknown)}; "
-                           f"known: {', '.join(sorted(known))}")
+        raise CatalogError(
+            f"{source}: unknown job type(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
+        )
     missing = sorted(known - set(data["types"]))
     if missing:
         raise CatalogError(f"{source}: no profile for job type(s) {', '.join(missing)}")
@@ -96,12 +97,14 @@ def parse_catalog(data: Any, source: str = "profiles") -> Catalog:
             profile = JobProfile.model_validate({**defaults, **(body or {})})
         except ValidationError as error:
             problems = "; ".join(
-                f"{name}.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
-                for e in error.errors())
+                f"{name}.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors()
+            )
             raise CatalogError(f"{source}: {problems}") from None
         if profile.gpu and not profile.tolerations:
-            raise CatalogError(f"{source}: {name} asks for {GPU_RESOURCE} but tolerates no "
-                               "taint; GPU nodes are tainted, so it would never schedule")
+            raise CatalogError(
+                f"{source}: {name} asks for {GPU_RESOURCE} but tolerates no "
+                "taint; GPU nodes are tainted, so it would never schedule"
+            )
         profiles[JobType(name)] = profile
     return Catalog(profiles=profiles)
 

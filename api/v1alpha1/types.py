@@ -18,8 +18,11 @@ MAX_TIMEOUT_SECONDS = 7 * 24 * 3600
 
 
 def _immutable(field: str) -> dict[str, Any]:
-    return {"x-kubernetes-validations": [
-        {"rule": "self == oldSelf", "message": f"{field} is immutable"}]}
+    return {
+        "x-kubernetes-validations": [
+            {"rule": "self == oldSelf", "message": f"{field} is immutable"}
+        ]
+    }
 
 
 class JobType(StrEnum):
@@ -43,8 +46,9 @@ class Phase(StrEnum):
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True,
-                              use_enum_values=False)
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, use_enum_values=False
+    )
 
 
 class OmveeJobSpec(_Model):
@@ -52,41 +56,69 @@ class OmveeJobSpec(_Model):
 
     model_config = ConfigDict(extra="forbid")
 
-    type: JobType = Field(description="The kind of work: " + ", ".join(t.value for t in JobType)
-                          + ".", json_schema_extra=_immutable("type"))
-    project_id: str = Field(pattern=UUID_PATTERN, description="The OMVEE project (a UUID).",
-                            json_schema_extra=_immutable("projectId"))
-    job_id: str = Field(pattern=UUID_PATTERN,
-                        description="The Supabase jobs.id this resource mirrors (a UUID).",
-                        json_schema_extra=_immutable("jobId"))
+    type: JobType = Field(
+        description="The kind of work: " + ", ".join(t.value for t in JobType) + ".",
+        json_schema_extra=_immutable("type"),
+    )
+    project_id: str = Field(
+        pattern=UUID_PATTERN,
+        description="The OMVEE project (a UUID).",
+        json_schema_extra=_immutable("projectId"),
+    )
+    job_id: str = Field(
+        pattern=UUID_PATTERN,
+        description="The Supabase jobs.id this resource mirrors (a UUID).",
+        json_schema_extra=_immutable("jobId"),
+    )
     input: dict[str, Any] = Field(
         default_factory=dict,
         description="The type's input, e.g. {audioUrl, language} for transcription; checked "
-                    "against the type's input model before any pod starts.",
-        json_schema_extra=_immutable("input"))
-    retries: int | None = Field(None, ge=0, le=MAX_RETRIES,
-                                description="Retries after a failed attempt (Job backoffLimit); "
-                                            "the type's default when unset.")
+        "against the type's input model before any pod starts.",
+        json_schema_extra=_immutable("input"),
+    )
+    retries: int | None = Field(
+        None,
+        ge=0,
+        le=MAX_RETRIES,
+        description="Retries after a failed attempt (Job backoffLimit); "
+        "the type's default when unset.",
+    )
     timeout_seconds: int | None = Field(
-        None, ge=1, le=MAX_TIMEOUT_SECONDS,
+        None,
+        ge=1,
+        le=MAX_TIMEOUT_SECONDS,
         description="Deadline for the whole run, all attempts included (Job "
-                    "activeDeadlineSeconds); the type's default when unset.")
+        "activeDeadlineSeconds); the type's default when unset.",
+    )
     pending_timeout_seconds: int | None = Field(
-        None, ge=1, le=MAX_TIMEOUT_SECONDS,
+        None,
+        ge=1,
+        le=MAX_TIMEOUT_SECONDS,
         description="How long an attempt may wait to start (no node, image not pulled) before "
-                    "the job fails; the type's default when unset.")
+        "the job fails; the type's default when unset.",
+    )
     pod_annotations: dict[str, str] = Field(
         default_factory=dict,
         description="Extra annotations for the job's pods (e.g. "
-                    "cluster-autoscaler.kubernetes.io/safe-to-evict); used from the next Job on.")
-    cancel: bool = Field(False, description="Set to true to cancel: the Job and its pods are "
-                                            "deleted and the phase becomes Cancelled.")
+        "cluster-autoscaler.kubernetes.io/safe-to-evict); used from the next Job on.",
+    )
+    cancel: bool = Field(
+        False,
+        description="Set to true to cancel: the Job and its pods are "
+        "deleted and the phase becomes Cancelled.",
+    )
     rerun: int = Field(
-        0, ge=0, le=1000,
+        0,
+        ge=0,
+        le=1000,
         description="Run number. Raise it by one (with cancel: false) to retry a Failed or "
-                    "Cancelled job as a new Job; never lowered.",
-        json_schema_extra={"x-kubernetes-validations": [
-            {"rule": "self >= oldSelf", "message": "rerun may only increase"}]})
+        "Cancelled job as a new Job; never lowered.",
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                {"rule": "self >= oldSelf", "message": "rerun may only increase"}
+            ]
+        },
+    )
 
 
 class Condition(_Model):
@@ -101,14 +133,15 @@ class OmveeJobStatus(_Model):
     """Observed state. The operator writes all but progress, progressMessage and result, which
     the running job pod writes."""
 
-    phase: Phase | None = Field(None, description="Pending, Running, Succeeded, Failed or "
-                                                  "Cancelled.")
+    phase: Phase | None = Field(
+        None, description="Pending, Running, Succeeded, Failed or Cancelled."
+    )
     run: int | None = Field(None, description="The run (spec.rerun) this status describes.")
     attempts: int = Field(0, ge=0, description="Pods started for this run.")
-    progress: int | None = Field(None, ge=0, le=100,
-                                 description="0-100, reported by the job pod.")
-    progress_message: str | None = Field(None, max_length=256,
-                                         description="Short progress note from the job pod.")
+    progress: int | None = Field(None, ge=0, le=100, description="0-100, reported by the job pod.")
+    progress_message: str | None = Field(
+        None, max_length=256, description="Short progress note from the job pod."
+    )
     reason: str | None = Field(None, description="CamelCase reason for the phase.")
     message: str | None = Field(None, description="What is happening or what went wrong.")
     job_name: str | None = Field(None, description="The batch/v1 Job of this run.")
@@ -118,7 +151,9 @@ class OmveeJobStatus(_Model):
     started_at: str | None = Field(None, description="When the run's first pod started.")
     finished_at: str | None = Field(None, description="When the run ended.")
     result: dict[str, Any] | None = Field(
-        None, description="Small summary and the results' location, from the job pod.")
-    conditions: list[Condition] = Field(default_factory=list,
-                                        description="Scheduled, Running and Finished.")
+        None, description="Small summary and the results' location, from the job pod."
+    )
+    conditions: list[Condition] = Field(
+        default_factory=list, description="Scheduled, Running and Finished."
+    )
     observed_generation: int | None = Field(None, description="The spec generation seen.")
