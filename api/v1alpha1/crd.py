@@ -18,6 +18,12 @@ from api.v1alpha1.types import OmveeJobSpec, OmveeJobStatus
 
 CRD_PATH = Path(__file__).resolve().parents[2] / "charts/omvee/crds/omveejobs.omvee.io.yaml"
 
+DESCRIPTION = (
+    "A long-running OMVEE job (transcription, scenes, prompts, images, video). Each attempt "
+    "runs as a pod of a batch/v1 Job the operator creates."
+)
+NAME_RULE_MESSAGE = "metadata.name must be at most 63 characters: it labels the Job and pods"
+
 # JSON Schema keywords a structural Kubernetes schema keeps.
 _KEPT = {
     "type",
@@ -107,9 +113,7 @@ def build_crd() -> dict[str, Any]:
                     "additionalPrinterColumns": columns,
                     "schema": {
                         "openAPIV3Schema": {
-                            "description": "A long-running OMVEE job (transcription, scenes, prompts, "
-                            "images, video). Each attempt runs as a pod of a batch/v1 "
-                            "Job the operator creates.",
+                            "description": DESCRIPTION,
                             "type": "object",
                             "required": ["spec"],
                             "properties": {
@@ -122,8 +126,7 @@ def build_crd() -> dict[str, Any]:
                             "x-kubernetes-validations": [
                                 {
                                     "rule": "self.metadata.name.size() <= 63",
-                                    "message": "metadata.name must be at most 63 characters: it labels "
-                                    "the Job and pods",
+                                    "message": NAME_RULE_MESSAGE,
                                 }
                             ],
                         }

@@ -1,0 +1,186 @@
+"""Transition rules: when runs start, what is final, cancel, lost Jobs, pending timeout."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from api.v1alpha1.types import OmveeJobSpec, OmveeJobStatus, Phase
+from controller.transitions import Decision, changed, decide, events_for, target_run
+from tests.unit.objects import JobObj, PodObj
+
+NOW = datetime(2026, 1, 1, 0, 10, tzinfo=UTC)
+
+
+def spec(**fields: Any) -> OmveeJobSpec:
+    return OmveeJobSpec.model_validate(
+        {
+            "type": "scene-generation",
+            "projectId": "2f1c6a0e-8d3b-4c55-9a57-3f0b7e6d9c10",
+            "jobId": "7b9e2c41-5a0f-4e8e-b1d2-6c3f4a5b6d7e",
+            **fields,
+        }
+    )
+
+
+def status(**fields: Any) -> OmveeJobStatus:
+    return OmveeJobStatus.model_validate(fields)
+
+
+def run(
+    s: OmveeJobSpec,
+    st: OmveeJobStatus,
+    job: dict[str, Any] | None = None,
+    pods: list[dict[str, Any]] | None = None,
+    errors: list[str] | None = None,
+    pending_timeout: int = 600,
+) -> Decision:
+    return decide(
+        spec=s,
+        status=st,
+        generation=1,
+        job_name="x-r0",
+        job=job,
+        pods=pods or [],
+        input_errors=errors or [],
+        gpu=False,
+        pending_timeout=pending_timeout,
+        now=NOW,
+    )
+
+
+def test_a_new_job_starts_run_zero_with_a_job() -> None:
+    decision = run(spec(), status())
+    assert (decision.run, decision.create_job, decision.delete_job) == (0, True, False)
+    assert decision.status["phase"] == "Pending"
+    assert decision.status["progress"] == 0
+
+
+def test_invalid_input_fails_without_a_job() -> None:
+    decision = run(spec(), status(), errors=["input.x: Field required"])
+    assert not decision.create_job
+    assert (decision.status["phase"], decision.status["reason"]) == ("Failed", "InvalidInput")
+    assert decision.status["message"] == "invalid input: input.x: Field required"
+    assert decision.status["finishedAt"] == "2026-01-01T00:10:00Z"
+
+
+def test_final_phases_are_sticky() -> None:
+    for phase in ("Succeeded", "Failed", "Cancelled"):
+        decision = run(
+            spec(cancel=True), status(phase=phase, run=0, jobUid="u"), job=JobObj().build()
+        )
+        assert decision.status == {} and not decision.delete_job
+
+
+def test_rerun_starts_only_after_the_run_ended() -> None:
+    assert target_run(spec(rerun=1), status(phase="Running", run=0)) == (0, False)
+    assert target_run(spec(rerun=1), status(phase="Failed", run=0)) == (1, True)
+    assert target_run(spec(rerun=1), status(phase="Failed", run=1)) == (1, False)
+    decision = run(spec(rerun=1), status(phase="Failed", run=0, progress=70, attempts=3))
+    assert decision.create_job
+    assert decision.status | {"conditions": None} == decision.status | {
+        "phase": "Pending",
+        "run": 1,
+        "attempts": 0,
+        "progress": 0,
+        "result": None,
+        "startedAt": None,
+        "finishedAt": None,
+        "conditions": None,
+    }
+
+
+def test_cancel_deletes_the_job() -> None:
+    decision = run(
+        spec(cancel=True),
+        status(phase="Running", run=0, jobUid="u", attempts=1),
+        job=JobObj().counts(active=1).build(),
+    )
+    assert decision.delete_job
+    assert (decision.status["phase"], decision.status["attempts"]) == ("Cancelled", 1)
+
+
+def test_a_vanished_job_fails_the_run_instead_of_running_it_twice() -> None:
+    decision = run(spec(), status(phase="Running", run=0, jobUid="u"), job=None)
+    assert not decision.create_job
+    assert (decision.status["phase"], decision.status["reason"]) == ("Failed", "JobDeleted")
+
+
+def test_a_job_created_but_not_recorded_is_created_or_adopted_again() -> None:
+    decision = run(spec(), status(phase="Pending", run=0), job=None)
+    assert decision.create_job
+
+
+def test_pending_timeout_fails_and_stops_the_job() -> None:
+    pod = PodObj("p1", "2026-01-01T00:00:00Z").unschedulable("0/4 nodes are available").build()
+    within = run(
+        spec(),
+        status(phase="Pending", run=0, jobUid="u"),
+        job=JobObj().build(),
+        pods=[pod],
+        pending_timeout=601,
+    )
+    assert within.status["reason"] == "Unschedulable" and not within.delete_job
+    over = run(
+        spec(),
+        status(phase="Pending", run=0, jobUid="u"),
+        job=JobObj().build(),
+        pods=[pod],
+        pending_timeout=600,
+    )
+    assert over.delete_job
+    assert (over.status["phase"], over.status["reason"]) == ("Failed", "PendingTimeout")
+    assert over.status["message"] == (
+        "did not start within 600s: waiting for a node: 0/4 nodes are available"
+    )
+
+
+def test_operator_never_writes_progress_except_reset_and_success() -> None:
+    running = run(
+        spec(),
+        status(phase="Running", run=0, jobUid="u", progress=40),
+        job=JobObj().counts(active=1).build(),
+        pods=[PodObj("p1").on("n").running().build()],
+    )
+    assert "progress" not in running.status
+    done = run(
+        spec(),
+        status(phase="Running", run=0, jobUid="u", progress=40),
+        job=JobObj().condition("Complete").build(),
+    )
+    assert done.status["progress"] == 100
+
+
+def test_conditions_keep_their_transition_time_while_unchanged() -> None:
+    job = JobObj().counts(active=1).build()
+    pods = [PodObj("p1").on("n").running().build()]
+    first = run(spec(), status(phase="Pending", run=0, jobUid="u"), job=job, pods=pods)
+    earlier = [
+        c | {"lastTransitionTime": "2026-01-01T00:01:00Z"} for c in first.status["conditions"]
+    ]
+    again = run(
+        spec(), status(phase="Running", run=0, jobUid="u", conditions=earlier), job=job, pods=pods
+    )
+    assert {c["lastTransitionTime"] for c in again.status["conditions"]} == {"2026-01-01T00:01:00Z"}
+
+
+def test_events_only_on_phase_or_reason_change() -> None:
+    previous = status(phase="Running", run=0, reason="Running")
+    same = Decision(run=0, status={"phase": "Running", "reason": "Running", "message": "m"})
+    assert events_for(previous, same) == []
+    failed = Decision(
+        run=0,
+        status={"phase": "Failed", "reason": "BackoffLimitExceeded", "message": "failed 3 times"},
+    )
+    [event] = events_for(previous, failed)
+    assert (event.type, event.reason) == ("Warning", "BackoffLimitExceeded")
+    assert event.message == "Failed: failed 3 times"
+
+
+def test_changed_is_a_minimal_merge_patch() -> None:
+    assert changed({"a": 1, "b": None}, {"a": 1, "b": None}) == {}
+    assert changed({"a": 1}, {"a": 2, "c": None}) == {"a": 2}
+
+
+def test_phase_finality() -> None:
+    assert [p for p in Phase if p.final] == [Phase.SUCCEEDED, Phase.FAILED, Phase.CANCELLED]
