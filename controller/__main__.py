@@ -14,22 +14,29 @@ from controller import handlers  # noqa: F401  (registers the handlers)
 from controller.k8s import Kube
 from controller.reconcile import Reconciler
 from controller.settings import OperatorSettings
+from controller.workqueue import WorkQueue, start_workers
 
 log = logging.getLogger("controller")
 
 
-def _api_client() -> client.ApiClient:
+def _api_client(pool_size: int) -> client.ApiClient:
     try:
         config.load_incluster_config()
     except config.ConfigException:
         config.load_kube_config()
-    return client.ApiClient()
+    configuration = client.Configuration.get_default_copy()
+    configuration.connection_pool_maxsize = pool_size
+    return client.ApiClient(configuration)
 
 
-def _resync_loop(reconciler: Reconciler, every: float, stop: threading.Event) -> None:
+def _resync_loop(
+    reconciler: Reconciler, queue: WorkQueue[tuple[str, str]], every: float, stop: threading.Event
+) -> None:
+    """Queue every unsettled OmveeJob now and then: status never waits on a watch event."""
     while not stop.wait(every):
         try:
-            reconciler.resync()
+            for key in reconciler.unsettled():
+                queue.add(key)
         except Exception:  # the API server may be briefly away; try again next round
             log.exception("Resync failed; retrying in %.0fs", every)
 
@@ -39,40 +46,56 @@ def login(**kwargs: object) -> kopf.ConnectionInfo | None:
     return kopf.login_via_client(**kwargs)  # type: ignore[arg-type]
 
 
+def kopf_settings(options: OperatorSettings) -> kopf.OperatorSettings:
+    settings = kopf.OperatorSettings()
+    # A watch that went silent is dropped and re-established rather than trusted forever.
+    settings.watching.server_timeout = options.watch_timeout_seconds
+    settings.watching.client_timeout = options.watch_timeout_seconds + 30
+    settings.watching.connect_timeout = 30
+    settings.posting.enabled = False  # our own Events say what changed
+    # Nothing of ours uses kopf's handler state, but were it to, it must not live in status,
+    # which the structural schema prunes.
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix="omvee.io")
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix="omvee.io")
+    return settings
+
+
 def main() -> None:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    # kopf logs every handler call at INFO; our reconciler logs what actually changed.
+    # kopf logs every handler call at INFO; the reconciler logs what actually changed.
     logging.getLogger("kopf.objects").setLevel(logging.WARNING)
     options = OperatorSettings.from_env()
     catalog = load_catalog(options.profiles_path)
-    reconciler = Reconciler(Kube(_api_client()), catalog)
+    reconciler = Reconciler(Kube(_api_client(options.max_workers + 4)), catalog)
+    queue: WorkQueue[tuple[str, str]] = WorkQueue()
 
-    settings = kopf.OperatorSettings()
-    settings.watching.server_timeout = options.watch_timeout_seconds
-    settings.watching.client_timeout = options.watch_timeout_seconds + 30
-    settings.watching.connect_timeout = 30
-    settings.execution.max_workers = options.max_workers
-    settings.batching.worker_limit = options.max_workers * 4
-    settings.posting.enabled = False  # our own Events say what changed
-    prefix = "omvee.io"
-    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=prefix)
-    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=prefix)
+    def work(key: tuple[str, str]) -> None:
+        reconciler.reconcile(*key)
 
+    def failed(key: tuple[str, str], error: Exception) -> None:
+        log.error("Could not reconcile OmveeJob %s: %s; retrying at the next resync", key, error)
+
+    start_workers(queue, options.max_workers, work, failed)
     stop = threading.Event()
-    resync = threading.Thread(
+    threading.Thread(
         target=_resync_loop,
         name="resync",
-        args=(reconciler, options.resync_seconds, stop),
         daemon=True,
+        args=(reconciler, queue, options.resync_seconds, stop),
+    ).start()
+    log.info(
+        "Operator starting: %d workers, resync every %.0fs, %s",
+        options.max_workers,
+        options.resync_seconds,
+        f"namespaces {', '.join(options.namespaces)}" if options.namespaces else "all namespaces",
     )
-    resync.start()
     try:
         asyncio.run(
             kopf.operator(
-                settings=settings,
-                memo=kopf.Memo(reconciler=reconciler),
+                settings=kopf_settings(options),
+                memo=kopf.Memo(queue=queue),
                 standalone=options.standalone,
                 clusterwide=not options.namespaces,
                 namespaces=options.namespaces,
@@ -81,6 +104,7 @@ def main() -> None:
         )
     finally:
         stop.set()
+        queue.close()
 
 
 if __name__ == "__main__":

@@ -1,8 +1,8 @@
-"""kopf wiring: every handler is a few lines that hand one OmveeJob to the Reconciler.
+"""kopf wiring: every handler only queues the OmveeJob concerned for reconciliation.
 
 Only watch-event handlers are used: they add no finalizer (timers and delete handlers would),
-so deleting an OmveeJob never waits for the operator. The periodic resync runs in its own thread
-(see controller.__main__).
+so deleting an OmveeJob never waits for the operator. Workers and the periodic resync are
+started by controller.__main__.
 """
 
 from __future__ import annotations
@@ -13,27 +13,27 @@ from typing import Any
 import kopf
 
 from api.v1alpha1 import constants
-from controller.reconcile import Reconciler
+from controller.workqueue import WorkQueue
 
 
-def _reconciler(memo: Any) -> Reconciler:
-    reconciler: Reconciler = memo.reconciler
-    return reconciler
+def _queue(memo: Any) -> WorkQueue[tuple[str, str]]:
+    queue: WorkQueue[tuple[str, str]] = memo.queue
+    return queue
 
 
 @kopf.on.event(constants.GROUP, constants.VERSION, constants.PLURAL, id="omveejob")
-def on_omveejob(type: str, name: str, namespace: str | None, memo: Any, **_: Any) -> None:
+async def on_omveejob(type: str, name: str, namespace: str | None, memo: Any, **_: Any) -> None:
     if type != "DELETED" and namespace:
-        _reconciler(memo).reconcile(namespace, name)
+        _queue(memo).add((namespace, name))
 
 
 @kopf.on.event("batch", "v1", "jobs", id="job", labels={constants.LABEL_OMVEEJOB: kopf.PRESENT})
-def on_job(labels: Mapping[str, str], namespace: str | None, memo: Any, **_: Any) -> None:
+async def on_job(labels: Mapping[str, str], namespace: str | None, memo: Any, **_: Any) -> None:
     if namespace:
-        _reconciler(memo).reconcile(namespace, labels[constants.LABEL_OMVEEJOB])
+        _queue(memo).add((namespace, labels[constants.LABEL_OMVEEJOB]))
 
 
 @kopf.on.event("", "v1", "pods", id="pod", labels={constants.LABEL_OMVEEJOB: kopf.PRESENT})
-def on_pod(labels: Mapping[str, str], namespace: str | None, memo: Any, **_: Any) -> None:
+async def on_pod(labels: Mapping[str, str], namespace: str | None, memo: Any, **_: Any) -> None:
     if namespace:
-        _reconciler(memo).reconcile(namespace, labels[constants.LABEL_OMVEEJOB])
+        _queue(memo).add((namespace, labels[constants.LABEL_OMVEEJOB]))

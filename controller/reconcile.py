@@ -5,9 +5,8 @@ times, from any event: everything is recomputed from what the cluster holds.
 from __future__ import annotations
 
 import logging
-import threading
-from collections import defaultdict
 from datetime import UTC, datetime
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -22,34 +21,27 @@ MAX_CONFLICT_RETRIES = 5
 
 
 class Reconciler:
+    """Not thread-safe per key: the work queue never hands one OmveeJob to two workers."""
+
     def __init__(self, kube: Kube, catalog: Catalog) -> None:
         self.kube = kube
         self.catalog = catalog
-        self._locks: dict[tuple[str, str], threading.Lock] = defaultdict(threading.Lock)
-        self._locks_guard = threading.Lock()
-
-    def _lock(self, namespace: str, name: str) -> threading.Lock:
-        with self._locks_guard:
-            return self._locks[(namespace, name)]
 
     def reconcile(self, namespace: str, name: str) -> None:
-        # Events for one OmveeJob (its own, its Job's, its pods') arrive on several threads.
-        with self._lock(namespace, name):
-            for _ in range(MAX_CONFLICT_RETRIES):
-                try:
-                    self._reconcile_once(namespace, name)
-                    return
-                except Conflict as conflict:
-                    log.debug("Retrying reconcile of %s/%s: %s", namespace, name, conflict)
-            log.warning(
-                "Gave up on OmveeJob %s/%s after %d conflicts; the resync retries it",
-                namespace,
-                name,
-                MAX_CONFLICT_RETRIES,
-            )
+        for _ in range(MAX_CONFLICT_RETRIES):
+            try:
+                self._reconcile_once(namespace, name, self.kube.get_omveejob(namespace, name))
+                return
+            except Conflict as conflict:
+                log.debug("Retrying reconcile of %s/%s: %s", namespace, name, conflict)
+        log.warning(
+            "Gave up on OmveeJob %s/%s after %d conflicts; the resync retries it",
+            namespace,
+            name,
+            MAX_CONFLICT_RETRIES,
+        )
 
-    def _reconcile_once(self, namespace: str, name: str) -> None:
-        ojob = self.kube.get_omveejob(namespace, name)
+    def _reconcile_once(self, namespace: str, name: str, ojob: dict[str, Any] | None) -> None:
         if ojob is None or ojob["metadata"].get("deletionTimestamp"):
             return  # garbage collection removes the Job and pods
         meta = ojob["metadata"]
@@ -113,16 +105,14 @@ class Reconciler:
             log.info("OmveeJob %s/%s: %s %s", namespace, name, event.reason, event.message)
             self.kube.post_event(ojob, event.type, event.reason, event.message)
 
-    def resync(self) -> int:
-        """Reconcile every OmveeJob not yet final (or asked to rerun); returns how many."""
-        count = 0
+    def unsettled(self) -> list[tuple[str, str]]:
+        """Every OmveeJob not yet final, or asked to rerun: what a resync reconciles."""
+        keys = []
         for ojob in self.kube.list_omveejobs():
             status = ojob.get("status") or {}
             spec = ojob.get("spec") or {}
             final = status.get("phase") in ("Succeeded", "Failed", "Cancelled")
             rerun = int(spec.get("rerun") or 0) > int(status.get("run") or 0)
             if not final or rerun:
-                meta = ojob["metadata"]
-                self.reconcile(meta["namespace"], meta["name"])
-                count += 1
-        return count
+                keys.append((ojob["metadata"]["namespace"], ojob["metadata"]["name"]))
+        return keys

@@ -19,7 +19,7 @@ class OperatorSettings:
     health_port: int = 8081
     # Bounds the threads reconciling at once, so a restart over thousands of jobs does not
     # flood the API server.
-    max_workers: int = 16
+    max_workers: int = 8
     # Watches are re-established at least this often, so a silently dead one cannot hang.
     watch_timeout_seconds: int = 300
     standalone: bool = True
@@ -33,7 +33,7 @@ class OperatorSettings:
             resync_seconds=float(env.get("OMVEE_RESYNC_SECONDS", "15")),
             namespaces=namespaces,
             health_port=int(env.get("OMVEE_HEALTH_PORT", "8081")),
-            max_workers=int(env.get("OMVEE_MAX_WORKERS", "16")),
+            max_workers=int(env.get("OMVEE_MAX_WORKERS", "8")),
             watch_timeout_seconds=int(env.get("OMVEE_WATCH_TIMEOUT_SECONDS", "300")),
             standalone=env.get("OMVEE_PEERING", "") == "",
         )

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from kubernetes import client, config
 
+from tests.crds import install_crd
 from tests.localcluster.cluster import LocalCluster
 from tests.localpostgres import LocalPostgres
 from tests.operator_process import OperatorProcess
@@ -91,28 +92,7 @@ def postgres_url(local_postgres: LocalPostgres) -> str:
 @pytest.fixture(scope="session")
 def crd(k8s: client.ApiClient) -> dict[str, object]:
     """The OmveeJob CRD from the chart, installed (or updated) and Established."""
-    import yaml
-
-    from api.v1alpha1.crd import CRD_PATH
-
-    manifest = yaml.safe_load(CRD_PATH.read_text())
-    api = client.ApiextensionsV1Api(k8s)
-    name = manifest["metadata"]["name"]
-    try:
-        existing = api.read_custom_resource_definition(name)
-        manifest["metadata"]["resourceVersion"] = existing.metadata.resource_version
-        api.replace_custom_resource_definition(name, manifest)
-    except client.ApiException as error:
-        if error.status != 404:
-            raise
-        api.create_custom_resource_definition(manifest)
-
-    def established() -> bool:
-        conditions = api.read_custom_resource_definition(name).status.conditions or []
-        return any(c.type == "Established" and c.status == "True" for c in conditions)
-
-    wait_for(established, f"CRD {name} to be Established", 30)
-    return dict(manifest)
+    return install_crd(k8s)
 
 
 @pytest.fixture(scope="session")

@@ -117,4 +117,4 @@ class OmveeJobs:
             self.namespace,
             field_selector=f"involvedObject.name={name},involvedObject.kind={constants.KIND}",
         ).items
-        return sorted(events, key=lambda e: e.metadata.creation_timestamp)
+        return sorted(events, key=lambda e: int(e.metadata.resource_version))  # etcd order

@@ -17,11 +17,19 @@ from tests.waiting import wait_for
 
 
 class OperatorProcess:
-    def __init__(self, kubeconfig: Path, resync_seconds: float = 2.0) -> None:
+    def __init__(
+        self,
+        kubeconfig: Path,
+        resync_seconds: float = 2.0,
+        port_offset: int = 81,
+        namespaces: tuple[str, ...] = (),
+        log_name: str = "operator-test.log",
+    ) -> None:
         self.kubeconfig = kubeconfig
-        self.port = Ports.from_env().base + 81
-        self.log = state_root() / "operator-test.log"
+        self.port = Ports.from_env().base + port_offset
+        self.log = state_root() / log_name
         self.resync_seconds = resync_seconds
+        self.namespaces = namespaces
         self.process: subprocess.Popen[bytes] | None = None
 
     def _healthy(self) -> bool:

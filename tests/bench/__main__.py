@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from tests.bench import controlplane
+from tests.bench import controlplane, operator
 
 
 def main() -> None:
     controlplane.main()
+    operator.main()
 
 
 if __name__ == "__main__":
