@@ -96,12 +96,22 @@ def crd(k8s: client.ApiClient) -> dict[str, object]:
 
 
 @pytest.fixture(scope="session")
-def operator(crd: dict[str, object], kubeconfig: Path) -> Iterator[OperatorProcess]:
-    """The operator running as a local process for the whole session."""
+def operator(
+    crd: dict[str, object], kubeconfig: Path, local_cluster: LocalCluster
+) -> Iterator[OperatorProcess]:
+    """The operator running as a local process for the whole session.
+
+    A `make up` operator is paused meanwhile: two operators on one cluster would both act.
+    """
+    from tests.devstack import stack_processes, start_operator
+
+    paused = stack_processes().stop("operator")
     process = OperatorProcess(kubeconfig)
     process.start()
     yield process
     process.stop()
+    if paused:
+        start_operator(local_cluster)
 
 
 @pytest.fixture

@@ -1,7 +1,8 @@
 """``make up`` / ``make down``: the local development stack in the background.
 
-Today: the local control plane and PostgreSQL, plus a sample GPU job. The operator and the REST
-API join this stack when they exist (issues 3 and 5).
+The local control plane, PostgreSQL, the OmveeJob CRD and the operator (a local process, as it
+runs out-of-cluster), plus a sample transcription job. The REST API joins this stack when it
+exists (issue 5).
 
 Run: ``python -m tests.devstack up|down``.
 """
@@ -9,73 +10,118 @@ Run: ``python -m tests.devstack up|down``.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import urllib.request
 from typing import Any
 
-from kubernetes import client, config
+import yaml
+from kubernetes import client, config, utils
 
 from tests import factories
+from tests.crds import install_crd
 from tests.localcluster.binaries import BuildError
 from tests.localcluster.cluster import ClusterError, LocalCluster
-from tests.localcluster.processes import ProcessError
+from tests.localcluster.layout import REPO_ROOT, Ports, state_root
+from tests.localcluster.processes import ProcessError, ProcessTable
 from tests.localpostgres import LocalPostgres, PostgresError
-from tests.waiting import WaitTimeout
+from tests.waiting import WaitTimeout, wait_for
 
 NAMESPACE = "omvee"
-SAMPLE_JOB = "sample-transcription"
+EXAMPLE = REPO_ROOT / "charts/omvee/examples/transcription.yaml"
+RBAC = REPO_ROOT / "charts/omvee/examples/job-runner-rbac.yaml"
 
 
-def sample_job() -> dict[str, Any]:
-    """A GPU job that runs for 30 s on the fake GPU pool, then succeeds."""
-    job = factories.job(
-        SAMPLE_JOB,
-        backoff_limit=2,
-        gpu=True,
-        annotations=factories.pod_annotations(run_duration="30s"),
+def stack_processes() -> ProcessTable:
+    return ProcessTable(state_root() / "stack")
+
+
+def operator_port() -> int:
+    return Ports.from_env().base + 83
+
+
+def _ignore_conflict(call: Any) -> None:
+    """Run a create; "already exists" is fine, since `make up` may run twice."""
+    try:
+        call()
+    except client.ApiException as error:
+        if error.status != 409:
+            raise
+    except utils.FailToCreateError as error:
+        if any(e.status != 409 for e in error.api_exceptions):
+            raise
+
+
+def prepare_namespace(api: client.ApiClient) -> None:
+    core = client.CoreV1Api(api)
+    _ignore_conflict(lambda: core.create_namespace({"metadata": {"name": NAMESPACE}}))
+    for document in yaml.safe_load_all(RBAC.read_text()):
+        _ignore_conflict(lambda d=document: utils.create_from_dict(api, d, namespace=NAMESPACE))
+
+
+def submit_sample(api: client.ApiClient) -> str:
+    sample = yaml.safe_load(EXAMPLE.read_text())
+    # Long enough on the fake GPU node to watch it run.
+    sample["spec"]["podAnnotations"] = factories.pod_annotations(run_duration="30s")
+    _ignore_conflict(
+        lambda: client.CustomObjectsApi(api).create_namespaced_custom_object(
+            "omvee.io", "v1alpha1", NAMESPACE, "omveejobs", sample
+        )
     )
-    job["metadata"]["labels"] = {
-        "app.kubernetes.io/part-of": "omvee",
-        "omvee.io/type": "transcription",
+    return str(sample["metadata"]["name"])
+
+
+def start_operator(cluster: LocalCluster) -> None:
+    table = stack_processes()
+    if table.alive("operator"):
+        return
+    port = operator_port()
+    env = {
+        **os.environ,
+        "KUBECONFIG": str(cluster.layout.kubeconfig),
+        "OMVEE_HEALTH_PORT": str(port),
     }
-    return job
+    table.start("operator", [sys.executable, "-m", "controller"], env=env, cwd=REPO_ROOT)
 
+    def healthy() -> bool:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
+                return int(r.status) == 200
+        except OSError:
+            return False
 
-def submit_sample(cluster: LocalCluster) -> None:
-    api = config.new_client_from_config(str(cluster.layout.kubeconfig))
-    core, batch = client.CoreV1Api(api), client.BatchV1Api(api)
-    try:
-        core.create_namespace({"metadata": {"name": NAMESPACE}})
-    except client.ApiException as error:
-        if error.status != 409:
-            raise
-    try:
-        batch.create_namespaced_job(NAMESPACE, sample_job())
-    except client.ApiException as error:
-        if error.status != 409:
-            raise
+    wait_for(healthy, "the operator's /healthz", 60, lambda: table.check_running("operator"))
 
 
 def up() -> None:
     cluster, postgres = LocalCluster.default(), LocalPostgres.default()
     cluster.up()
     postgres.up()
-    submit_sample(cluster)
+    api = config.new_client_from_config(str(cluster.layout.kubeconfig))
+    install_crd(api)
+    prepare_namespace(api)
+    start_operator(cluster)
+    sample = submit_sample(api)
     kubeconfig = cluster.layout.kubeconfig
+    table = stack_processes()
     print(f"""
 OMVEE local stack is up.
-  Kubernetes API  {cluster.server}
-  kubeconfig      {kubeconfig}
-  PostgreSQL      {postgres.url}
-  sample job      {NAMESPACE}/{SAMPLE_JOB} (GPU pool, runs 30 s)
+  Kubernetes API   {cluster.server}
+  kubeconfig       {kubeconfig}
+  PostgreSQL       {postgres.url}
+  operator health  http://127.0.0.1:{operator_port()}/healthz  (log: {table.log("operator")})
+  sample job       {NAMESPACE}/{sample} (transcription on the GPU pool, runs 30 s)
 
   export KUBECONFIG={kubeconfig}
-  kubectl get nodes
-  kubectl -n {NAMESPACE} get jobs,pods -o wide --watch
+  kubectl -n {NAMESPACE} get ojob -w
+  kubectl -n {NAMESPACE} describe ojob {sample}
 
 Stop everything with: make down""")
 
 
 def down() -> None:
+    stopped = stack_processes().stop("operator")
+    print(f"[operator] {'stopped' if stopped else 'was not running'}", file=sys.stderr)
     LocalCluster.default().down()
     stopped = LocalPostgres.default().down()
     print(f"[postgres] {'stopped' if stopped else 'was not running'}", file=sys.stderr)
