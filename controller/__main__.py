@@ -9,11 +9,13 @@ import threading
 import kopf
 from kubernetes import client, config
 
-from api.catalog.profiles import load_catalog
+from api.catalog.profiles import CatalogError, load_catalog
 from controller import handlers  # noqa: F401  (registers the handlers)
 from controller.k8s import Kube
+from controller.mirror.sinks import build_sink
+from controller.mirror.writer import MirrorWriter
 from controller.reconcile import Reconciler
-from controller.settings import OperatorSettings
+from controller.settings import OperatorSettings, SettingsError
 from controller.workqueue import WorkQueue, start_workers
 
 log = logging.getLogger("controller")
@@ -35,7 +37,7 @@ def _resync_loop(
     """Queue every unsettled OmveeJob now and then: status never waits on a watch event."""
     while not stop.wait(every):
         try:
-            for key in reconciler.unsettled():
+            for key in reconciler.resync():
                 queue.add(key)
         except Exception:  # the API server may be briefly away; try again next round
             log.exception("Resync failed; retrying in %.0fs", every)
@@ -66,9 +68,19 @@ def main() -> None:
     )
     # kopf logs every handler call at INFO; the reconciler logs what actually changed.
     logging.getLogger("kopf.objects").setLevel(logging.WARNING)
-    options = OperatorSettings.from_env()
-    catalog = load_catalog(options.profiles_path)
-    reconciler = Reconciler(Kube(_api_client(options.max_workers + 4)), catalog)
+    try:
+        options = OperatorSettings.from_env()
+        catalog = load_catalog(options.profiles_path)
+    except (SettingsError, CatalogError) as error:
+        log.error("Cannot start: %s", error)
+        raise SystemExit(2) from None
+    stop = threading.Event()
+    mirror = None
+    if sink := build_sink(options):
+        mirror = MirrorWriter(sink)
+        mirror.start(stop)
+        log.info("Mirroring job status to %s", sink.describe())
+    reconciler = Reconciler(Kube(_api_client(options.max_workers + 4)), catalog, mirror)
     queue: WorkQueue[tuple[str, str]] = WorkQueue()
 
     def work(key: tuple[str, str]) -> None:
@@ -78,7 +90,6 @@ def main() -> None:
         log.error("Could not reconcile OmveeJob %s: %s; retrying at the next resync", key, error)
 
     start_workers(queue, options.max_workers, work, failed)
-    stop = threading.Event()
     threading.Thread(
         target=_resync_loop,
         name="resync",

@@ -109,12 +109,14 @@ class Kube:
 
     def patch_status(
         self, namespace: str, name: str, resource_version: str, status: dict[str, Any]
-    ) -> None:
+    ) -> dict[str, Any]:
+        """Merge-patch status if the OmveeJob is still at ``resource_version``; the result."""
         body = {"metadata": {"resourceVersion": resource_version}, "status": status}
         try:
-            self.custom.patch_namespaced_custom_object_status(
+            patched: dict[str, Any] = self.custom.patch_namespaced_custom_object_status(
                 constants.GROUP, constants.VERSION, namespace, constants.PLURAL, name, body
             )
+            return patched
         except client.ApiException as error:
             if error.status == 409:
                 raise Conflict(f"OmveeJob {namespace}/{name} changed") from None

@@ -15,6 +15,8 @@ from api.catalog.profiles import Catalog
 from api.v1alpha1.types import OmveeJobSpec, OmveeJobStatus, Phase
 from controller import builders, naming, transitions
 from controller.k8s import Conflict, JobNameTaken, Kube
+from controller.mirror.rows import build_row
+from controller.mirror.writer import MirrorWriter
 
 log = logging.getLogger(__name__)
 MAX_CONFLICT_RETRIES = 5
@@ -23,14 +25,19 @@ MAX_CONFLICT_RETRIES = 5
 class Reconciler:
     """Not thread-safe per key: the work queue never hands one OmveeJob to two workers."""
 
-    def __init__(self, kube: Kube, catalog: Catalog) -> None:
+    def __init__(self, kube: Kube, catalog: Catalog, mirror: MirrorWriter | None = None) -> None:
         self.kube = kube
         self.catalog = catalog
+        self.mirror = mirror
 
     def reconcile(self, namespace: str, name: str) -> None:
         for _ in range(MAX_CONFLICT_RETRIES):
             try:
-                self._reconcile_once(namespace, name, self.kube.get_omveejob(namespace, name))
+                latest = self._reconcile_once(
+                    namespace, name, self.kube.get_omveejob(namespace, name)
+                )
+                if latest is not None:
+                    self.offer(latest)
                 return
             except Conflict as conflict:
                 log.debug("Retrying reconcile of %s/%s: %s", namespace, name, conflict)
@@ -41,16 +48,24 @@ class Reconciler:
             MAX_CONFLICT_RETRIES,
         )
 
-    def _reconcile_once(self, namespace: str, name: str, ojob: dict[str, Any] | None) -> None:
+    def offer(self, ojob: dict[str, Any]) -> None:
+        """Hand the OmveeJob's state to the mirror (it skips what it already wrote)."""
+        if self.mirror is not None:
+            self.mirror.offer(build_row(ojob))
+
+    def _reconcile_once(
+        self, namespace: str, name: str, ojob: dict[str, Any] | None
+    ) -> dict[str, Any] | None:
+        """One pass; returns the OmveeJob as it now stands (None when it is gone)."""
         if ojob is None or ojob["metadata"].get("deletionTimestamp"):
-            return  # garbage collection removes the Job and pods
+            return None  # garbage collection removes the Job and pods
         meta = ojob["metadata"]
         try:
             spec = OmveeJobSpec.model_validate(ojob.get("spec") or {})
             status = OmveeJobStatus.model_validate(ojob.get("status") or {})
         except ValidationError as error:  # the CRD schema should have caught it
             log.error("OmveeJob %s/%s does not match the schema: %s", namespace, name, error)
-            return
+            return None
         profile = self.catalog.profile(spec.type)
         run, _ = transitions.target_run(spec, status)
         job_name = naming.job_name(name, run)
@@ -69,7 +84,7 @@ class Reconciler:
             now=datetime.now(UTC),
         )
         if not decision.status:
-            return
+            return ojob
         if decision.create_job:
             manifest = builders.build_job(
                 name=name,
@@ -99,16 +114,19 @@ class Reconciler:
         previous = status.model_dump(by_alias=True, mode="json")
         patch = transitions.changed(previous, decision.status)
         if not patch:
-            return
-        self.kube.patch_status(namespace, name, meta["resourceVersion"], patch)
+            return ojob
+        patched = self.kube.patch_status(namespace, name, meta["resourceVersion"], patch)
         for event in transitions.events_for(status, decision):
             log.info("OmveeJob %s/%s: %s %s", namespace, name, event.reason, event.message)
             self.kube.post_event(ojob, event.type, event.reason, event.message)
+        return patched
 
-    def unsettled(self) -> list[tuple[str, str]]:
-        """Every OmveeJob not yet final, or asked to rerun: what a resync reconciles."""
+    def resync(self) -> list[tuple[str, str]]:
+        """Offer every OmveeJob to the mirror, and return the keys to reconcile again: those
+        not yet final, or asked to rerun."""
         keys = []
         for ojob in self.kube.list_omveejobs():
+            self.offer(ojob)
             status = ojob.get("status") or {}
             spec = ojob.get("spec") or {}
             final = status.get("phase") in ("Succeeded", "Failed", "Cancelled")

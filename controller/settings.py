@@ -9,6 +9,10 @@ from pathlib import Path
 from api.catalog.profiles import DEFAULT_PROFILES
 
 
+class SettingsError(ValueError):
+    """A setting is missing or wrong; the message names the variable."""
+
+
 @dataclass(frozen=True)
 class OperatorSettings:
     profiles_path: Path = DEFAULT_PROFILES
@@ -23,12 +27,46 @@ class OperatorSettings:
     # Watches are re-established at least this often, so a silently dead one cannot hang.
     watch_timeout_seconds: int = 300
     standalone: bool = True
+    # The Supabase `jobs` mirror: "postgres" (mirror_dsn), "supabase" (URL + service-role key),
+    # or "" for none.
+    mirror: str = ""
+    mirror_dsn: str = ""
+    supabase_url: str = ""
+    supabase_service_role_key: str = ""
 
     @classmethod
     def from_env(cls) -> OperatorSettings:
         env = os.environ
         namespaces = tuple(n for n in env.get("OMVEE_NAMESPACES", "").split(",") if n)
+        mirror = env.get("OMVEE_MIRROR", "").strip().lower()
+        if not mirror:  # inferred from what is configured
+            mirror = (
+                "postgres"
+                if env.get("OMVEE_MIRROR_DSN")
+                else "supabase"
+                if env.get("SUPABASE_URL")
+                else ""
+            )
+        if mirror == "off":
+            mirror = ""
+        if mirror not in ("", "postgres", "supabase"):
+            raise SettingsError(f"OMVEE_MIRROR must be postgres, supabase or off, not {mirror!r}")
+        if mirror == "postgres" and not env.get("OMVEE_MIRROR_DSN"):
+            raise SettingsError(
+                "OMVEE_MIRROR=postgres needs OMVEE_MIRROR_DSN "
+                "(postgresql://user:password@host:port/db)"
+            )
+        if mirror == "supabase" and not (
+            env.get("SUPABASE_URL") and env.get("SUPABASE_SERVICE_ROLE_KEY")
+        ):
+            raise SettingsError(
+                "OMVEE_MIRROR=supabase needs SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY"
+            )
         return cls(
+            mirror=mirror,
+            mirror_dsn=env.get("OMVEE_MIRROR_DSN", ""),
+            supabase_url=env.get("SUPABASE_URL", ""),
+            supabase_service_role_key=env.get("SUPABASE_SERVICE_ROLE_KEY", ""),
             profiles_path=Path(env.get("OMVEE_PROFILES", str(DEFAULT_PROFILES))),
             resync_seconds=float(env.get("OMVEE_RESYNC_SECONDS", "15")),
             namespaces=namespaces,

@@ -203,6 +203,15 @@ def observe(
             scheduled=("True", "Scheduled", "") if node_name else ("Unknown", "Scheduling", ""),
             pending_since=since,
         )
+    if latest and status.get("phase") == "Succeeded":
+        # The pod is done; the Job controller has yet to mark the Job Complete.
+        return replace(
+            where,
+            phase=Phase.RUNNING,
+            reason="Finishing",
+            message=f"attempt {attempts} succeeded; waiting for the Job to complete",
+            scheduled=("True", "Scheduled", ""),
+        )
     if last_failed is not None:
         return replace(
             where,
@@ -213,7 +222,7 @@ def observe(
         )
     return replace(
         where,
-        phase=Phase.PENDING,
+        phase=phase_if_waiting,
         reason="Creating",
         message="waiting for the Job controller to create a pod",
         pending_since=parse_time(_created(job)),

@@ -96,17 +96,50 @@ def crd(k8s: client.ApiClient) -> dict[str, object]:
 
 
 @pytest.fixture(scope="session")
-def operator(
-    crd: dict[str, object], kubeconfig: Path, local_cluster: LocalCluster
-) -> Iterator[OperatorProcess]:
-    """The operator running as a local process for the whole session.
+def operator_mirror_dsn(postgres_url: str) -> str:
+    """The database the session operator mirrors into. Its jobs_history table records every
+    status a row has been through (a trigger), so tests can check the sequence."""
+    import psycopg
 
-    A `make up` operator is paused meanwhile: two operators on one cluster would both act.
+    from controller.mirror import migrate
+
+    with psycopg.connect(postgres_url, autocommit=True) as admin:
+        admin.execute("drop database if exists omvee_operator with (force)")
+        admin.execute("create database omvee_operator")
+    dsn = postgres_url.rsplit("/", 1)[0] + "/omvee_operator"
+    migrate.apply(dsn, local=True)
+    with psycopg.connect(dsn, autocommit=True) as connection:
+        connection.execute("""
+            create table jobs_history (id uuid, status text, progress smallint,
+                                       at timestamptz default clock_timestamp());
+            create function record_status() returns trigger language plpgsql as $$
+            begin
+                if tg_op = 'INSERT' or new.status is distinct from old.status then
+                    insert into jobs_history (id, status, progress)
+                    values (new.id, new.status, new.progress);
+                end if;
+                return new;
+            end $$;
+            create trigger jobs_history after insert or update on public.jobs
+                for each row execute function record_status();
+        """)
+    return dsn
+
+
+@pytest.fixture(scope="session")
+def operator(
+    crd: dict[str, object],
+    kubeconfig: Path,
+    local_cluster: LocalCluster,
+    operator_mirror_dsn: str,
+) -> Iterator[OperatorProcess]:
+    """The operator running as a local process for the whole session, mirroring into
+    PostgreSQL. A `make up` operator is paused meanwhile: two operators would both act.
     """
     from tests.devstack import stack_processes, start_operator
 
     paused = stack_processes().stop("operator")
-    process = OperatorProcess(kubeconfig)
+    process = OperatorProcess(kubeconfig, env={"OMVEE_MIRROR_DSN": operator_mirror_dsn})
     process.start()
     yield process
     process.stop()
@@ -127,3 +160,20 @@ def job_namespace(namespace: str, k8s: client.ApiClient) -> str:
         k8s, yaml_objects=list(yaml.safe_load_all(rbac.read_text())), namespace=namespace
     )
     return namespace
+
+
+@pytest.fixture
+def mirror_db(postgres_url: str) -> Iterator[str]:
+    """A fresh database with the mirror's migrations applied (plus Supabase's roles)."""
+    import psycopg
+
+    from controller.mirror import migrate
+
+    name = f"mirror_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(postgres_url, autocommit=True) as admin:
+        admin.execute(f"create database {name}")
+    dsn = postgres_url.rsplit("/", 1)[0] + f"/{name}"
+    migrate.apply(dsn, local=True)
+    yield dsn
+    with psycopg.connect(postgres_url, autocommit=True) as admin:
+        admin.execute(f"drop database {name} with (force)")

@@ -24,12 +24,14 @@ class OperatorProcess:
         port_offset: int = 81,
         namespaces: tuple[str, ...] = (),
         log_name: str = "operator-test.log",
+        env: dict[str, str] | None = None,
     ) -> None:
         self.kubeconfig = kubeconfig
         self.port = Ports.from_env().base + port_offset
         self.log = state_root() / log_name
         self.resync_seconds = resync_seconds
         self.namespaces = namespaces
+        self.extra_env = env or {}
         self.process: subprocess.Popen[bytes] | None = None
 
     def _healthy(self) -> bool:
@@ -50,6 +52,8 @@ class OperatorProcess:
             "KUBECONFIG": str(self.kubeconfig),
             "OMVEE_RESYNC_SECONDS": str(self.resync_seconds),
             "OMVEE_HEALTH_PORT": str(self.port),
+            "OMVEE_NAMESPACES": ",".join(self.namespaces),
+            **self.extra_env,
         }
         with open(self.log, "ab") as log:
             self.process = subprocess.Popen(

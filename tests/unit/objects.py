@@ -23,6 +23,16 @@ class PodObj:
         self.obj["status"] |= {"phase": "Running", "startTime": started}
         return self
 
+    def succeeded(self) -> PodObj:
+        self.obj["status"] |= {
+            "phase": "Succeeded",
+            "startTime": T0,
+            "containerStatuses": [
+                {"name": "job", "state": {"terminated": {"exitCode": 0, "reason": "Completed"}}}
+            ],
+        }
+        return self
+
     def failed(self, exit_code: int, reason: str = "Error") -> PodObj:
         self.obj["status"] |= {
             "phase": "Failed",

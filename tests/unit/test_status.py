@@ -101,6 +101,12 @@ GPU_FULL = (
             (Phase.RUNNING, "Retrying", "attempt 1 failed with exit code 3; retrying", 1),
         ),
         (
+            JobObj().counts(active=1),
+            [PodObj("p1").on("cpu-0").succeeded().build()],
+            False,
+            (Phase.RUNNING, "Finishing", "attempt 1 succeeded; waiting for the Job to complete", 1),
+        ),
+        (
             JobObj(),
             [],
             False,
