@@ -1,7 +1,8 @@
 """``make up`` / ``make down``: the local development stack in the background.
 
-The local control plane, PostgreSQL, the OmveeJob CRD and the operator (a local process, as it
-runs out-of-cluster), plus a sample transcription job. The REST API joins this stack when it
+The local control plane, PostgreSQL (database `omvee` with the mirror's `jobs` table), the
+OmveeJob CRD and the operator (a local process, as it runs out-of-cluster, mirroring into
+`omvee`), plus a sample transcription job. The REST API joins this stack when it
 exists (issue 5).
 
 Run: ``python -m tests.devstack up|down``.
@@ -71,7 +72,22 @@ def submit_sample(api: client.ApiClient) -> str:
     return str(sample["metadata"]["name"])
 
 
+def prepare_mirror_db(postgres: LocalPostgres) -> str:
+    """The `omvee` database with the jobs table, as Supabase would hold it."""
+    import psycopg
+
+    from controller.mirror import migrate
+
+    with psycopg.connect(postgres.url, autocommit=True) as admin:
+        if not admin.execute("select 1 from pg_database where datname = 'omvee'").fetchone():
+            admin.execute("create database omvee")
+    dsn = postgres.url.rsplit("/", 1)[0] + "/omvee"
+    migrate.apply(dsn, local=True)
+    return dsn
+
+
 def start_operator(cluster: LocalCluster) -> None:
+    mirror_dsn = prepare_mirror_db(LocalPostgres.default())
     table = stack_processes()
     if table.alive("operator"):
         return
@@ -80,6 +96,7 @@ def start_operator(cluster: LocalCluster) -> None:
         **os.environ,
         "KUBECONFIG": str(cluster.layout.kubeconfig),
         "OMVEE_HEALTH_PORT": str(port),
+        "OMVEE_MIRROR_DSN": mirror_dsn,
     }
     table.start("operator", [sys.executable, "-m", "controller"], env=env, cwd=REPO_ROOT)
 
@@ -109,6 +126,7 @@ OMVEE local stack is up.
   Kubernetes API   {cluster.server}
   kubeconfig       {kubeconfig}
   PostgreSQL       {postgres.url}
+  jobs table       psql {postgres.url.rsplit("/", 1)[0]}/omvee -c 'table jobs'
   operator health  http://127.0.0.1:{operator_port()}/healthz  (log: {table.log("operator")})
   sample job       {NAMESPACE}/{sample} (transcription on the GPU pool, runs 30 s)
 

@@ -1,0 +1,179 @@
+"""Find `jobs` rows the old BackgroundTasks system left queued/running, and settle them.
+
+    python -m controller.mirror.stuck_rows [--dsn DSN] [--older-than 30m]
+        [--resubmit --namespace NS | --fail [--reason TEXT]]
+
+A row is stuck when it is queued or running, has not been updated for ``--older-than``, and no
+OmveeJob anywhere in the cluster carries its id. Without ``--resubmit`` or ``--fail`` nothing is
+changed: the command prints what it would do. ``--resubmit`` creates an OmveeJob for each stuck
+row (from its type, project and stored input; the operator then mirrors it as usual);
+``--fail`` marks the rows failed with ``--reason``. The DSN defaults to $OMVEE_MIRROR_DSN
+(Supabase: the project's database connection string).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import psycopg
+from kubernetes import client, config
+
+from api.catalog.inputs import input_errors
+from api.v1alpha1 import constants
+from api.v1alpha1.types import JobType
+
+DEFAULT_REASON = "abandoned by the previous job system (no OmveeJob); marked failed"
+UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+@dataclass(frozen=True)
+class StuckRow:
+    id: str
+    project_id: str
+    type: str
+    status: str
+    updated_at: datetime
+    input: dict[str, Any] | None
+
+
+def parse_age(text: str) -> timedelta:
+    match = re.fullmatch(r"(\d+)([smhd])", text.strip())
+    if not match:
+        raise argparse.ArgumentTypeError(f"expected a duration like 30m, 2h or 1d, not {text!r}")
+    return timedelta(seconds=int(match.group(1)) * UNITS[match.group(2)])
+
+
+def omveejob_name(job_id: str) -> str:
+    return f"job-{job_id.lower()}"
+
+
+def resubmission(row: StuckRow) -> tuple[dict[str, Any] | None, str]:
+    """Pure: the OmveeJob to create for a stuck row, or None and why not."""
+    if row.type not in {t.value for t in JobType}:
+        return None, f"unknown type {row.type!r}"
+    if row.input is None:
+        return None, "the row has no stored input"
+    problems = input_errors(JobType(row.type), row.input)
+    if problems:
+        return None, "; ".join(problems)
+    body = {
+        "apiVersion": constants.API_VERSION,
+        "kind": constants.KIND,
+        "metadata": {
+            "name": omveejob_name(row.id),
+            "labels": {constants.LABEL_MANAGED_BY: "omvee-stuck-rows"},
+        },
+        "spec": {
+            "type": row.type,
+            "projectId": row.project_id,
+            "jobId": row.id,
+            "input": row.input,
+        },
+    }
+    return body, "ok"
+
+
+def find_stuck(
+    connection: psycopg.Connection[Any], known_ids: set[str], older_than: timedelta
+) -> list[StuckRow]:
+    cursor = connection.execute(
+        "select id::text, project_id::text, type, status, updated_at, input from public.jobs "
+        "where status in ('queued', 'running') and updated_at < now() - %s "
+        "order by updated_at",
+        [older_than],
+    )
+    return [StuckRow(*found) for found in cursor.fetchall() if found[0] not in known_ids]
+
+
+def known_job_ids(custom: client.CustomObjectsApi) -> set[str]:
+    listed = custom.list_cluster_custom_object(constants.GROUP, constants.VERSION, constants.PLURAL)
+    return {str(item["spec"]["jobId"]).lower() for item in listed.get("items", [])}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m controller.mirror.stuck_rows", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument("--dsn", default=os.environ.get("OMVEE_MIRROR_DSN"))
+    parser.add_argument(
+        "--older-than",
+        type=parse_age,
+        default=parse_age("30m"),
+        help="only rows not updated for this long (default 30m)",
+    )
+    action = parser.add_mutually_exclusive_group()
+    action.add_argument("--resubmit", action="store_true", help="create OmveeJobs for them")
+    action.add_argument("--fail", action="store_true", help="mark them failed")
+    parser.add_argument("--namespace", help="where --resubmit creates the OmveeJobs")
+    parser.add_argument("--reason", default=DEFAULT_REASON, help="the message for --fail")
+    args = parser.parse_args(argv)
+    if not args.dsn:
+        parser.error("no database: pass --dsn or set OMVEE_MIRROR_DSN")
+    if args.resubmit and not args.namespace:
+        parser.error("--resubmit needs --namespace")
+
+    try:
+        config.load_kube_config()
+    except config.ConfigException:
+        config.load_incluster_config()
+    custom = client.CustomObjectsApi()
+    try:
+        with psycopg.connect(args.dsn, autocommit=True) as connection:
+            stuck = find_stuck(connection, known_job_ids(custom), args.older_than)
+            return settle(connection, custom, stuck, args)
+    except psycopg.OperationalError as error:
+        print(f"error: cannot reach the database: {str(error).strip()}", file=sys.stderr)
+        return 1
+
+
+def settle(
+    connection: psycopg.Connection[Any],
+    custom: client.CustomObjectsApi,
+    stuck: list[StuckRow],
+    args: argparse.Namespace,
+) -> int:
+    mode = "resubmit" if args.resubmit else "fail" if args.fail else "dry-run"
+    print(
+        f"{len(stuck)} stuck row(s) (queued/running, no OmveeJob, idle > "
+        f"{args.older_than}) [{mode}]"
+    )
+    failed_ids = []
+    for row in stuck:
+        line = f"  {row.id}  {row.type:<17} {row.status:<8} since {row.updated_at:%Y-%m-%d %H:%M}"
+        body, why = resubmission(row)
+        if args.fail:
+            verb = "marked failed"
+            failed_ids.append(row.id)
+        elif body is None:
+            verb = f"{'skipped: ' if args.resubmit else ''}cannot resubmit: {why}"
+        elif args.resubmit:
+            try:
+                custom.create_namespaced_custom_object(
+                    constants.GROUP, constants.VERSION, args.namespace, constants.PLURAL, body
+                )
+                verb = f"resubmitted as {args.namespace}/{body['metadata']['name']}"
+            except client.ApiException as error:
+                verb = f"not resubmitted: {error.status} {error.reason}"
+        else:
+            verb = f"can be resubmitted as {body['metadata']['name']}"
+        print(f"{line}  -> {verb}")
+    if args.fail and failed_ids:
+        connection.execute(
+            "update public.jobs set status = 'failed', reason = 'Abandoned', message = %s, "
+            "error = %s, finished_at = now(), updated_at = now() "
+            "where id = any(%s::uuid[]) and status in ('queued', 'running')",
+            [args.reason, args.reason, failed_ids],
+        )
+    if mode == "dry-run" and stuck:
+        print("Nothing changed. Run again with --resubmit --namespace NS or --fail.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
