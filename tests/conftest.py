@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from kubernetes import client, config
 
+from tests.api_process import ApiProcess
 from tests.crds import install_crd
 from tests.localcluster.cluster import LocalCluster
 from tests.localpostgres import LocalPostgres
@@ -177,3 +178,39 @@ def mirror_db(postgres_url: str) -> Iterator[str]:
     yield dsn
     with psycopg.connect(postgres_url, autocommit=True) as admin:
         admin.execute(f"drop database {name} with (force)")
+
+
+@pytest.fixture(scope="session")
+def api_namespace(core: client.CoreV1Api, k8s: client.ApiClient) -> Iterator[str]:
+    """The namespace the test API creates OmveeJobs in (with the job pods' RBAC)."""
+    import yaml
+    from kubernetes import utils
+
+    from tests.localcluster.layout import REPO_ROOT
+
+    name = f"api-tests-{uuid.uuid4().hex[:6]}"
+    core.create_namespace({"metadata": {"name": name}})
+    wait_for(
+        lambda: (
+            core.list_namespaced_service_account(name, field_selector="metadata.name=default").items
+        ),
+        f"ServiceAccount {name}/default",
+        30,
+    )
+    rbac = REPO_ROOT / "charts/omvee/examples/job-runner-rbac.yaml"
+    utils.create_from_yaml(
+        k8s, yaml_objects=list(yaml.safe_load_all(rbac.read_text())), namespace=name
+    )
+    yield name
+    core.delete_namespace(name)
+
+
+@pytest.fixture(scope="session")
+def api_server(
+    crd: dict[str, object], operator: OperatorProcess, kubeconfig: Path, api_namespace: str
+) -> Iterator[ApiProcess]:
+    """The REST API as a local process, with the operator running behind it."""
+    process = ApiProcess(kubeconfig, api_namespace)
+    process.start()
+    yield process
+    process.stop()

@@ -24,6 +24,8 @@ DESCRIPTION = (
 )
 NAME_RULE_MESSAGE = "metadata.name must be at most 63 characters: it labels the Job and pods"
 
+SELECTABLE = (".spec.jobId", ".spec.projectId", ".spec.type", ".status.phase")
+
 # JSON Schema keywords a structural Kubernetes schema keeps.
 _KEPT = {
     "type",
@@ -111,6 +113,9 @@ def build_crd() -> dict[str, Any]:
                     "storage": True,
                     "subresources": {"status": {}},
                     "additionalPrinterColumns": columns,
+                    # `kubectl get ojob --field-selector spec.projectId=...`; the REST API lists
+                    # with these.
+                    "selectableFields": [{"jsonPath": path} for path in SELECTABLE],
                     "schema": {
                         "openAPIV3Schema": {
                             "description": DESCRIPTION,

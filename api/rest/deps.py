@@ -1,0 +1,36 @@
+"""FastAPI dependencies: settings, the job store, and the caller."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+
+from api.rest.auth import Principal, authenticate
+from api.rest.settings import Settings, get_settings
+from api.rest.store import JobStore
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+def get_store(request: Request) -> JobStore:
+    store: JobStore = request.app.state.store
+    return store
+
+
+StoreDep = Annotated[JobStore, Depends(get_store)]
+
+
+def get_principal(
+    settings: SettingsDep, authorization: Annotated[str | None, Header()] = None
+) -> Principal:
+    return authenticate(
+        authorization,
+        jwt_secret=settings.jwt_secret,
+        audience=settings.jwt_audience,
+        service_tokens=settings.service_tokens,
+        development=settings.environment == "development",
+    )
+
+
+CurrentPrincipal = Annotated[Principal, Depends(get_principal)]

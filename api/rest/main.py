@@ -1,0 +1,95 @@
+"""Build the FastAPI app: routers, error mapping and the body size limit. Nothing else."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.rest.errors import ApiError
+from api.rest.routes import health, jobs, projects
+from api.rest.settings import Settings, get_settings
+from api.rest.store import JobStore, api_client
+
+
+class BodyLimit:
+    """Refuse bodies over ``limit`` bytes with 413 before anything parses them."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            await self._refuse(send)
+            return
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.limit:
+                raise _TooLarge
+            return message
+
+        try:
+            await self.app(scope, limited, send)
+        except _TooLarge:
+            await self._refuse(send)
+
+    async def _refuse(self, send: Send) -> None:
+        response = JSONResponse(
+            {"code": "too_large", "message": f"the body exceeds {self.limit} bytes"},
+            status_code=413,
+        )
+        await response({"type": "http"}, _empty_receive, send)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _empty_receive() -> Message:
+    return {"type": "http.request", "body": b""}
+
+
+def create_app(settings: Settings | None = None, store: JobStore | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    app = FastAPI(
+        title="OMVEE jobs API",
+        version="1.0.0",
+        description="Submit OMVEE's long AI jobs (transcription, scenes, visual prompts, "
+        "images, video) and follow them. Every accepted job is an OmveeJob in "
+        "Kubernetes before the answer is sent, so nothing is lost on a restart.",
+    )
+    app.state.store = store or JobStore(api_client(), settings.namespace)
+    app.dependency_overrides[get_settings] = lambda: settings
+
+    @app.exception_handler(ApiError)
+    async def api_error(_: Request, error: ApiError) -> JSONResponse:
+        return JSONResponse(
+            {"code": error.code, "message": error.message},
+            status_code=error.status,
+            headers={"WWW-Authenticate": "Bearer"} if error.status == 401 else None,
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, error: RequestValidationError) -> JSONResponse:
+        detail: list[dict[str, Any]] = [
+            {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+            for e in error.errors()
+        ]
+        return JSONResponse({"detail": detail}, status_code=422)
+
+    for module in (jobs, projects, health):
+        app.include_router(module.router)
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    return app

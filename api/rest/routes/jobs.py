@@ -1,0 +1,191 @@
+"""/v1/jobs: submit, read, list, cancel, retry, logs and a live status stream."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Path, Query, Request
+from fastapi.responses import JSONResponse, StreamingResponse
+
+from api.rest.auth import Principal
+from api.rest.deps import CurrentPrincipal, SettingsDep, StoreDep
+from api.rest.errors import Conflict, NotFound
+from api.rest.routes.submission import ACCEPTED_RESPONSES, submit
+from api.rest.schemas import JobCreate, JobPublic, JobsPublic, to_public
+from api.rest.store import JobStore
+from api.v1alpha1.types import UUID_PATTERN, JobType, Phase
+
+router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
+JobId = Annotated[str, Path(pattern=UUID_PATTERN, description="The job id (a UUID).")]
+RETRYABLE = {Phase.FAILED.value, Phase.CANCELLED.value}
+FINAL = {Phase.SUCCEEDED.value, Phase.FAILED.value, Phase.CANCELLED.value}
+
+
+def _visible(store: JobStore, principal: Principal, job_id: str) -> dict[str, Any]:
+    """The job, or 404 also when it belongs to a project the caller may not see."""
+    ojob = store.get(job_id)
+    if not principal.may_access(ojob["spec"]["projectId"]):
+        raise NotFound(f"no job {job_id}")
+    return ojob
+
+
+@router.post(
+    "",
+    status_code=202,
+    responses=ACCEPTED_RESPONSES,
+    operation_id="submit_job",
+    summary="Submit a job of any type",
+)
+def submit_job(
+    body: JobCreate,
+    request: Request,
+    principal: CurrentPrincipal,
+    store: StoreDep,
+    settings: SettingsDep,
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> JSONResponse:
+    return submit(
+        body,
+        principal=principal,
+        store=store,
+        settings=settings,
+        idempotency_key=idempotency_key,
+        request=request,
+    )
+
+
+@router.get("/{job_id}", operation_id="get_job", summary="A job's phase, progress and result")
+def get_job(job_id: JobId, principal: CurrentPrincipal, store: StoreDep) -> JobPublic:
+    return to_public(_visible(store, principal, job_id))
+
+
+@router.get("", operation_id="list_jobs", summary="Jobs, filtered and paginated")
+def list_jobs(
+    principal: CurrentPrincipal,
+    store: StoreDep,
+    settings: SettingsDep,
+    project_id: Annotated[str | None, Query(pattern=UUID_PATTERN)] = None,
+    type: JobType | None = None,
+    phase: Phase | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: Annotated[str | None, Query(max_length=4096)] = None,
+) -> JobsPublic:
+    if project_id is None and principal.projects is not None:
+        if len(principal.projects) != 1:
+            raise NotFound("pass project_id: your token covers several projects")
+        project_id = next(iter(principal.projects))
+    if project_id is not None and not principal.may_access(project_id):
+        raise NotFound(f"no project {project_id}")
+    selectors = {}
+    if project_id:
+        selectors["spec.projectId"] = project_id.lower()
+    if type:
+        selectors["spec.type"] = type.value
+    if phase:
+        selectors["status.phase"] = phase.value
+    items, next_cursor = store.list_jobs(
+        selectors=selectors, limit=min(limit, settings.page_size_max), cursor=cursor
+    )
+    return JobsPublic(items=[to_public(item) for item in items], next=next_cursor)
+
+
+@router.post(
+    "/{job_id}/cancel",
+    status_code=202,
+    operation_id="cancel_job",
+    summary="Cancel a job: its pods stop, the phase becomes Cancelled",
+)
+def cancel_job(job_id: JobId, principal: CurrentPrincipal, store: StoreDep) -> JobPublic:
+    ojob = _visible(store, principal, job_id)
+    phase = (ojob.get("status") or {}).get("phase")
+    if phase in FINAL:
+        raise Conflict(f"job {job_id} already ended ({phase}); nothing to cancel")
+    return to_public(store.patch_spec(ojob, {"cancel": True}))
+
+
+@router.post(
+    "/{job_id}/retry",
+    status_code=202,
+    operation_id="retry_job",
+    summary="Run a Failed or Cancelled job again, as a new attempt set",
+)
+def retry_job(job_id: JobId, principal: CurrentPrincipal, store: StoreDep) -> JobPublic:
+    ojob = _visible(store, principal, job_id)
+    status, spec = ojob.get("status") or {}, ojob["spec"]
+    if status.get("phase") not in RETRYABLE:
+        raise Conflict(
+            f"job {job_id} is {status.get('phase') or 'Pending'}; only Failed or "
+            "Cancelled jobs can be retried"
+        )
+    if int(spec.get("rerun") or 0) > int(status.get("run") or 0):
+        raise Conflict(f"job {job_id} is already being retried")
+    return to_public(
+        store.patch_spec(ojob, {"rerun": int(spec.get("rerun") or 0) + 1, "cancel": False})
+    )
+
+
+@router.get(
+    "/{job_id}/logs",
+    operation_id="get_job_logs",
+    summary="The pod log of an attempt (the latest by default), streamed",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/plain": {}}, "description": "The log."}},
+)
+def get_job_logs(
+    job_id: JobId,
+    principal: CurrentPrincipal,
+    store: StoreDep,
+    attempt: Annotated[int | None, Query(ge=1, le=100)] = None,
+    follow: bool = False,
+) -> StreamingResponse:
+    ojob = _visible(store, principal, job_id)
+    run = int((ojob.get("status") or {}).get("run") or 0)
+    pods = store.pods(ojob, run)
+    if not pods:
+        raise NotFound(f"job {job_id} has no pod yet (or its pods were removed)")
+    if attempt is not None and attempt > len(pods):
+        raise NotFound(f"job {job_id} has {len(pods)} attempt(s) so far, not {attempt}")
+    pod = pods[(attempt or len(pods)) - 1]
+    return StreamingResponse(
+        store.log_stream(pod["metadata"]["name"], follow), media_type="text/plain; charset=utf-8"
+    )
+
+
+def _sse(ojob_stream: Iterator[dict[str, Any]]) -> Iterator[bytes]:
+    last = None
+    for ojob in ojob_stream:
+        public = to_public(ojob).model_dump(mode="json")
+        if public != last:
+            last = public
+            yield f"event: status\ndata: {json.dumps(public)}\n\n".encode()
+        if public["phase"] in FINAL:
+            yield b"event: end\ndata: {}\n\n"
+            return
+
+
+@router.get(
+    "/{job_id}/events",
+    operation_id="stream_job_events",
+    summary="Server-sent events: the job's status each time it changes",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "content": {"text/event-stream": {}},
+            "description": "`status` events, then `end` once final.",
+        }
+    },
+)
+def stream_job_events(
+    job_id: JobId,
+    principal: CurrentPrincipal,
+    store: StoreDep,
+    timeout: Annotated[int, Query(ge=1, le=3600)] = 600,
+) -> StreamingResponse:
+    ojob = _visible(store, principal, job_id)
+    return StreamingResponse(
+        _sse(store.watch(ojob["metadata"]["name"], timeout)),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )

@@ -1,0 +1,57 @@
+"""Submitting a job, shared by POST /v1/jobs and the typed per-project routes."""
+
+from __future__ import annotations
+
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from api.rest.auth import Principal
+from api.rest.errors import Conflict, NotFound
+from api.rest.schemas import JobAccepted, JobCreate
+from api.rest.settings import Settings
+from api.rest.store import REQUEST_HASH, JobStore
+from api.rest.submit import build_omveejob, input_problems, job_id_for
+
+ACCEPTED_RESPONSES: dict[int | str, dict[str, object]] = {
+    202: {"model": JobAccepted, "description": "Accepted: the job exists and will run."},
+    409: {"description": "The id or Idempotency-Key was used for a different request."},
+}
+
+
+def submit(
+    create: JobCreate,
+    *,
+    principal: Principal,
+    store: JobStore,
+    settings: Settings,
+    idempotency_key: str | None,
+    request: Request,
+) -> JSONResponse:
+    if not principal.may_access(create.project_id):
+        raise NotFound(f"no project {create.project_id}")
+    spec_input, problems = input_problems(
+        create, allowed_hosts=settings.url_hosts, blocked_networks=settings.blocked_networks
+    )
+    if problems:
+        raise RequestValidationError(problems)
+    job_id = job_id_for(create, principal.subject, idempotency_key)
+    body = build_omveejob(create, job_id, spec_input)
+    ojob, created = store.create(body)
+    if not created:
+        annotations = ojob["metadata"].get("annotations") or {}
+        if annotations.get(REQUEST_HASH) != body["metadata"]["annotations"][REQUEST_HASH]:
+            raise Conflict(
+                f"job {job_id} already exists with a different request; use a new "
+                "job_id or Idempotency-Key"
+            )
+    status_url = str(request.url_for("get_job", job_id=job_id))
+    accepted = JobAccepted(
+        id=job_id,
+        status_url=status_url,
+        phase=(ojob.get("status") or {}).get("phase"),
+        replayed=not created,
+    )
+    return JSONResponse(
+        accepted.model_dump(mode="json"), status_code=202, headers={"Location": status_url}
+    )

@@ -1,0 +1,48 @@
+"""API settings from the environment (prefix OMVEE_API_), refusing insecure ones outside
+development."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="OMVEE_API_", env_file=None)
+
+    environment: Literal["development", "production"] = "production"
+    namespace: str = Field("omvee", description="Where OmveeJobs are created.")
+    # Supabase user JWTs: the project's JWT secret (HS256) ...
+    jwt_secret: str = ""
+    jwt_audience: str = "authenticated"
+    # ... and service tokens for other backends: each may act on every project.
+    service_tokens: list[str] = Field(default_factory=list)
+    # Bodies larger than this are refused with 413 before they are parsed.
+    max_body_bytes: int = 64 * 1024
+    # Hosts job inputs may point at (glob patterns, e.g. "*.supabase.co"); empty: any public.
+    url_hosts: list[str] = Field(default_factory=list)
+    # Extra address ranges pods must not be sent to (the cluster's pod and service networks).
+    blocked_networks: list[str] = Field(default_factory=lambda: ["10.96.0.0/12", "10.244.0.0/16"])
+    page_size_max: int = 500
+
+    @model_validator(mode="after")
+    def _secure_outside_development(self) -> Settings:
+        if self.environment != "development":
+            if not self.jwt_secret and not self.service_tokens:
+                raise ValueError(
+                    "set OMVEE_API_JWT_SECRET or OMVEE_API_SERVICE_TOKENS: "
+                    "without either nobody could authenticate"
+                )
+            if self.jwt_secret and len(self.jwt_secret) < 32:
+                raise ValueError("OMVEE_API_JWT_SECRET is shorter than 32 characters")
+            if any(len(token) < 24 for token in self.service_tokens):
+                raise ValueError("every OMVEE_API_SERVICE_TOKENS entry needs 24+ characters")
+        return self
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

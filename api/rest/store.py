@@ -1,0 +1,191 @@
+"""OmveeJobs in the cluster, as the API sees them: the only module here that calls Kubernetes.
+
+Every call has a short timeout; an unreachable API server becomes ``Unavailable`` (503).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import urllib3
+from kubernetes import client, config, watch
+
+from api.rest.errors import Conflict, NotFound, Unavailable
+from api.v1alpha1 import constants
+
+TIMEOUT = (3.0, 10.0)  # connect, read
+REQUEST_HASH = f"{constants.GROUP}/request-sha256"
+
+
+def name_for(job_id: str) -> str:
+    return f"job-{job_id.lower()}"
+
+
+def api_client() -> client.ApiClient:
+    try:
+        config.load_incluster_config()
+    except config.ConfigException:
+        config.load_kube_config()
+    configuration = client.Configuration.get_default_copy()
+    configuration.retries = 1
+    configuration.connection_pool_maxsize = 32
+    return client.ApiClient(configuration)
+
+
+class JobStore:
+    def __init__(self, api: client.ApiClient, namespace: str) -> None:
+        self.custom = client.CustomObjectsApi(api)
+        self.core = client.CoreV1Api(api)
+        self.namespace = namespace
+
+    def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, _request_timeout=TIMEOUT, **kwargs)
+        except client.ApiException as error:
+            if error.status in (404, 409, 422):
+                raise
+            if (error.status and error.status >= 500) or error.status == 429:
+                raise Unavailable(
+                    f"the Kubernetes API failed to {what} ({error.status} "
+                    f"{error.reason}); try again"
+                ) from None
+            raise
+        except (urllib3.exceptions.HTTPError, OSError) as error:
+            raise Unavailable(
+                f"the Kubernetes API is unreachable, could not {what}: "
+                f"{type(error).__name__}; try again"
+            ) from None
+
+    def _custom(self, what: str, method: str, *args: Any, **kwargs: Any) -> Any:
+        return self._call(
+            what,
+            getattr(self.custom, method),
+            constants.GROUP,
+            constants.VERSION,
+            self.namespace,
+            constants.PLURAL,
+            *args,
+            **kwargs,
+        )
+
+    def create(self, body: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+        """Create the OmveeJob, or return the existing one of that name: (object, created)."""
+        name = body["metadata"]["name"]
+        try:
+            return self._custom("create the job", "create_namespaced_custom_object", body), True
+        except client.ApiException as error:
+            if error.status != 409:
+                raise
+        existing = self.get_by_name(name)
+        if existing is None:  # deleted in between
+            raise Conflict(f"job {name} was deleted while being submitted again; retry")
+        return existing, False
+
+    def get_by_name(self, name: str) -> dict[str, Any] | None:
+        try:
+            found: dict[str, Any] = self._custom(
+                "read the job", "get_namespaced_custom_object", name
+            )
+        except client.ApiException as error:
+            if error.status == 404:
+                return None
+            raise
+        return found
+
+    def get(self, job_id: str) -> dict[str, Any]:
+        found = self.get_by_name(name_for(job_id))
+        if found is None:  # created by kubectl under another name
+            listed = self._custom(
+                "find the job",
+                "list_namespaced_custom_object",
+                field_selector=f"spec.jobId={job_id}",
+                limit=1,
+            )
+            items = listed.get("items") or []
+            found = items[0] if items else None
+        if found is None:
+            raise NotFound(f"no job {job_id}")
+        return found
+
+    def list_jobs(
+        self, *, selectors: dict[str, str], limit: int, cursor: str | None
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        field_selector = ",".join(f"{k}={v}" for k, v in selectors.items()) or None
+        kwargs: dict[str, Any] = {"limit": limit}
+        if field_selector:
+            kwargs["field_selector"] = field_selector
+        if cursor:
+            kwargs["_continue"] = cursor
+        try:
+            listed = self._custom("list jobs", "list_namespaced_custom_object", **kwargs)
+        except client.ApiException as error:
+            if error.status in (400, 410, 422):
+                raise NotFound("the cursor is invalid or has expired; list again") from None
+            raise
+        return list(listed.get("items") or []), listed["metadata"].get("continue") or None
+
+    def patch_spec(self, ojob: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:
+        """Merge-patch spec, only if the job did not change since it was read."""
+        body = {"metadata": {"resourceVersion": ojob["metadata"]["resourceVersion"]}, "spec": spec}
+        try:
+            patched: dict[str, Any] = self._custom(
+                "update the job", "patch_namespaced_custom_object", ojob["metadata"]["name"], body
+            )
+        except client.ApiException as error:
+            if error.status == 409:
+                raise Conflict("the job changed meanwhile; read it and try again") from None
+            raise
+        return patched
+
+    def pods(self, ojob: dict[str, Any], run: int) -> list[dict[str, Any]]:
+        selector = (
+            f"{constants.LABEL_OMVEEJOB}={ojob['metadata']['name']},{constants.LABEL_RUN}={run}"
+        )
+        response = self._call(
+            "list the job's pods",
+            self.core.list_namespaced_pod,
+            self.namespace,
+            label_selector=selector,
+            _preload_content=False,
+        )
+        pods: list[dict[str, Any]] = json.loads(response.data).get("items", [])
+        return sorted(
+            pods, key=lambda p: (p["metadata"]["creationTimestamp"], p["metadata"]["name"])
+        )
+
+    def log_stream(self, pod: str, follow: bool) -> Iterator[bytes]:
+        response = self._call(
+            "read the pod log",
+            self.core.read_namespaced_pod_log,
+            pod,
+            self.namespace,
+            container=constants.CONTAINER_NAME,
+            follow=follow,
+            _preload_content=False,
+        )
+        try:
+            yield from response.stream(4096)
+        finally:
+            response.release_conn()
+
+    def watch(self, name: str, timeout: int) -> Iterator[dict[str, Any]]:
+        """The OmveeJob each time it changes, for up to ``timeout`` seconds."""
+        stream = watch.Watch().stream(
+            self.custom.list_namespaced_custom_object,
+            constants.GROUP,
+            constants.VERSION,
+            self.namespace,
+            constants.PLURAL,
+            field_selector=f"metadata.name={name}",
+            timeout_seconds=timeout,
+        )
+        for event in stream:
+            if event["type"] in ("ADDED", "MODIFIED"):
+                yield event["object"]
+            elif event["type"] == "DELETED":
+                return
+
+    def ready(self) -> None:
+        self._custom("list jobs", "list_namespaced_custom_object", limit=1)

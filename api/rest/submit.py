@@ -1,0 +1,102 @@
+"""Pure: a validated submission -> the OmveeJob to create, with idempotency and URL checks."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic import ValidationError
+
+from api.catalog.inputs import INPUT_MODELS
+from api.rest.schemas import JobCreate
+from api.rest.store import REQUEST_HASH, name_for
+from api.rest.urls import Resolver, resolve, url_problem
+from api.v1alpha1 import constants
+
+# Idempotency keys map to job ids in this UUID namespace, per caller.
+IDEMPOTENCY_NAMESPACE = uuid.UUID("5b0c3f4e-1d7a-4f0e-9a51-0b6c2a9e8d11")
+
+
+def job_id_for(create: JobCreate, subject: str, idempotency_key: str | None) -> str:
+    if create.job_id:
+        return create.job_id.lower()
+    if idempotency_key:
+        return str(uuid.uuid5(IDEMPOTENCY_NAMESPACE, f"{subject}\0{idempotency_key}"))
+    return str(uuid.uuid4())
+
+
+def fingerprint(create: JobCreate, spec_input: dict[str, Any]) -> str:
+    data = {
+        "type": create.type.value,
+        "project_id": create.project_id.lower(),
+        "input": spec_input,
+        "retries": create.retries,
+        "timeout_seconds": create.timeout_seconds,
+    }
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+
+def input_problems(
+    create: JobCreate,
+    *,
+    allowed_hosts: Sequence[str] = (),
+    blocked_networks: Sequence[str] = (),
+    resolver: Resolver = resolve,
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The input as stored in the spec (camelCase), and FastAPI-style 422 error entries."""
+    model = INPUT_MODELS[create.type]
+    try:
+        parsed = model.model_validate(create.input)
+    except ValidationError as error:
+        return {}, [
+            {
+                "loc": ["body", "input", *[str(p) for p in e["loc"]]],
+                "msg": e["msg"],
+                "type": e["type"],
+            }
+            for e in error.errors()
+        ]
+    problems = []
+    for field, value in parsed.model_dump().items():
+        if field.endswith("_url") and isinstance(value, str):
+            problem = url_problem(
+                value,
+                allowed_hosts=allowed_hosts,
+                blocked_networks=blocked_networks,
+                resolver=resolver,
+            )
+            if problem:
+                problems.append(
+                    {
+                        "loc": ["body", "input", field],
+                        "msg": f"URL {problem}",
+                        "type": "url_not_allowed",
+                    }
+                )
+    return parsed.model_dump(by_alias=True, exclude_none=True), problems
+
+
+def build_omveejob(create: JobCreate, job_id: str, spec_input: dict[str, Any]) -> dict[str, Any]:
+    spec: dict[str, Any] = {
+        "type": create.type.value,
+        "projectId": create.project_id.lower(),
+        "jobId": job_id,
+        "input": spec_input,
+    }
+    if create.retries is not None:
+        spec["retries"] = create.retries
+    if create.timeout_seconds is not None:
+        spec["timeoutSeconds"] = create.timeout_seconds
+    return {
+        "apiVersion": constants.API_VERSION,
+        "kind": constants.KIND,
+        "metadata": {
+            "name": name_for(job_id),
+            "labels": {constants.LABEL_MANAGED_BY: "omvee-api"},
+            "annotations": {REQUEST_HASH: fingerprint(create, spec_input)},
+        },
+        "spec": spec,
+    }

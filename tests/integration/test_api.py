@@ -1,0 +1,342 @@
+"""The REST API as a process against the local control plane and the operator."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import json
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from kubernetes import client
+
+from tests import factories
+from tests.api_process import SERVICE_TOKEN, ApiProcess, user_token
+from tests.omveejobs import OmveeJobs
+from tests.waiting import wait_for
+
+pytestmark = pytest.mark.cluster
+AUDIO = "https://media.example.com/projects/episode-1.mp3"
+
+
+@pytest.fixture
+def http(api_server: ApiProcess) -> Iterator[httpx.Client]:
+    with httpx.Client(
+        base_url=api_server.url, timeout=30, headers={"Authorization": f"Bearer {SERVICE_TOKEN}"}
+    ) as session:
+        yield session
+
+
+@pytest.fixture
+def ojobs(k8s: client.ApiClient, api_namespace: str) -> OmveeJobs:
+    return OmveeJobs(k8s, api_namespace)
+
+
+def project() -> str:
+    return str(uuid.uuid4())
+
+
+def wait_phase(
+    http: httpx.Client, job_id: str, phases: set[str], timeout: float = 60
+) -> dict[str, Any]:
+    def reached() -> dict[str, Any] | None:
+        body: dict[str, Any] = http.get(f"/v1/jobs/{job_id}").json()
+        return body if body.get("phase") in phases else None
+
+    found: dict[str, Any] = wait_for(reached, f"job {job_id} to reach {phases}", timeout)
+    return found
+
+
+def steer(ojobs: OmveeJobs, job_id: str, annotations: dict[str, str]) -> None:
+    """Tell kwok how this job's pods behave (pods are created after this patch)."""
+    ojobs.patch_spec(f"job-{job_id}", {"podAnnotations": annotations})
+
+
+def test_transcription_route_creates_the_omveejob_and_it_completes(
+    http: httpx.Client, ojobs: OmveeJobs
+) -> None:
+    pid = project()
+    response = http.post(
+        f"/v1/projects/{pid}/transcriptions", json={"audio_url": AUDIO, "language": "en"}
+    )
+    assert response.status_code == 202, response.text
+    accepted = response.json()
+    assert response.headers["location"] == accepted["status_url"]
+    assert accepted["status_url"].endswith(f"/v1/jobs/{accepted['id']}")
+    ojob = ojobs.get(f"job-{accepted['id']}")
+    assert ojob["spec"] | {"podAnnotations": None, "cancel": None, "rerun": None} == {
+        "type": "transcription",
+        "projectId": pid,
+        "jobId": accepted["id"],
+        "input": {"audioUrl": AUDIO, "language": "en", "wordTimestamps": True, "vadFilter": True},
+        "podAnnotations": None,
+        "cancel": None,
+        "rerun": None,
+    }
+    done = wait_phase(http, accepted["id"], {"Succeeded"})
+    assert (done["progress"], done["attempts"], done["type"]) == (100, 1, "transcription")
+    assert done["node"].startswith("kwok-gpu-")
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "job_type"),
+    [
+        (
+            "scenes",
+            {"transcript_job_id": str(uuid.uuid4()), "max_scene_seconds": 20},
+            "scene-generation",
+        ),
+        (
+            "visual-prompts",
+            {"scenes_job_id": str(uuid.uuid4()), "style": "watercolour"},
+            "visual-prompts",
+        ),
+        (
+            "images",
+            {"prompts_job_id": str(uuid.uuid4()), "width": 512, "height": 512},
+            "image-generation",
+        ),
+        (
+            "videos",
+            {"images_job_id": str(uuid.uuid4()), "audio_url": AUDIO, "fps": 30},
+            "video-generation",
+        ),
+    ],
+)
+def test_every_typed_route_submits_its_type(
+    http: httpx.Client, ojobs: OmveeJobs, path: str, body: dict[str, Any], job_type: str
+) -> None:
+    response = http.post(f"/v1/projects/{project()}/{path}", json=body)
+    assert response.status_code == 202, response.text
+    assert ojobs.get(f"job-{response.json()['id']}")["spec"]["type"] == job_type
+
+
+def test_generic_submission_list_filters_and_pages(http: httpx.Client) -> None:
+    pid = project()
+    ids = []
+    for job_type, job_input in (
+        ("scene-generation", {"transcript_job_id": str(uuid.uuid4())}),
+        ("scene-generation", {"transcriptJobId": str(uuid.uuid4())}),
+        ("transcription", {"audio_url": AUDIO}),
+    ):
+        response = http.post(
+            "/v1/jobs", json={"type": job_type, "project_id": pid, "input": job_input}
+        )
+        assert response.status_code == 202, response.text
+        ids.append(response.json()["id"])
+    page = http.get("/v1/jobs", params={"project_id": pid, "limit": 2}).json()
+    assert len(page["items"]) == 2 and page["next"]
+    rest = http.get(
+        "/v1/jobs", params={"project_id": pid, "limit": 2, "cursor": page["next"]}
+    ).json()
+    assert {j["id"] for j in page["items"] + rest["items"]} == set(ids)
+    assert rest["next"] is None
+    scenes = http.get("/v1/jobs", params={"project_id": pid, "type": "scene-generation"}).json()
+    assert {j["id"] for j in scenes["items"]} == set(ids[:2])
+    for job_id in ids:
+        wait_phase(http, job_id, {"Succeeded"})
+    done = http.get("/v1/jobs", params={"project_id": pid, "phase": "Succeeded"}).json()
+    assert len(done["items"]) == 3
+    assert http.get("/v1/jobs", params={"project_id": pid, "phase": "Failed"}).json()["items"] == []
+
+
+def test_cancel_and_retry_reach_the_operators_outcome(http: httpx.Client, ojobs: OmveeJobs) -> None:
+    job_id = str(uuid.uuid4())
+    response = http.post(
+        "/v1/jobs",
+        json={
+            "type": "scene-generation",
+            "project_id": project(),
+            "job_id": job_id,
+            "input": {"transcript_job_id": str(uuid.uuid4())},
+        },
+    )
+    assert response.status_code == 202
+    steer(ojobs, job_id, factories.pod_annotations(run_duration="1h"))
+    assert http.post(f"/v1/jobs/{job_id}/retry").status_code == 409  # not failed
+    wait_phase(http, job_id, {"Running"})
+    assert http.post(f"/v1/jobs/{job_id}/cancel").status_code == 202
+    cancelled = wait_phase(http, job_id, {"Cancelled"})
+    assert cancelled["reason"] == "Cancelled"
+    assert http.post(f"/v1/jobs/{job_id}/cancel").status_code == 409
+    steer(ojobs, job_id, factories.pod_annotations())
+    retried = http.post(f"/v1/jobs/{job_id}/retry")
+    assert retried.status_code == 202, retried.text
+    assert http.post(f"/v1/jobs/{job_id}/retry").status_code == 409  # already retrying
+    done = wait_for(
+        lambda: (lambda b: b if b["run"] == 1 and b["phase"] == "Succeeded" else None)(
+            http.get(f"/v1/jobs/{job_id}").json()
+        ),
+        "run 1 to succeed",
+        60,
+    )
+    assert done["attempts"] == 1
+
+
+def test_events_stream_status_changes_until_final(http: httpx.Client, ojobs: OmveeJobs) -> None:
+    job_id = str(uuid.uuid4())
+    http.post(
+        "/v1/jobs",
+        json={
+            "type": "scene-generation",
+            "project_id": project(),
+            "job_id": job_id,
+            "input": {"transcript_job_id": str(uuid.uuid4())},
+        },
+    )
+    steer(ojobs, job_id, factories.pod_annotations(run_duration="2s"))
+    phases = []
+    with http.stream("GET", f"/v1/jobs/{job_id}/events") as stream:
+        assert stream.headers["content-type"].startswith("text/event-stream")
+        event = None
+        for line in stream.iter_lines():
+            if line.startswith("event: "):
+                event = line.removeprefix("event: ")
+            elif line.startswith("data: ") and event == "status":
+                phase = json.loads(line.removeprefix("data: "))["phase"]
+                if not phases or phases[-1] != phase:
+                    phases.append(phase)
+            elif event == "end":
+                break
+    assert phases[-1] == "Succeeded"
+    assert "Running" in phases
+
+
+def test_idempotency_key_under_concurrent_duplicates(
+    http: httpx.Client, ojobs: OmveeJobs, api_server: ApiProcess
+) -> None:
+    pid, key = project(), f"upload-{uuid.uuid4()}"
+    body = {"type": "transcription", "project_id": pid, "input": {"audio_url": AUDIO}}
+
+    def post(_: int) -> httpx.Response:
+        with httpx.Client(base_url=api_server.url, timeout=30) as session:
+            return session.post(
+                "/v1/jobs",
+                json=body,
+                headers={"Authorization": f"Bearer {SERVICE_TOKEN}", "Idempotency-Key": key},
+            )
+
+    with concurrent.futures.ThreadPoolExecutor(12) as pool:
+        responses = list(pool.map(post, range(12)))
+    assert {r.status_code for r in responses} == {202}
+    assert len({r.json()["id"] for r in responses}) == 1
+    assert sum(1 for r in responses if not r.json()["replayed"]) == 1
+    listed = http.get("/v1/jobs", params={"project_id": pid}).json()["items"]
+    assert len(listed) == 1
+    different = http.post(
+        "/v1/jobs",
+        headers={"Idempotency-Key": key},
+        json=body | {"input": {"audio_url": AUDIO + "?v=2"}},
+    )
+    assert different.status_code == 409
+    assert "different request" in different.json()["message"]
+
+
+@pytest.mark.parametrize(
+    ("body", "loc", "message"),
+    [
+        (
+            {"audio_url": "file:///etc/passwd"},
+            ["body", "input", "audio_url"],
+            "String should match",
+        ),
+        (
+            {"audio_url": "http://169.254.169.254/latest/meta-data"},
+            ["body", "input", "audio_url"],
+            "private, loopback, link-local or cluster address",
+        ),
+        (
+            {"audio_url": "http://10.96.0.1/x.mp3"},
+            ["body", "input", "audio_url"],
+            "private, loopback, link-local or cluster address",
+        ),
+        (
+            {"audio_url": "http://minio.storage.svc/a.mp3"},
+            ["body", "input", "audio_url"],
+            "is internal",
+        ),
+        (
+            {"audio_url": "http://127.0.0.1:9000/a.mp3"},
+            ["body", "input", "audio_url"],
+            "port 80 or 443",
+        ),
+        ({}, ["body", "input", "audioUrl"], "Field required"),
+        ({"audio_url": AUDIO, "speed": 2}, ["body", "input", "speed"], "Extra inputs"),
+    ],
+)
+def test_bad_input_is_a_field_level_422_and_creates_nothing(
+    http: httpx.Client, body: dict[str, Any], loc: list[str], message: str
+) -> None:
+    pid = project()
+    response = http.post(
+        "/v1/jobs", json={"type": "transcription", "project_id": pid, "input": body}
+    )
+    assert response.status_code == 422, response.text
+    [error] = response.json()["detail"]
+    assert error["loc"] == loc
+    assert message in error["msg"]
+    assert http.get("/v1/jobs", params={"project_id": pid}).json()["items"] == []
+
+
+def test_other_bad_requests(http: httpx.Client) -> None:
+    assert http.get(f"/v1/jobs/{uuid.uuid4()}").status_code == 404
+    assert http.get("/v1/jobs/not-a-uuid").status_code == 422
+    typed = http.post(
+        f"/v1/projects/{project()}/transcriptions", json={"audio_url": "ftp://x/a.mp3"}
+    )
+    assert typed.status_code == 422
+    assert typed.json()["detail"][0]["loc"] == ["body", "audio_url"]
+    huge = http.post(
+        "/v1/jobs",
+        content=b"{" + b" " * 200_000 + b"}",
+        headers={"Content-Type": "application/json"},
+    )
+    assert huge.status_code == 413
+    assert huge.json()["code"] == "too_large"
+    unknown = http.post("/v1/jobs", json={"type": "karaoke", "project_id": project(), "input": {}})
+    assert unknown.status_code == 422
+    assert unknown.json()["detail"][0]["loc"] == ["body", "type"]
+
+
+def test_auth_rules(api_server: ApiProcess) -> None:
+    mine, other = project(), project()
+    with httpx.Client(base_url=api_server.url, timeout=30) as anon:
+        assert anon.get("/v1/jobs").status_code == 401
+        assert anon.get("/v1/jobs", headers={"Authorization": "Bearer nope"}).status_code == 401
+        expired = user_token([mine], expires_in=-10)
+        response = anon.get("/v1/jobs", headers={"Authorization": f"Bearer {expired}"})
+        assert (response.status_code, response.json()["message"]) == (401, "the token has expired")
+        forged = user_token([mine], secret="x" * 40)
+        assert (
+            anon.get("/v1/jobs", headers={"Authorization": f"Bearer {forged}"}).status_code == 401
+        )
+
+    user = {"Authorization": f"Bearer {user_token([mine])}"}
+    with httpx.Client(base_url=api_server.url, timeout=30, headers=user) as session:
+        own = session.post(f"/v1/projects/{mine}/transcriptions", json={"audio_url": AUDIO})
+        assert own.status_code == 202
+        assert session.get(f"/v1/jobs/{own.json()['id']}").status_code == 200
+        assert session.get("/v1/jobs").json()["items"][0]["id"] == own.json()["id"]
+        assert (
+            session.post(
+                f"/v1/projects/{other}/transcriptions", json={"audio_url": AUDIO}
+            ).status_code
+            == 404
+        )
+    with httpx.Client(
+        base_url=api_server.url, timeout=30, headers={"Authorization": f"Bearer {SERVICE_TOKEN}"}
+    ) as service:
+        theirs = service.post(f"/v1/projects/{other}/transcriptions", json={"audio_url": AUDIO})
+        assert theirs.status_code == 202
+    with httpx.Client(base_url=api_server.url, timeout=30, headers=user) as session:
+        job = theirs.json()["id"]
+        assert session.get(f"/v1/jobs/{job}").status_code == 404
+        assert session.post(f"/v1/jobs/{job}/cancel").status_code == 404
+        assert session.get("/v1/jobs", params={"project_id": other}).status_code == 404
+
+
+def test_health_and_readiness(http: httpx.Client) -> None:
+    assert http.get("/healthz").json() == {"status": "ok"}
+    assert http.get("/readyz").json() == {"status": "ready"}
