@@ -58,6 +58,8 @@ class ApiProcess:
             "OMVEE_API_SERVICE_TOKENS": f'["{SERVICE_TOKEN}"]',
             "OMVEE_API_HOST": "127.0.0.1",
             "OMVEE_API_PORT": str(self.port),
+            # tests steer kwok's fake pods through these
+            "OMVEE_API_POD_ANNOTATION_PREFIXES": '["kwok.omvee.io/"]',
         }
 
     def _healthy(self) -> bool:

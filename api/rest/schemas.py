@@ -36,6 +36,11 @@ class SubmitOptions(BaseModel):
     timeout_seconds: int | None = Field(
         None, ge=1, le=MAX_TIMEOUT_SECONDS, description="Deadline for the whole run."
     )
+    pod_annotations: dict[str, str] | None = Field(
+        None,
+        description="Annotations for the job's pods; only keys under the prefixes the "
+        "deployment allows (OMVEE_API_POD_ANNOTATION_PREFIXES).",
+    )
 
 
 class JobCreate(SubmitOptions):

@@ -35,6 +35,7 @@ def fingerprint(create: JobCreate, spec_input: dict[str, Any]) -> str:
         "input": spec_input,
         "retries": create.retries,
         "timeout_seconds": create.timeout_seconds,
+        "pod_annotations": create.pod_annotations,
     }
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
@@ -79,6 +80,18 @@ def input_problems(
     return parsed.model_dump(by_alias=True, exclude_none=True), problems
 
 
+def annotation_problems(create: JobCreate, allowed_prefixes: Sequence[str]) -> list[dict[str, Any]]:
+    return [
+        {
+            "loc": ["body", "pod_annotations", key],
+            "msg": "this annotation is not allowed on job pods",
+            "type": "not_allowed",
+        }
+        for key in create.pod_annotations or {}
+        if not any(key.startswith(prefix) for prefix in allowed_prefixes)
+    ]
+
+
 def build_omveejob(create: JobCreate, job_id: str, spec_input: dict[str, Any]) -> dict[str, Any]:
     spec: dict[str, Any] = {
         "type": create.type.value,
@@ -90,6 +103,8 @@ def build_omveejob(create: JobCreate, job_id: str, spec_input: dict[str, Any]) -
         spec["retries"] = create.retries
     if create.timeout_seconds is not None:
         spec["timeoutSeconds"] = create.timeout_seconds
+    if create.pod_annotations:
+        spec["podAnnotations"] = dict(create.pod_annotations)
     return {
         "apiVersion": constants.API_VERSION,
         "kind": constants.KIND,

@@ -14,6 +14,7 @@ from kubernetes import client
 
 from tests import factories
 from tests.api_process import SERVICE_TOKEN, ApiProcess, user_token
+from tests.localcluster.stages import RUN_DURATION
 from tests.omveejobs import OmveeJobs
 from tests.waiting import wait_for
 
@@ -47,11 +48,6 @@ def wait_phase(
 
     found: dict[str, Any] = wait_for(reached, f"job {job_id} to reach {phases}", timeout)
     return found
-
-
-def steer(ojobs: OmveeJobs, job_id: str, annotations: dict[str, str]) -> None:
-    """Tell kwok how this job's pods behave (pods are created after this patch)."""
-    ojobs.patch_spec(f"job-{job_id}", {"podAnnotations": annotations})
 
 
 def test_transcription_route_creates_the_omveejob_and_it_completes(
@@ -151,17 +147,18 @@ def test_cancel_and_retry_reach_the_operators_outcome(http: httpx.Client, ojobs:
             "project_id": project(),
             "job_id": job_id,
             "input": {"transcript_job_id": str(uuid.uuid4())},
+            "pod_annotations": factories.pod_annotations(run_duration="1h"),
         },
     )
     assert response.status_code == 202
-    steer(ojobs, job_id, factories.pod_annotations(run_duration="1h"))
     assert http.post(f"/v1/jobs/{job_id}/retry").status_code == 409  # not failed
     wait_phase(http, job_id, {"Running"})
     assert http.post(f"/v1/jobs/{job_id}/cancel").status_code == 202
     cancelled = wait_phase(http, job_id, {"Cancelled"})
     assert cancelled["reason"] == "Cancelled"
     assert http.post(f"/v1/jobs/{job_id}/cancel").status_code == 409
-    steer(ojobs, job_id, factories.pod_annotations())
+    # the next run's pods finish quickly (a merge patch: null removes the key)
+    ojobs.patch_spec(f"job-{job_id}", {"podAnnotations": {RUN_DURATION: None}})
     retried = http.post(f"/v1/jobs/{job_id}/retry")
     assert retried.status_code == 202, retried.text
     assert http.post(f"/v1/jobs/{job_id}/retry").status_code == 409  # already retrying
@@ -184,9 +181,9 @@ def test_events_stream_status_changes_until_final(http: httpx.Client, ojobs: Omv
             "project_id": project(),
             "job_id": job_id,
             "input": {"transcript_job_id": str(uuid.uuid4())},
+            "pod_annotations": factories.pod_annotations(run_duration="2s"),
         },
     )
-    steer(ojobs, job_id, factories.pod_annotations(run_duration="2s"))
     phases = []
     with http.stream("GET", f"/v1/jobs/{job_id}/events") as stream:
         assert stream.headers["content-type"].startswith("text/event-stream")
@@ -340,3 +337,49 @@ def test_auth_rules(api_server: ApiProcess) -> None:
 def test_health_and_readiness(http: httpx.Client) -> None:
     assert http.get("/healthz").json() == {"status": "ok"}
     assert http.get("/readyz").json() == {"status": "ready"}
+
+
+def test_logs_of_the_latest_or_a_given_attempt_stream(http: httpx.Client, ojobs: OmveeJobs) -> None:
+    job_id = str(uuid.uuid4())
+    http.post(
+        "/v1/jobs",
+        json={
+            "type": "scene-generation",
+            "project_id": project(),
+            "job_id": job_id,
+            "retries": 2,
+            "input": {"transcript_job_id": str(uuid.uuid4())},
+            "pod_annotations": factories.pod_annotations(exit_code=1, fail_attempts=1),
+        },
+    )
+    done = wait_phase(http, job_id, {"Succeeded"}, timeout=90)
+    assert done["attempts"] == 2
+    for params in ({}, {"attempt": 1}, {"attempt": 2}):
+        with http.stream("GET", f"/v1/jobs/{job_id}/logs", params=params) as stream:
+            assert stream.status_code == 200
+            assert stream.headers["content-type"].startswith("text/plain")
+            lines = list(stream.iter_lines())
+        assert lines == [f"omvee fake job: step {i} of 3" for i in range(1, 4)]
+    missing = http.get(f"/v1/jobs/{job_id}/logs", params={"attempt": 3})
+    assert (missing.status_code, missing.json()["message"]) == (
+        404,
+        f"job {job_id} has 2 attempt(s) so far, not 3",
+    )
+
+
+def test_pod_annotations_outside_the_allowed_prefixes_are_refused(http: httpx.Client) -> None:
+    response = http.post(
+        "/v1/jobs",
+        json={
+            "type": "transcription",
+            "project_id": project(),
+            "input": {"audio_url": AUDIO},
+            "pod_annotations": {"sidecar.istio.io/inject": "false"},
+        },
+    )
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == [
+        "body",
+        "pod_annotations",
+        "sidecar.istio.io/inject",
+    ]

@@ -220,3 +220,16 @@ def test_evicted_pod_is_ignored_by_the_failure_policy(
     assert first.metadata.name not in {
         p.metadata.name for p in job_pods(core, namespace, "drained")
     }
+
+
+def test_pod_logs_are_served_through_the_api_server(core: client.CoreV1Api, namespace: str) -> None:
+    core.create_namespaced_pod(
+        namespace, factories.pod("talker", annotations=factories.pod_annotations(run_duration="1h"))
+    )
+    wait_for(
+        lambda: core.read_namespaced_pod("talker", namespace).status.phase == "Running",
+        "the pod to run",
+        60,
+    )
+    log = core.read_namespaced_pod_log("talker", namespace)
+    assert log.splitlines() == [f"omvee fake job: step {i} of 3" for i in range(1, 4)]

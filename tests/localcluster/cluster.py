@@ -23,7 +23,7 @@ from tests.localcluster.binaries import ensure_binaries
 from tests.localcluster.layout import REPO_ROOT, Layout, Ports
 from tests.localcluster.nodes import build_nodes
 from tests.localcluster.processes import ProcessError, ProcessTable
-from tests.localcluster.stages import build_stages, render_config
+from tests.localcluster.stages import build_logs, build_stages, render_config
 from tests.waiting import WaitTimeout, wait_for
 
 CPU_NODES = int(os.environ.get("OMVEE_CPU_NODES", "2"))
@@ -39,6 +39,12 @@ COMPONENTS = (
     "fates",
 )
 STARTUP_TIMEOUT = 90.0
+# What `kubectl logs` shows for every pod (kwok serves it; nothing really runs), in the CRI log
+# format a kubelet keeps.
+POD_LOG = "".join(
+    f"2026-01-01T00:00:0{i}.000000000Z stdout F omvee fake job: step {i} of 3\n"
+    for i in range(1, 4)
+)
 # Kept on new nodes until the node-lifecycle controller has seen them Ready.
 NOT_READY_TAINT = "node.kubernetes.io/not-ready"
 
@@ -199,7 +205,10 @@ class LocalCluster:
                 client.stem,
                 client.user,
             )
-        layout.kwok_config.write_text(render_config(build_stages()))
+        layout.pod_log.write_text(POD_LOG)
+        layout.kwok_config.write_text(
+            render_config(build_stages(), [build_logs(str(layout.pod_log))])
+        )
         layout.kwok_home.mkdir(exist_ok=True)
 
         self._start(

@@ -94,5 +94,8 @@ def kwok(binary: str, layout: Layout, ports: Ports) -> list[str]:
         f"--config={layout.kwok_config}",
         "--manage-all-nodes=true",
         f"--server-address=127.0.0.1:{ports.kwok}",
+        # Nodes advertise kwok's server as their kubelet, so `kubectl logs` reaches it.
+        "--node-ip=127.0.0.1",
+        f"--node-port={ports.kwok}",
         "--node-lease-duration-seconds=40",
     ]

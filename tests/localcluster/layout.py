@@ -101,6 +101,10 @@ class Layout:
         return self.root / "kwok.yaml"
 
     @property
+    def pod_log(self) -> Path:
+        return self.root / "pod.log"
+
+    @property
     def kwok_home(self) -> Path:
         # kwok also reads ~/.kwok/kwok.yaml; a private HOME keeps a user's file out of it.
         return self.root / "kwok-home"

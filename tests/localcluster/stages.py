@@ -355,8 +355,18 @@ def build_stages() -> list[Stage]:
     ]
 
 
-def render_config(stages: list[Stage]) -> str:
-    """The kwok ``--config`` file: a KwokConfiguration followed by the stages."""
+def build_logs(log_file: str) -> dict[str, Any]:
+    """Every pod's container log is served from ``log_file`` (kwok runs no containers)."""
+    return {
+        "apiVersion": "kwok.x-k8s.io/v1alpha1",
+        "kind": "ClusterLogs",
+        "metadata": {"name": "all-pods"},
+        "spec": {"selector": {}, "logs": [{"logsFile": log_file, "follow": False}]},
+    }
+
+
+def render_config(stages: list[Stage], extra: list[dict[str, Any]] | None = None) -> str:
+    """The kwok ``--config`` file: a KwokConfiguration followed by the stages (and extras)."""
     documents: list[dict[str, Any]] = [
         {
             "apiVersion": "config.kwok.x-k8s.io/v1alpha1",
@@ -368,10 +378,11 @@ def render_config(stages: list[Stage]) -> str:
                 "nodePlayStageParallelism": 4,
                 "nodeLeaseParallelism": 4,
                 "podsOnNodeSyncParallelism": 2,
-                "enableDebuggingHandlers": False,
+                "enableDebuggingHandlers": True,  # serves `kubectl logs` (ClusterLogs)
                 "enableProfilingHandler": False,
             },
         },
         *stages,
+        *(extra or []),
     ]
     return yaml.safe_dump_all(documents, sort_keys=False)

@@ -11,7 +11,7 @@ from api.rest.errors import Conflict, NotFound
 from api.rest.schemas import JobAccepted, JobCreate
 from api.rest.settings import Settings
 from api.rest.store import REQUEST_HASH, JobStore
-from api.rest.submit import build_omveejob, input_problems, job_id_for
+from api.rest.submit import annotation_problems, build_omveejob, input_problems, job_id_for
 
 ACCEPTED_RESPONSES: dict[int | str, dict[str, object]] = {
     202: {"model": JobAccepted, "description": "Accepted: the job exists and will run."},
@@ -33,6 +33,7 @@ def submit(
     spec_input, problems = input_problems(
         create, allowed_hosts=settings.url_hosts, blocked_networks=settings.blocked_networks
     )
+    problems += annotation_problems(create, settings.pod_annotation_prefixes)
     if problems:
         raise RequestValidationError(problems)
     job_id = job_id_for(create, principal.subject, idempotency_key)
