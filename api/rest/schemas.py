@@ -149,6 +149,19 @@ class Problem(BaseModel):
     message: str
 
 
+def _problem(description: str) -> dict[str, Any]:
+    return {"model": Problem, "description": description}
+
+
+# Error answers any route may give; documented once for all routers.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: _problem("No valid token."),
+    404: _problem("No such job, or it belongs to a project you cannot see."),
+    413: _problem("The body is too large."),
+    503: _problem("The Kubernetes API is unreachable; nothing was changed."),
+}
+
+
 def to_public(ojob: dict[str, Any]) -> JobPublic:
     spec, status = ojob.get("spec") or {}, ojob.get("status") or {}
     return JobPublic(

@@ -13,11 +13,18 @@ from api.rest.auth import Principal
 from api.rest.deps import CurrentPrincipal, SettingsDep, StoreDep
 from api.rest.errors import Conflict, NotFound
 from api.rest.routes.submission import ACCEPTED_RESPONSES, submit
-from api.rest.schemas import JobCreate, JobPublic, JobsPublic, to_public
+from api.rest.schemas import (
+    ERROR_RESPONSES,
+    JobCreate,
+    JobPublic,
+    JobsPublic,
+    Problem,
+    to_public,
+)
 from api.rest.store import JobStore
 from api.v1alpha1.types import UUID_PATTERN, JobType, Phase
 
-router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
+router = APIRouter(prefix="/v1/jobs", tags=["jobs"], responses=ERROR_RESPONSES)
 JobId = Annotated[str, Path(pattern=UUID_PATTERN, description="The job id (a UUID).")]
 RETRYABLE = {Phase.FAILED.value, Phase.CANCELLED.value}
 FINAL = {Phase.SUCCEEDED.value, Phase.FAILED.value, Phase.CANCELLED.value}
@@ -91,10 +98,16 @@ def list_jobs(
     return JobsPublic(items=[to_public(item) for item in items], next=next_cursor)
 
 
+CONFLICT: dict[int | str, dict[str, Any]] = {
+    409: {"model": Problem, "description": "Not possible in the job's phase."}
+}
+
+
 @router.post(
     "/{job_id}/cancel",
     status_code=202,
     operation_id="cancel_job",
+    responses=CONFLICT,
     summary="Cancel a job: its pods stop, the phase becomes Cancelled",
 )
 def cancel_job(job_id: JobId, principal: CurrentPrincipal, store: StoreDep) -> JobPublic:
@@ -109,6 +122,7 @@ def cancel_job(job_id: JobId, principal: CurrentPrincipal, store: StoreDep) -> J
     "/{job_id}/retry",
     status_code=202,
     operation_id="retry_job",
+    responses=CONFLICT,
     summary="Run a Failed or Cancelled job again, as a new attempt set",
 )
 def retry_job(job_id: JobId, principal: CurrentPrincipal, store: StoreDep) -> JobPublic:

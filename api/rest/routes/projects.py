@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from api.rest.deps import CurrentPrincipal, SettingsDep, StoreDep
 from api.rest.routes.submission import ACCEPTED_RESPONSES, submit
 from api.rest.schemas import (
+    ERROR_RESPONSES,
     ImageGenerationCreate,
     JobCreate,
     SceneGenerationCreate,
@@ -21,7 +22,7 @@ from api.rest.schemas import (
 )
 from api.v1alpha1.types import UUID_PATTERN, JobType
 
-router = APIRouter(prefix="/v1/projects/{project_id}", tags=["projects"])
+router = APIRouter(prefix="/v1/projects/{project_id}", tags=["projects"], responses=ERROR_RESPONSES)
 ProjectId = Annotated[str, Path(pattern=UUID_PATTERN, description="The project (a UUID).")]
 IdempotencyKey = Annotated[str | None, Header(max_length=200)]
 OPTION_FIELDS = set(SubmitOptions.model_fields)

@@ -8,14 +8,17 @@ from fastapi.responses import JSONResponse
 
 from api.rest.auth import Principal
 from api.rest.errors import Conflict, NotFound
-from api.rest.schemas import JobAccepted, JobCreate
+from api.rest.schemas import JobAccepted, JobCreate, Problem
 from api.rest.settings import Settings
 from api.rest.store import REQUEST_HASH, JobStore
 from api.rest.submit import annotation_problems, build_omveejob, input_problems, job_id_for
 
 ACCEPTED_RESPONSES: dict[int | str, dict[str, object]] = {
     202: {"model": JobAccepted, "description": "Accepted: the job exists and will run."},
-    409: {"description": "The id or Idempotency-Key was used for a different request."},
+    409: {
+        "model": Problem,
+        "description": "The id or Idempotency-Key was used for a different request.",
+    },
 }
 
 
