@@ -41,12 +41,18 @@ def user_token(
 
 
 class ApiProcess:
-    def __init__(self, kubeconfig: Path, namespace: str, port_offset: int = 90) -> None:
+    def __init__(
+        self,
+        kubeconfig: Path,
+        namespace: str,
+        port_offset: int = 90,
+        log_name: str = "api-test.log",
+    ) -> None:
         self.kubeconfig = kubeconfig
         self.namespace = namespace
         self.port = Ports.from_env().base + port_offset
         self.url = f"http://127.0.0.1:{self.port}"
-        self.log = state_root() / "api-test.log"
+        self.log = state_root() / log_name
         self.process: subprocess.Popen[bytes] | None = None
 
     def env(self) -> dict[str, str]:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from tests.bench import controlplane, operator
+from tests.bench import api, controlplane, operator
 
 
 def main() -> None:
     controlplane.main()
     operator.main()
+    api.main()
 
 
 if __name__ == "__main__":
