@@ -1,9 +1,9 @@
 """``make up`` / ``make down``: the local development stack in the background.
 
 The local control plane, PostgreSQL (database `omvee` with the mirror's `jobs` table), the
-OmveeJob CRD and the operator (a local process, as it runs out-of-cluster, mirroring into
-`omvee`), plus a sample transcription job. The REST API joins this stack when it
-exists (issue 5).
+OmveeJob CRD, the operator (mirroring into `omvee`) and the REST API (development mode), both as
+local processes as they run out-of-cluster, plus a sample transcription submitted through the
+API.
 
 Run: ``python -m tests.devstack up|down``.
 """
@@ -11,6 +11,7 @@ Run: ``python -m tests.devstack up|down``.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import urllib.request
@@ -29,7 +30,8 @@ from tests.localpostgres import LocalPostgres, PostgresError
 from tests.waiting import WaitTimeout, wait_for
 
 NAMESPACE = "omvee"
-EXAMPLE = REPO_ROOT / "charts/omvee/examples/transcription.yaml"
+SAMPLE_PROJECT_ID = "2f1c6a0e-8d3b-4c55-9a57-3f0b7e6d9c10"
+SAMPLE_JOB_ID = "7b9e2c41-5a0f-4e8e-b1d2-6c3f4a5b6d7e"
 RBAC = REPO_ROOT / "charts/omvee/examples/job-runner-rbac.yaml"
 
 
@@ -60,18 +62,6 @@ def prepare_namespace(api: client.ApiClient) -> None:
         _ignore_conflict(lambda d=document: utils.create_from_dict(api, d, namespace=NAMESPACE))
 
 
-def submit_sample(api: client.ApiClient) -> str:
-    sample = yaml.safe_load(EXAMPLE.read_text())
-    # Long enough on the fake GPU node to watch it run.
-    sample["spec"]["podAnnotations"] = factories.pod_annotations(run_duration="30s")
-    _ignore_conflict(
-        lambda: client.CustomObjectsApi(api).create_namespaced_custom_object(
-            "omvee.io", "v1alpha1", NAMESPACE, "omveejobs", sample
-        )
-    )
-    return str(sample["metadata"]["name"])
-
-
 def prepare_mirror_db(postgres: LocalPostgres) -> str:
     """The `omvee` database with the jobs table, as Supabase would hold it."""
     import psycopg
@@ -86,19 +76,11 @@ def prepare_mirror_db(postgres: LocalPostgres) -> str:
     return dsn
 
 
-def start_operator(cluster: LocalCluster) -> None:
-    mirror_dsn = prepare_mirror_db(LocalPostgres.default())
+def _start_service(name: str, port: int, env: dict[str, str], module: str) -> None:
     table = stack_processes()
-    if table.alive("operator"):
+    if table.alive(name):
         return
-    port = operator_port()
-    env = {
-        **os.environ,
-        "KUBECONFIG": str(cluster.layout.kubeconfig),
-        "OMVEE_HEALTH_PORT": str(port),
-        "OMVEE_MIRROR_DSN": mirror_dsn,
-    }
-    table.start("operator", [sys.executable, "-m", "controller"], env=env, cwd=REPO_ROOT)
+    table.start(name, [sys.executable, "-m", module], env={**os.environ, **env}, cwd=REPO_ROOT)
 
     def healthy() -> bool:
         try:
@@ -107,7 +89,60 @@ def start_operator(cluster: LocalCluster) -> None:
         except OSError:
             return False
 
-    wait_for(healthy, "the operator's /healthz", 60, lambda: table.check_running("operator"))
+    wait_for(healthy, f"the {name}'s /healthz", 60, lambda: table.check_running(name))
+
+
+def start_operator(cluster: LocalCluster) -> None:
+    mirror_dsn = prepare_mirror_db(LocalPostgres.default())
+    _start_service(
+        "operator",
+        operator_port(),
+        {
+            "KUBECONFIG": str(cluster.layout.kubeconfig),
+            "OMVEE_HEALTH_PORT": str(operator_port()),
+            "OMVEE_MIRROR_DSN": mirror_dsn,
+        },
+        "controller",
+    )
+
+
+def start_api(cluster: LocalCluster) -> str:
+    """The REST API in development mode: no token needed, on 127.0.0.1 only."""
+    port = Ports.from_env().base
+    _start_service(
+        "api",
+        port,
+        {
+            "KUBECONFIG": str(cluster.layout.kubeconfig),
+            "OMVEE_API_ENVIRONMENT": "development",
+            "OMVEE_API_NAMESPACE": NAMESPACE,
+            "OMVEE_API_HOST": "127.0.0.1",
+            "OMVEE_API_PORT": str(port),
+            "OMVEE_API_POD_ANNOTATION_PREFIXES": '["kwok.omvee.io/"]',
+        },
+        "api.rest",
+    )
+    return f"http://127.0.0.1:{port}"
+
+
+def submit_sample(api_url: str) -> str:
+    """A transcription through the REST API, as OMVEE's backend submits one."""
+    body = json.dumps(
+        {
+            "audio_url": "https://media.example.com/episode-1.mp3",
+            "language": "en",
+            "job_id": SAMPLE_JOB_ID,
+            "pod_annotations": factories.pod_annotations(run_duration="30s"),
+        }
+    )
+    request = urllib.request.Request(
+        f"{api_url}/v1/projects/{SAMPLE_PROJECT_ID}/transcriptions",
+        data=body.encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return str(json.loads(response.read())["status_url"])
 
 
 def up() -> None:
@@ -118,7 +153,8 @@ def up() -> None:
     install_crd(api)
     prepare_namespace(api)
     start_operator(cluster)
-    sample = submit_sample(api)
+    api_url = start_api(cluster)
+    status_url = submit_sample(api_url)
     kubeconfig = cluster.layout.kubeconfig
     table = stack_processes()
     print(f"""
@@ -127,19 +163,23 @@ OMVEE local stack is up.
   kubeconfig       {kubeconfig}
   PostgreSQL       {postgres.url}
   jobs table       psql {postgres.url.rsplit("/", 1)[0]}/omvee -c 'table jobs'
+  REST API         {api_url}  (docs: {api_url}/docs; log: {table.log("api")})
   operator health  http://127.0.0.1:{operator_port()}/healthz  (log: {table.log("operator")})
-  sample job       {NAMESPACE}/{sample} (transcription on the GPU pool, runs 30 s)
+  sample job       {status_url}
+                   (a transcription on the GPU pool, runs 30 s)
 
+  curl {status_url}
+  curl -N {status_url}/events
   export KUBECONFIG={kubeconfig}
   kubectl -n {NAMESPACE} get ojob -w
-  kubectl -n {NAMESPACE} describe ojob {sample}
 
 Stop everything with: make down""")
 
 
 def down() -> None:
-    stopped = stack_processes().stop("operator")
-    print(f"[operator] {'stopped' if stopped else 'was not running'}", file=sys.stderr)
+    for name in ("api", "operator"):
+        stopped = stack_processes().stop(name)
+        print(f"[{name}] {'stopped' if stopped else 'was not running'}", file=sys.stderr)
     LocalCluster.default().down()
     stopped = LocalPostgres.default().down()
     print(f"[postgres] {'stopped' if stopped else 'was not running'}", file=sys.stderr)
