@@ -1,0 +1,85 @@
+"""Image backends behind one interface: an OpenAI-compatible HTTP endpoint (a hosted provider)
+or diffusers on the node's GPU. Chosen by $OMVEE_IMAGE_BACKEND (http | diffusers)."""
+
+from __future__ import annotations
+
+import base64
+import os
+from typing import Protocol
+
+import httpx
+
+from jobimages.runtime.exitcodes import PermanentError, RetryableError
+
+
+class ImageBackend(Protocol):
+    def generate(self, prompt: str, negative_prompt: str, width: int, height: int) -> bytes:
+        """One PNG."""
+
+
+class HttpImageBackend:
+    """``POST {url}/v1/images/generations`` with ``response_format: b64_json``."""
+
+    def __init__(self, url: str, api_key: str, model: str, timeout: float = 300.0) -> None:
+        self.url, self.api_key, self.model, self.timeout = url.rstrip("/"), api_key, model, timeout
+
+    def generate(self, prompt: str, negative_prompt: str, width: int, height: int) -> bytes:
+        try:
+            response = httpx.post(
+                f"{self.url}/v1/images/generations",
+                timeout=self.timeout,
+                headers={"Authorization": f"Bearer {self.api_key}"},
+                json={
+                    "model": self.model,
+                    "prompt": prompt,
+                    "n": 1,
+                    "size": f"{width}x{height}",
+                    "response_format": "b64_json",
+                },
+            )
+        except httpx.HTTPError as error:
+            raise RetryableError(f"the image provider is unreachable: {error}") from None
+        if response.status_code in (400, 422):
+            raise PermanentError(f"the image provider refused the prompt: {response.text[:200]}")
+        if response.status_code >= 400:
+            raise RetryableError(f"the image provider failed with HTTP {response.status_code}")
+        return base64.b64decode(response.json()["data"][0]["b64_json"])
+
+
+class DiffusersBackend:
+    """A diffusers pipeline on the GPU ($OMVEE_DIFFUSERS_MODEL); needs torch and diffusers in
+    the GPU image."""
+
+    def __init__(self, model: str) -> None:
+        import torch
+        from diffusers import AutoPipelineForText2Image
+
+        self.pipeline = AutoPipelineForText2Image.from_pretrained(
+            model, torch_dtype=torch.float16
+        ).to("cuda")
+
+    def generate(self, prompt: str, negative_prompt: str, width: int, height: int) -> bytes:
+        import io
+
+        image = self.pipeline(
+            prompt=prompt, negative_prompt=negative_prompt, width=width, height=height
+        ).images[0]
+        buffer = io.BytesIO()
+        image.save(buffer, format="PNG")
+        return buffer.getvalue()
+
+
+def backend_from_env() -> ImageBackend:
+    kind = os.environ.get("OMVEE_IMAGE_BACKEND", "")
+    if kind == "http":
+        return HttpImageBackend(
+            os.environ["OMVEE_IMAGE_URL"],
+            os.environ.get("OMVEE_IMAGE_API_KEY", ""),
+            os.environ.get("OMVEE_IMAGE_MODEL", "default"),
+        )
+    if kind == "diffusers":
+        return DiffusersBackend(os.environ.get("OMVEE_DIFFUSERS_MODEL", "stabilityai/sdxl-turbo"))
+    raise PermanentError(
+        "no image backend configured: set OMVEE_IMAGE_BACKEND to http "
+        "(with OMVEE_IMAGE_URL) or diffusers"
+    )

@@ -1,0 +1,44 @@
+"""The job a container runs: from $OMVEE_JOB (set by the operator) or given on the command line."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from api.v1alpha1.constants import ENV_JOB
+from jobimages.runtime.exitcodes import PermanentError
+
+
+@dataclass(frozen=True)
+class Job:
+    type: str
+    project_id: str
+    job_id: str
+    input: dict[str, Any] = field(default_factory=dict)
+    name: str | None = None  # the OmveeJob, when run by the operator
+    namespace: str | None = None
+    run: int = 0
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Job:
+        raw = (env if env is not None else dict(os.environ)).get(ENV_JOB)
+        if not raw:
+            raise PermanentError(
+                f"${ENV_JOB} is not set: run me through an OmveeJob, or use "
+                "`python -m jobimages.<type> --help` to run by hand"
+            )
+        try:
+            data = json.loads(raw)
+            return cls(
+                type=data["type"],
+                project_id=data["projectId"],
+                job_id=data["jobId"],
+                input=data.get("input") or {},
+                name=data.get("name"),
+                namespace=data.get("namespace"),
+                run=int(data.get("run") or 0),
+            )
+        except (ValueError, KeyError, TypeError) as error:
+            raise PermanentError(f"${ENV_JOB} is not a valid job document: {error}") from None

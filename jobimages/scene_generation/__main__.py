@@ -1,0 +1,66 @@
+"""``python -m jobimages.scene_generation``: split a transcription job's transcript into scenes.
+By hand: ``--transcript transcript.json [--max-scene-seconds 30]``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import uuid
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from api.catalog.inputs import SceneGenerationInput
+from jobimages.runtime.exitcodes import PermanentError
+from jobimages.runtime.job import Job
+from jobimages.runtime.previous import previous_json
+from jobimages.runtime.progress import ConsoleReporter
+from jobimages.runtime.results import LocalResults
+from jobimages.runtime.run import Context, execute, main
+from jobimages.scene_generation.scenes import split_scenes
+
+
+def generate(context: Context, transcript: dict[str, Any] | None = None) -> dict[str, Any]:
+    try:
+        options = SceneGenerationInput.model_validate(context.job.input)
+    except ValidationError as error:
+        raise PermanentError(f"invalid input: {error.errors()[0]['msg']}") from None
+    context.reporter.progress(10, "reading the transcript")
+    if transcript is None:
+        transcript = previous_json(context.job.namespace, options.transcript_job_id, "json")
+    scenes = split_scenes(transcript, max_seconds=options.max_scene_seconds)
+    context.reporter.progress(90, f"{len(scenes)} scenes")
+    location = context.results.put(
+        context.key("scenes.json"), json.dumps({"scenes": scenes}).encode(), "application/json"
+    )
+    return {"scenes": len(scenes), "files": {"json": location}}
+
+
+def by_hand(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m jobimages.scene_generation")
+    parser.add_argument("--transcript", required=True, type=Path)
+    parser.add_argument("--max-scene-seconds", type=float, default=30.0)
+    parser.add_argument("--results-dir", default="omvee-results")
+    args = parser.parse_args(argv)
+    transcript = json.loads(args.transcript.read_text())
+    job = Job(
+        "scene-generation",
+        "local",
+        str(uuid.uuid4()),
+        {"transcriptJobId": str(uuid.uuid4()), "maxSceneSeconds": args.max_scene_seconds},
+    )
+    return execute(
+        lambda c: generate(c, transcript),
+        job,
+        ConsoleReporter(),
+        LocalResults(Path(args.results_dir)),
+    )
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 or "OMVEE_JOB" not in os.environ:
+        raise SystemExit(by_hand(sys.argv[1:]))
+    main(generate)

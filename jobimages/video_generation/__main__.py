@@ -1,0 +1,66 @@
+"""``python -m jobimages.video_generation``: the images of an image-generation job, each for its
+scene's span, with the audio, as an MP4. By hand: ``--image A.png --image B.png --durations
+2.5,3 [--audio a.wav] [--fps 24] [--output out.mp4]``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from api.catalog.inputs import VideoGenerationInput
+from jobimages.runtime.exitcodes import PermanentError
+from jobimages.runtime.fetch import download
+from jobimages.runtime.previous import previous_json, read_location
+from jobimages.runtime.run import Context, main
+from jobimages.video_generation.assemble import assemble, probe_seconds
+
+
+def generate(context: Context) -> dict[str, Any]:
+    try:
+        options = VideoGenerationInput.model_validate(context.job.input)
+    except ValidationError as error:
+        raise PermanentError(f"invalid input: {error.errors()[0]['msg']}") from None
+    images = previous_json(context.job.namespace, options.images_job_id, "json")["images"]
+    paths, durations = [], []
+    for number, item in enumerate(images):
+        path = context.workdir / f"scene-{number:03d}.png"
+        path.write_bytes(read_location(item["image"]))
+        paths.append(path)
+        durations.append(float(item["end"]) - float(item["start"]))
+    audio = None
+    if options.audio_url:
+        audio = download(options.audio_url, context.workdir / "audio", max_bytes=500 << 20)
+    context.reporter.progress(50, "assembling the video")
+    video = assemble(paths, durations, audio, context.workdir / "video.mp4", options.fps)
+    seconds = probe_seconds(video)
+    location = context.results.put(context.key("video.mp4"), video.read_bytes(), "video/mp4")
+    return {"duration": round(seconds, 3), "files": {"mp4": location}}
+
+
+def by_hand(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m jobimages.video_generation")
+    parser.add_argument("--image", action="append", type=Path, required=True)
+    parser.add_argument("--durations", required=True)
+    parser.add_argument("--audio", type=Path)
+    parser.add_argument("--fps", type=int, default=24)
+    parser.add_argument("--output", type=Path, default=Path("video.mp4"))
+    args = parser.parse_args(argv)
+    durations = [float(d) for d in args.durations.split(",")]
+    try:
+        video = assemble(args.image, durations, args.audio, args.output, args.fps)
+    except PermanentError as error:
+        sys.stderr.write(f"permanent failure: {error}\n")
+        return 65
+    sys.stderr.write(f"[done] {video} ({probe_seconds(video):.2f}s)\n")
+    return 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 or "OMVEE_JOB" not in os.environ:
+        raise SystemExit(by_hand(sys.argv[1:]))
+    main(generate)

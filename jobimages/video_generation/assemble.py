@@ -1,0 +1,75 @@
+"""Assemble scene images and the audio into an MP4 with ffmpeg (the binary the PyPI package
+imageio-ffmpeg ships): each image shows for its scene's span."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+from jobimages.runtime.exitcodes import PermanentError
+
+
+def ffmpeg() -> str:
+    import imageio_ffmpeg
+
+    return str(imageio_ffmpeg.get_ffmpeg_exe())
+
+
+def concat_list(images: list[Path], durations: list[float]) -> str:
+    """Pure: ffmpeg's concat-demuxer script (the last image is listed twice, as it requires)."""
+    if not images or len(images) != len(durations):
+        raise PermanentError("need one image per scene")
+    lines = []
+    for image, seconds in zip(images, durations, strict=True):
+        lines += [f"file '{image.as_posix()}'", f"duration {max(seconds, 0.04):.3f}"]
+    lines.append(f"file '{images[-1].as_posix()}'")
+    return "\n".join(lines) + "\n"
+
+
+def assemble(
+    images: list[Path], durations: list[float], audio: Path | None, output: Path, fps: int
+) -> Path:
+    script = output.with_suffix(".txt")
+    script.write_text(concat_list(images, durations))
+    command = [
+        ffmpeg(),
+        "-y",
+        "-loglevel",
+        "error",
+        "-f",
+        "concat",
+        "-safe",
+        "0",
+        "-i",
+        str(script),
+    ]
+    if audio:
+        command += ["-i", str(audio)]
+    command += [
+        "-r",
+        str(fps),
+        "-c:v",
+        "libx264",
+        "-pix_fmt",
+        "yuv420p",
+        "-vf",
+        "scale=trunc(iw/2)*2:trunc(ih/2)*2",
+    ]
+    if audio:
+        command += ["-c:a", "aac", "-shortest"]
+    command.append(str(output))
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise PermanentError(f"ffmpeg could not assemble the video: {result.stderr.strip()[-300:]}")
+    return output
+
+
+def probe_seconds(path: Path) -> float:
+    """The media's duration, as ffmpeg reads it."""
+    result = subprocess.run([ffmpeg(), "-i", str(path)], capture_output=True, text=True)
+    match = re.search(r"Duration: (\d+):(\d+):(\d+\.\d+)", result.stderr)
+    if not match:
+        raise PermanentError(f"{path.name} is not a readable media file")
+    hours, minutes, seconds = match.groups()
+    return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
