@@ -40,7 +40,7 @@ class ConsoleReporter:
         sys.stderr.write(f"[done] {result}\n")
 
     def note(self, message: str) -> None:
-        sys.stderr.write(f"[note] {message}\n")
+        sys.stderr.write(message + "\n")
 
 
 class KubeReporter:
@@ -85,4 +85,5 @@ class KubeReporter:
         self._patch({"result": result})
 
     def note(self, message: str) -> None:
+        sys.stderr.write(message + "\n")
         self._patch({"progressMessage": message[:256]})

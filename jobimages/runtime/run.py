@@ -69,7 +69,6 @@ def execute(
     except JobError as error:
         kind = "permanent failure" if error.exit_code == PERMANENT else "failed"
         message = f"{kind}: {error}"
-        sys.stderr.write(message + "\n")
         reporter.note(message)
         return error.exit_code
     except Exception as error:  # a bug or an unexpected condition: worth another attempt
