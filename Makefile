@@ -7,7 +7,11 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
 
-.PHONY: help venv controlplane up down test unit lint bench \
+IMAGE_REPO ?= ghcr.io/omvee
+IMAGE_TAG  ?= 0.1.0
+JOB_TYPES  := transcription scene-generation visual-prompts image-generation video-generation
+
+.PHONY: help venv controlplane up down test unit lint bench images \
         cluster-up cluster-down cluster-status cluster-kubeconfig postgres-up postgres-down
 
 help: ## list the targets
@@ -45,6 +49,14 @@ lint: venv ## ruff, mypy and the import layering contracts
 
 bench: controlplane ## benchmarks; each prints its figures
 	$(PY) -m tests.bench
+
+images: ## build the job images with Docker (for machines that have it; not used by the tests)
+	@command -v docker >/dev/null || { echo "error: make images needs Docker" >&2; exit 1; }
+	@for type in $(JOB_TYPES); do \
+	  echo "[images] $(IMAGE_REPO)/job-$$type:$(IMAGE_TAG)"; \
+	  docker build -f jobimages/$$(echo $$type | tr - _)/Dockerfile \
+	    -t $(IMAGE_REPO)/job-$$type:$(IMAGE_TAG) . || exit 1; \
+	done
 
 cluster-up: controlplane ## start the local control plane (etcd, apiserver, controller-manager, scheduler, kwok)
 	@$(PY) -m tests.localcluster up

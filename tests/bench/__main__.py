@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from tests.bench import api, controlplane, operator
+from tests.bench import api, controlplane, operator, transcription
 
 
 def main() -> None:
     controlplane.main()
     operator.main()
     api.main()
+    transcription.main()
 
 
 if __name__ == "__main__":

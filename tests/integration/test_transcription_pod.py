@@ -1,0 +1,122 @@
+"""The transcription entrypoint as a process against the local control plane, as its pod would
+run it: with the job-runner ServiceAccount's rights only, reporting progress into a real
+OmveeJob's status."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+import yaml
+from kubernetes import client, watch
+
+from tests import factories
+from tests.localcluster.layout import REPO_ROOT
+from tests.media import SENTENCE, serve, speak, word_error_rate
+from tests.omveejobs import OmveeJobs, manifest
+from tests.operator_process import OperatorProcess
+
+pytestmark = [pytest.mark.cluster, pytest.mark.media]
+
+
+@pytest.fixture
+def speech_url(tmp_path: Path) -> Iterator[str]:
+    speak(SENTENCE, tmp_path / "speech.wav")
+    with serve(tmp_path) as url:
+        yield f"{url}/speech.wav"
+
+
+def as_job_runner(kubeconfig: Path, namespace: str, target: Path) -> Path:
+    """A kubeconfig acting as the namespace's omvee-job-runner ServiceAccount."""
+    config = yaml.safe_load(kubeconfig.read_text())
+    config["users"][0]["user"]["as"] = f"system:serviceaccount:{namespace}:omvee-job-runner"
+    target.write_text(yaml.safe_dump(config))
+    return target
+
+
+def test_progress_and_result_reach_the_omveejob(
+    operator: OperatorProcess,
+    k8s: client.ApiClient,
+    job_namespace: str,
+    kubeconfig: Path,
+    speech_url: str,
+    tmp_path: Path,
+) -> None:
+    ojobs = OmveeJobs(k8s, job_namespace)
+    # The operator's own (fake) pod for this job stays Running while the real entrypoint works.
+    body = manifest(
+        "transcribe-real",
+        "transcription",
+        input={"audioUrl": speech_url},
+        pod_annotations=factories.pod_annotations(run_duration="1h"),
+    )
+    ojobs.create(body)
+    ojobs.wait_status("transcribe-real", "Running", lambda s: s.get("phase") == "Running")
+
+    seen: list[int] = []
+    stop = threading.Event()
+
+    def follow() -> None:
+        stream = watch.Watch().stream(
+            ojobs.custom.list_namespaced_custom_object,
+            "omvee.io",
+            "v1alpha1",
+            job_namespace,
+            "omveejobs",
+            field_selector="metadata.name=transcribe-real",
+            timeout_seconds=120,
+        )
+        for event in stream:
+            progress = (event["object"].get("status") or {}).get("progress")
+            if progress is not None and (not seen or seen[-1] != progress):
+                seen.append(progress)
+            if stop.is_set() or progress == 100:
+                return
+
+    watcher = threading.Thread(target=follow, daemon=True)
+    watcher.start()
+    document: dict[str, Any] = {
+        "name": "transcribe-real",
+        "namespace": job_namespace,
+        "run": 0,
+        "type": "transcription",
+        "projectId": body["spec"]["projectId"],
+        "jobId": body["spec"]["jobId"],
+        "input": body["spec"]["input"],
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "jobimages.transcription"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env={
+            **os.environ,
+            "OMVEE_JOB": json.dumps(document),
+            "KUBECONFIG": str(as_job_runner(kubeconfig, job_namespace, tmp_path / "sa.yaml")),
+            "OMVEE_RESULTS_DIR": str(tmp_path / "results"),
+        },
+    )
+    assert result.returncode == 0, result.stderr
+    watcher.join(30)
+    stop.set()
+
+    assert len(seen) >= 3, seen
+    assert seen == sorted(seen) and seen[-1] == 100
+    status = ojobs.status("transcribe-real")
+    assert status["progressMessage"] == "done"
+    summary = status["result"]
+    assert summary["language"] == "en" and summary["segments"] >= 1
+    assert word_error_rate(SENTENCE, summary["preview"]) <= 0.3
+    transcript = Path(urlsplit(summary["files"]["json"]).path)
+    assert json.loads(transcript.read_text())["segments"]
+    assert {"json", "srt", "vtt"} == set(summary["files"])
+    ojobs.patch_spec("transcribe-real", {"cancel": True})

@@ -1,0 +1,29 @@
+"""Each job type has an image recipe whose entrypoint is the catalog's command, run non-root."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+
+import pytest
+
+from api.catalog.profiles import load_catalog
+from api.v1alpha1.types import JobType
+from controller.builders import RUN_AS_USER
+from tests.localcluster.layout import REPO_ROOT
+
+
+@pytest.mark.parametrize("job_type", list(JobType))
+def test_dockerfile_matches_the_catalog(job_type: JobType) -> None:
+    profile = load_catalog().profile(job_type)
+    module = profile.command[-1]
+    assert profile.command[:2] == ["python", "-m"] and module.startswith("jobimages.")
+    assert importlib.util.find_spec(f"{module}.__main__") is not None
+    dockerfile = (REPO_ROOT / module.replace(".", "/") / "Dockerfile").read_text()
+    base = re.search(r"^FROM (\S+)", dockerfile, re.MULTILINE)
+    assert base and ":" in base.group(1) and not base.group(1).endswith(":latest")
+    assert f"USER {RUN_AS_USER}" in dockerfile
+    assert f'"-m", "{module}"]' in dockerfile
+    if profile.gpu:
+        assert base.group(1).startswith("nvidia/cuda:")
+        assert "python-is-python3" in dockerfile  # the catalog's command runs `python`
