@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import threading
+import time
 import wave
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -33,9 +34,22 @@ def silent_wav(path: Path, frames: int = 0) -> Path:
 
 
 class MediaHandler(SimpleHTTPRequestHandler):
-    """Serves a folder; ``/cut`` promises a megabyte and hangs up after a kilobyte."""
+    """Serves a folder; ``/cut`` promises a megabyte and hangs up after a kilobyte; ``/slow``
+    trickles a byte every 50 ms for 10 s."""
 
     def do_GET(self) -> None:
+        if self.path == "/slow":
+            self.send_response(200)
+            self.send_header("Content-Length", "200")
+            self.end_headers()
+            for _ in range(200):
+                try:
+                    self.wfile.write(b"\0")
+                    self.wfile.flush()
+                except OSError:
+                    return
+                time.sleep(0.05)
+            return
         if self.path == "/cut":
             self.send_response(200)
             self.send_header("Content-Type", "audio/wav")

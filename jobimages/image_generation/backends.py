@@ -28,7 +28,7 @@ class HttpImageBackend:
             response = httpx.post(
                 f"{self.url}/v1/images/generations",
                 timeout=self.timeout,
-                headers={"Authorization": f"Bearer {self.api_key}"},
+                headers={"Authorization": f"Bearer {self.api_key}"} if self.api_key else {},
                 json={
                     "model": self.model,
                     "prompt": prompt,

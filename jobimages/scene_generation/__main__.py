@@ -16,11 +16,14 @@ from pydantic import ValidationError
 from api.catalog.inputs import SceneGenerationInput
 from jobimages.runtime.exitcodes import PermanentError
 from jobimages.runtime.job import Job
+from jobimages.runtime.llm import chat_from_env
 from jobimages.runtime.previous import previous_json
 from jobimages.runtime.progress import ConsoleReporter
 from jobimages.runtime.results import LocalResults
 from jobimages.runtime.run import Context, execute, main
 from jobimages.scene_generation.scenes import split_scenes
+
+TITLE_SYSTEM = "Give a short title (at most 8 words) for this scene of a video. Reply with it."
 
 
 def generate(context: Context, transcript: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -32,6 +35,9 @@ def generate(context: Context, transcript: dict[str, Any] | None = None) -> dict
     if transcript is None:
         transcript = previous_json(context.job.namespace, options.transcript_job_id, "json")
     scenes = split_scenes(transcript, max_seconds=options.max_scene_seconds)
+    if chat := chat_from_env():  # better titles; the cuts stay the algorithm's
+        for scene in scenes:
+            scene["title"] = chat.complete(TITLE_SYSTEM, scene["text"])[:80] or scene["title"]
     context.reporter.progress(90, f"{len(scenes)} scenes")
     location = context.results.put(
         context.key("scenes.json"), json.dumps({"scenes": scenes}).encode(), "application/json"

@@ -16,11 +16,17 @@ from pydantic import ValidationError
 from api.catalog.inputs import VisualPromptsInput
 from jobimages.runtime.exitcodes import PermanentError
 from jobimages.runtime.job import Job
+from jobimages.runtime.llm import chat_from_env
 from jobimages.runtime.previous import previous_json
 from jobimages.runtime.progress import ConsoleReporter
 from jobimages.runtime.results import LocalResults
 from jobimages.runtime.run import Context, execute, main
 from jobimages.visual_prompts.prompts import prompt_for
+
+PROMPT_SYSTEM = (
+    "Write one prompt for an image generator that illustrates the scene, in the "
+    "given style. Reply with the prompt only."
+)
 
 
 def generate(context: Context, scenes: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -31,6 +37,13 @@ def generate(context: Context, scenes: dict[str, Any] | None = None) -> dict[str
     if scenes is None:
         scenes = previous_json(context.job.namespace, options.scenes_job_id, "json")
     prompts = [prompt_for(scene, options.style) for scene in scenes.get("scenes", [])]
+    if chat := chat_from_env():
+        for prompt, scene in zip(prompts, scenes.get("scenes", []), strict=True):
+            prompt["prompt"] = chat.complete(
+                PROMPT_SYSTEM,
+                f"Scene: {scene['text']}\nStyle: {options.style or 'any'}\n"
+                f"Keywords: {prompt['prompt']}",
+            )
     context.reporter.progress(90, f"{len(prompts)} prompts")
     location = context.results.put(
         context.key("prompts.json"), json.dumps({"prompts": prompts}).encode(), "application/json"

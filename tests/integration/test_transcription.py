@@ -7,8 +7,10 @@ import itertools
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -191,3 +193,29 @@ def test_bad_inputs_exit_with_the_documented_code(
     assert message in result.stderr
     kind = "permanent failure" if code == 65 else "failed"
     assert result.stderr.strip().splitlines()[-1].startswith(kind)
+
+
+def test_sigterm_stops_cleanly_and_exits_retryable(media: tuple[Path, str]) -> None:
+    _, url = media
+    job = {
+        "type": "transcription",
+        "projectId": "proj",
+        "jobId": str(uuid.uuid4()),
+        "input": {"audioUrl": f"{url}/slow"},
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "jobimages.transcription"],
+        cwd=REPO_ROOT,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "OMVEE_JOB": json.dumps(job)},
+    )
+    assert process.stderr is not None
+    for line in process.stderr:  # wait until the download is under way
+        if "downloading audio" in line:
+            break
+    time.sleep(0.5)  # inside the trickling download
+    process.send_signal(signal.SIGTERM)
+    rest = process.stderr.read()
+    assert process.wait(timeout=30) == 75
+    assert "failed: stopped by SIGTERM" in rest

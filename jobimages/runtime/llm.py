@@ -1,0 +1,47 @@
+"""An OpenAI-compatible chat endpoint, used only when configured ($OMVEE_LLM_URL, optional
+$OMVEE_LLM_API_KEY and $OMVEE_LLM_MODEL) to refine what the deterministic algorithms produce."""
+
+from __future__ import annotations
+
+import os
+
+import httpx
+
+from jobimages.runtime.exitcodes import RetryableError
+
+
+class ChatModel:
+    def __init__(self, url: str, api_key: str, model: str, timeout: float = 60.0) -> None:
+        self.url, self.api_key, self.model, self.timeout = url.rstrip("/"), api_key, model, timeout
+
+    def complete(self, system: str, user: str) -> str:
+        """``POST {url}/v1/chat/completions``; deterministic (temperature 0)."""
+        try:
+            response = httpx.post(
+                f"{self.url}/v1/chat/completions",
+                timeout=self.timeout,
+                headers={"Authorization": f"Bearer {self.api_key}"} if self.api_key else {},
+                json={
+                    "model": self.model,
+                    "temperature": 0,
+                    "messages": [
+                        {"role": "system", "content": system},
+                        {"role": "user", "content": user},
+                    ],
+                },
+            )
+            response.raise_for_status()
+        except httpx.HTTPError as error:
+            raise RetryableError(f"the language model endpoint failed: {error}") from None
+        return str(response.json()["choices"][0]["message"]["content"]).strip()
+
+
+def chat_from_env() -> ChatModel | None:
+    url = os.environ.get("OMVEE_LLM_URL")
+    if not url:
+        return None
+    return ChatModel(
+        url,
+        os.environ.get("OMVEE_LLM_API_KEY", ""),
+        os.environ.get("OMVEE_LLM_MODEL", "gpt-4o-mini"),
+    )
