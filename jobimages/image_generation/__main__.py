@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import argparse
+import json
+import os
+import sys
+import uuid
+from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
@@ -9,8 +15,11 @@ from pydantic import ValidationError
 from api.catalog.inputs import ImageGenerationInput
 from jobimages.image_generation.backends import ImageBackend, backend_from_env
 from jobimages.runtime.exitcodes import PermanentError
+from jobimages.runtime.job import Job
 from jobimages.runtime.previous import previous_json
-from jobimages.runtime.run import Context, main
+from jobimages.runtime.progress import ConsoleReporter
+from jobimages.runtime.results import LocalResults
+from jobimages.runtime.run import Context, execute, main
 
 
 def generate(
@@ -38,13 +47,35 @@ def generate(
             }
         )
         context.reporter.progress(95 * number / len(items), f"image {number} of {len(items)}")
-    import json
-
     location = context.results.put(
         context.key("images.json"), json.dumps({"images": images}).encode(), "application/json"
     )
     return {"images": len(images), "files": {"json": location}}
 
 
+def by_hand(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m jobimages.image_generation",
+        description="Render prompts.json with the backend $OMVEE_IMAGE_BACKEND names.",
+    )
+    parser.add_argument("--prompts", required=True, type=Path)
+    parser.add_argument("--width", type=int, default=1024)
+    parser.add_argument("--height", type=int, default=576)
+    parser.add_argument("--results-dir", default="omvee-results")
+    args = parser.parse_args(argv)
+    prompts = json.loads(args.prompts.read_text())
+    job = Job(
+        "image-generation",
+        "local",
+        str(uuid.uuid4()),
+        {"promptsJobId": str(uuid.uuid4()), "width": args.width, "height": args.height},
+    )
+    return execute(
+        lambda c: generate(c, prompts), job, ConsoleReporter(), LocalResults(Path(args.results_dir))
+    )
+
+
 if __name__ == "__main__":
+    if len(sys.argv) > 1 or "OMVEE_JOB" not in os.environ:
+        raise SystemExit(by_hand(sys.argv[1:]))
     main(generate)
