@@ -11,7 +11,7 @@ IMAGE_REPO ?= ghcr.io/omvee
 IMAGE_TAG  ?= 0.1.0
 JOB_TYPES  := transcription scene-generation visual-prompts image-generation video-generation
 
-.PHONY: help venv controlplane up down test unit lint bench images \
+.PHONY: help venv sysdeps controlplane up down test unit lint bench images \
         cluster-up cluster-down cluster-status cluster-kubeconfig postgres-up postgres-down
 
 help: ## list the targets
@@ -26,16 +26,28 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP) ## create .venv and install the package with its dev tools
 
+sysdeps: ## install the Debian packages the suite needs (PostgreSQL server, espeak-ng) if missing
+	@missing=""; \
+	compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || command -v initdb >/dev/null \
+	  || missing="$$missing postgresql"; \
+	command -v espeak-ng >/dev/null || missing="$$missing espeak-ng"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "[sysdeps] installing$$missing" >&2; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "error: please install these Debian packages:$$missing" >&2; exit 1; fi; \
+	fi
+
 controlplane: venv ## build the control-plane binaries from Go modules (cached; reused when present)
 	@$(PY) -m tests.localcluster build >/dev/null
 
-up: venv ## start the local control plane and PostgreSQL, submit a sample job, print how to reach them
+up: sysdeps venv ## start the local control plane and PostgreSQL, submit a sample job, print how to reach them
 	@$(PY) -m tests.devstack up
 
 down: venv ## stop everything `make up` started
 	@$(PY) -m tests.devstack down
 
-test: lint controlplane ## lint, then the whole suite (starts and stops the cluster and PostgreSQL it needs)
+test: sysdeps lint controlplane ## lint, then the whole suite (starts and stops the cluster and PostgreSQL it needs)
 	$(PY) -m pytest
 
 unit: venv ## the fast tests that need no cluster or database

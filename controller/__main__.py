@@ -80,7 +80,9 @@ def main() -> None:
         mirror = MirrorWriter(sink)
         mirror.start(stop)
         log.info("Mirroring job status to %s", sink.describe())
-    reconciler = Reconciler(Kube(_api_client(options.max_workers + 4)), catalog, mirror)
+    reconciler = Reconciler(
+        Kube(_api_client(options.max_workers + 4)), catalog, mirror, options.namespaces
+    )
     queue: WorkQueue[tuple[str, str]] = WorkQueue()
 
     def work(key: tuple[str, str]) -> None:

@@ -50,11 +50,19 @@ class Kube:
             raise
         return obj
 
-    def list_omveejobs(self) -> list[dict[str, Any]]:
-        listed = self.custom.list_cluster_custom_object(
-            constants.GROUP, constants.VERSION, constants.PLURAL
-        )
-        return list(listed.get("items", []))
+    def list_omveejobs(self, namespaces: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+        """Every OmveeJob in ``namespaces`` (all namespaces when empty)."""
+        if not namespaces:
+            listed = self.custom.list_cluster_custom_object(
+                constants.GROUP, constants.VERSION, constants.PLURAL
+            )
+            return list(listed.get("items", []))
+        items: list[dict[str, Any]] = []
+        for namespace in namespaces:
+            items += self.custom.list_namespaced_custom_object(
+                constants.GROUP, constants.VERSION, namespace, constants.PLURAL
+            ).get("items", [])
+        return items
 
     def get_job(self, namespace: str, name: str) -> dict[str, Any] | None:
         try:
@@ -92,6 +100,15 @@ class Kube:
         if existing is None:  # deleted in between; the next reconcile creates it
             raise Conflict(f"Job {namespace}/{name} vanished while being adopted")
         owners = existing["metadata"].get("ownerReferences") or []
+        owner_name = manifest["metadata"]["ownerReferences"][0]["name"]
+        if any(
+            ref.get("kind") == constants.KIND
+            and ref.get("name") == owner_name
+            and ref.get("uid") != owner_uid
+            for ref in owners
+        ):
+            # Left by a deleted OmveeJob of the same name; garbage collection removes it.
+            raise Conflict(f"Job {namespace}/{name} still belongs to a deleted OmveeJob {name}")
         if not any(ref.get("uid") == owner_uid and ref.get("controller") for ref in owners):
             raise JobNameTaken(
                 f"a Job named {name} already exists and is not owned by this OmveeJob"

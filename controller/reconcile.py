@@ -25,10 +25,17 @@ MAX_CONFLICT_RETRIES = 5
 class Reconciler:
     """Not thread-safe per key: the work queue never hands one OmveeJob to two workers."""
 
-    def __init__(self, kube: Kube, catalog: Catalog, mirror: MirrorWriter | None = None) -> None:
+    def __init__(
+        self,
+        kube: Kube,
+        catalog: Catalog,
+        mirror: MirrorWriter | None = None,
+        namespaces: tuple[str, ...] = (),
+    ) -> None:
         self.kube = kube
         self.catalog = catalog
         self.mirror = mirror
+        self.namespaces = namespaces
 
     def reconcile(self, namespace: str, name: str) -> None:
         for _ in range(MAX_CONFLICT_RETRIES):
@@ -84,8 +91,22 @@ class Reconciler:
             now=datetime.now(UTC),
         )
         if not decision.status:
+            if decision.delete_job:  # a final status already written; its Job still stands
+                self.kube.delete_job(namespace, job_name)
             return ojob
+        previous = status.model_dump(by_alias=True, mode="json")
+        current = ojob
         if decision.create_job:
+            if status.run != run:
+                # Record the new run before its Job exists: a pod of this run may report
+                # progress at once, and a later pass must never take the run for new again.
+                current = self.kube.patch_status(
+                    namespace,
+                    name,
+                    meta["resourceVersion"],
+                    transitions.changed(previous, decision.status),
+                )
+                previous = decision.status
             manifest = builders.build_job(
                 name=name,
                 namespace=namespace,
@@ -98,34 +119,33 @@ class Reconciler:
             try:
                 created = self.kube.ensure_job(manifest, meta["uid"])
             except JobNameTaken as taken:
-                decision = transitions.Decision(
-                    run=run,
-                    status=decision.status
-                    | {
-                        "phase": Phase.FAILED.value,
-                        "reason": "JobNameTaken",
-                        "message": str(taken),
-                    },
-                )
+                decision.status |= {
+                    "phase": Phase.FAILED.value,
+                    "reason": "JobNameTaken",
+                    "message": str(taken),
+                    "finishedAt": decision.status.get("finishedAt")
+                    or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                }
             else:
                 decision.status["jobUid"] = created["metadata"]["uid"]
+        patch = transitions.changed(previous, decision.status)
+        if patch:
+            current = self.kube.patch_status(
+                namespace, name, current["metadata"]["resourceVersion"], patch
+            )
+            for event in transitions.events_for(status, decision):
+                log.info("OmveeJob %s/%s: %s %s", namespace, name, event.reason, event.message)
+                self.kube.post_event(ojob, event.type, event.reason, event.message)
+        # Only once the status says why: deleting first could be read back as JobDeleted.
         if decision.delete_job:
             self.kube.delete_job(namespace, job_name)
-        previous = status.model_dump(by_alias=True, mode="json")
-        patch = transitions.changed(previous, decision.status)
-        if not patch:
-            return ojob
-        patched = self.kube.patch_status(namespace, name, meta["resourceVersion"], patch)
-        for event in transitions.events_for(status, decision):
-            log.info("OmveeJob %s/%s: %s %s", namespace, name, event.reason, event.message)
-            self.kube.post_event(ojob, event.type, event.reason, event.message)
-        return patched
+        return current
 
     def resync(self) -> list[tuple[str, str]]:
         """Offer every OmveeJob to the mirror, and return the keys to reconcile again: those
         not yet final, or asked to rerun."""
         keys = []
-        for ojob in self.kube.list_omveejobs():
+        for ojob in self.kube.list_omveejobs(self.namespaces):
             self.offer(ojob)
             status = ojob.get("status") or {}
             spec = ojob.get("spec") or {}

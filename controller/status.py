@@ -7,7 +7,7 @@ cluster or reads the clock: ``now`` is passed in.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from api.v1alpha1 import constants
@@ -44,7 +44,7 @@ def format_time(value: datetime) -> str:
 def normalize_time(value: str | None) -> str | None:
     """RFC 3339 in UTC with a Z, whichever form the client served."""
     parsed = parse_time(value)
-    return format_time(parsed) if parsed else None
+    return format_time(parsed.astimezone(UTC)) if parsed else None
 
 
 def _condition(obj: dict[str, Any], kind: str) -> dict[str, Any] | None:
@@ -159,6 +159,23 @@ def observe(
         )
 
     phase_if_waiting = Phase.RUNNING if started_at else Phase.PENDING
+    # Kubernetes 1.31+ marks the outcome before the last pods are gone.
+    if target := _condition(job, "FailureTarget"):
+        return replace(
+            where,
+            phase=phase_if_waiting,
+            reason="Failing",
+            message=f"failing ({target.get('reason') or 'Failed'}): "
+            f"{target.get('message') or 'stopping the remaining pods'}",
+        )
+    if _condition(job, "SuccessCriteriaMet"):
+        return replace(
+            where,
+            phase=Phase.RUNNING,
+            reason="Finishing",
+            message="succeeded; waiting for the Job to complete",
+            scheduled=("True", "Scheduled", ""),
+        )
     status = (latest or {}).get("status", {})
     if latest and status.get("phase") == "Running":
         return replace(
@@ -225,5 +242,7 @@ def observe(
         phase=phase_if_waiting,
         reason="Creating",
         message="waiting for the Job controller to create a pod",
-        pending_since=parse_time(_created(job)),
+        # Only a first attempt waits from the Job's creation; a replacement pod (after an
+        # eviction or a deleted pod) starts its own wait once it exists.
+        pending_since=parse_time(_created(job)) if attempts == 0 else None,
     )

@@ -21,6 +21,7 @@ from api.v1alpha1 import constants
 from api.v1alpha1.types import OmveeJobSpec, OmveeJobStatus, Phase
 from controller.status import Observation, format_time, observe
 
+STOPPED_BY_US = {"Cancelled", "PendingTimeout"}
 WARNING_REASONS = {
     "Unschedulable",
     "ImagePullFailed",
@@ -49,6 +50,13 @@ class Decision:
     status: dict[str, Any] = field(default_factory=dict)  # full operator-owned status
     create_job: bool = False
     delete_job: bool = False
+
+
+def job_finished(job: dict[str, Any]) -> bool:
+    return any(
+        c.get("type") in ("Complete", "Failed") and c.get("status") == "True"
+        for c in job.get("status", {}).get("conditions") or []
+    )
 
 
 def target_run(spec: OmveeJobSpec, status: OmveeJobStatus) -> tuple[int, bool]:
@@ -171,6 +179,7 @@ def decide(
     if new_run:
         base = {"new_run": True}
         if spec.cancel:
+            decision.delete_job = job is not None  # created just before a crash
             return finish(Phase.CANCELLED, "Cancelled", "cancelled before it started", **base)
         if input_errors:
             return finish(
@@ -180,7 +189,12 @@ def decide(
         return finish(Phase.PENDING, "Creating", f"creating Job {job_name}", **base)
 
     if status.phase is not None and status.phase.final:
-        return decision  # nothing to change: final phases are sticky
+        # Final phases are sticky. A run ended by us (cancel, pending timeout) must not leave
+        # its Job behind, e.g. when the operator died between writing the status and deleting.
+        decision.delete_job = (
+            job is not None and status.reason in STOPPED_BY_US and not job_finished(job)
+        )
+        return decision
 
     carried = {
         "attempts": status.attempts,
@@ -188,7 +202,7 @@ def decide(
         "node_name": status.node_name,
         "started_at": status.started_at,
     }
-    if spec.cancel:
+    if spec.cancel and not (job and job_finished(job)):  # a run that already ended keeps it
         decision.delete_job = job is not None
         return finish(Phase.CANCELLED, "Cancelled", "cancelled by request", **carried)
     if job is None:

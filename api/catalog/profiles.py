@@ -62,7 +62,9 @@ class JobProfile(BaseModel):
     retries: int = Field(2, ge=0, le=MAX_RETRIES)
     timeout_seconds: int = Field(3600, ge=1, le=MAX_TIMEOUT_SECONDS)
     pending_timeout_seconds: int = Field(600, ge=1, le=MAX_TIMEOUT_SECONDS)
-    ttl_seconds_after_finished: int = Field(86400, ge=0)
+    # Long enough that the operator sees a finished Job before the TTL controller removes it,
+    # even across an operator restart.
+    ttl_seconds_after_finished: int = Field(86400, ge=600)
 
     @property
     def gpu(self) -> bool:

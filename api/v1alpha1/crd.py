@@ -63,11 +63,13 @@ def _structural(schema: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
     if out.get("default") is None:
         out.pop("default", None)
     out.update({k: v for k, v in schema.items() if k.startswith("x-kubernetes-")})
+    if isinstance(schema.get("additionalProperties"), dict):  # a map with typed values
+        out["additionalProperties"] = _structural(schema["additionalProperties"], defs)
     if "properties" in schema:
         out["properties"] = {
             name: _structural(prop, defs) for name, prop in schema["properties"].items()
         }
-    elif out.get("type") == "object":
+    elif out.get("type") == "object" and "additionalProperties" not in out:
         out["x-kubernetes-preserve-unknown-fields"] = True
     if "items" in schema:
         out["items"] = _structural(schema["items"], defs)

@@ -44,7 +44,7 @@ class ConsoleReporter:
 
 
 class KubeReporter:
-    def __init__(self, name: str, namespace: str, min_interval: float = 1.0) -> None:
+    def __init__(self, name: str, namespace: str, run: int = 0, min_interval: float = 1.0) -> None:
         from kubernetes import client, config
 
         try:
@@ -52,12 +52,20 @@ class KubeReporter:
         except config.ConfigException:
             config.load_kube_config()
         self.api = client.CustomObjectsApi()
-        self.name, self.namespace = name, namespace
+        self.name, self.namespace, self.run = name, namespace, run
         self.min_interval = min_interval
         self.sent = -1
         self.sent_at = 0.0
+        self.superseded = False
 
     def _patch(self, status: dict[str, Any]) -> None:
+        """A JSON patch that applies only while the OmveeJob is still on this pod's run, so a
+        pod of a cancelled or timed-out run never writes into the next one."""
+        if self.superseded:
+            return
+        operations = [{"op": "test", "path": "/status/run", "value": self.run}] + [
+            {"op": "add", "path": f"/status/{key}", "value": value} for key, value in status.items()
+        ]
         try:
             self.api.patch_namespaced_custom_object_status(
                 constants.GROUP,
@@ -65,10 +73,19 @@ class KubeReporter:
                 self.namespace,
                 constants.PLURAL,
                 self.name,
-                {"status": status},
+                operations,
                 _request_timeout=(3, 10),
             )
         except Exception as error:  # progress is best effort; the work goes on
+            if getattr(error, "status", None) == 422:
+                self.superseded = True
+                log.warning(
+                    "OmveeJob %s/%s is no longer on run %d; no more reports",
+                    self.namespace,
+                    self.name,
+                    self.run,
+                )
+                return
             log.warning(
                 "Could not report progress to OmveeJob %s/%s: %s", self.namespace, self.name, error
             )

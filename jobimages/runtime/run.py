@@ -54,7 +54,7 @@ def execute(
     """Run ``work`` for ``job``; returns the exit code (never raises)."""
     if reporter is None:
         reporter = (
-            KubeReporter(job.name, job.namespace)
+            KubeReporter(job.name, job.namespace, job.run)
             if job.name and job.namespace
             else ConsoleReporter()
         )

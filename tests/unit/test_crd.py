@@ -53,3 +53,9 @@ def test_schema_is_structural_and_keeps_what_pods_write() -> None:
                 walk(value)
 
     walk(schema)
+
+
+def test_string_maps_keep_their_value_type() -> None:
+    spec = build_crd()["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+    assert spec["properties"]["podAnnotations"]["additionalProperties"] == {"type": "string"}
+    assert "x-kubernetes-preserve-unknown-fields" not in spec["properties"]["podAnnotations"]

@@ -153,3 +153,54 @@ def test_times_are_normalized_to_utc_z() -> None:
     job = JobObj().condition("Complete", at="2026-01-01T00:05:00+00:00").build()
     seen = observe(job, [], gpu=False, previous_attempts=1, previous_started_at=None)
     assert seen.finished_at == "2026-01-01T00:05:00Z"
+
+
+def test_failure_target_is_failing_not_retrying() -> None:
+    job = (
+        JobObj()
+        .counts(failed=1)
+        .condition("FailureTarget", "PodFailurePolicy", "Container job exited with exit code 65")
+        .build()
+    )
+    seen = observe(
+        job,
+        [PodObj("p1").failed(65).build()],
+        gpu=False,
+        previous_attempts=1,
+        previous_started_at="2026-01-01T00:00:00Z",
+    )
+    assert (seen.phase, seen.reason) == (Phase.RUNNING, "Failing")
+    assert seen.message == ("failing (PodFailurePolicy): Container job exited with exit code 65")
+    assert seen.pending_since is None
+
+
+def test_success_criteria_met_is_finishing() -> None:
+    job = JobObj().counts(succeeded=1).condition("SuccessCriteriaMet").build()
+    seen = observe(
+        job,
+        [PodObj("p1").succeeded().build()],
+        gpu=False,
+        previous_attempts=1,
+        previous_started_at=None,
+    )
+    assert (seen.phase, seen.reason) == (Phase.RUNNING, "Finishing")
+
+
+def test_a_vanished_replacement_pod_does_not_start_a_pending_clock() -> None:
+    """After an eviction, no pod exists for a moment: that is not a first attempt waiting."""
+    seen = observe(
+        JobObj().counts(active=0).build(),
+        [],
+        gpu=False,
+        previous_attempts=1,
+        previous_started_at="2026-01-01T00:00:00Z",
+    )
+    assert seen.reason == "Creating" and seen.pending_since is None
+    first = observe(JobObj().build(), [], gpu=False, previous_attempts=0, previous_started_at=None)
+    assert first.pending_since is not None
+
+
+def test_offsets_are_converted_to_utc() -> None:
+    job = JobObj().condition("Complete", at="2026-01-01T02:05:00+02:00").build()
+    seen = observe(job, [], gpu=False, previous_attempts=1, previous_started_at=None)
+    assert seen.finished_at == "2026-01-01T00:05:00Z"

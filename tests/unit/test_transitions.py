@@ -184,3 +184,25 @@ def test_changed_is_a_minimal_merge_patch() -> None:
 
 def test_phase_finality() -> None:
     assert [p for p in Phase if p.final] == [Phase.SUCCEEDED, Phase.FAILED, Phase.CANCELLED]
+
+
+def test_cancel_of_a_new_run_removes_a_job_created_before_a_crash() -> None:
+    decision = run(spec(cancel=True), status(), job=JobObj().build())
+    assert decision.status["phase"] == "Cancelled" and decision.delete_job
+
+
+def test_a_job_that_already_completed_is_not_cancelled() -> None:
+    decision = run(
+        spec(cancel=True),
+        status(phase="Running", run=0, jobUid="u"),
+        job=JobObj().condition("Complete").build(),
+    )
+    assert decision.status["phase"] == "Succeeded" and not decision.delete_job
+
+
+def test_a_run_we_stopped_leaves_no_job_behind() -> None:
+    stopped = status(phase="Failed", reason="PendingTimeout", run=0, jobUid="u")
+    assert run(spec(), stopped, job=JobObj().build()).delete_job
+    assert not run(spec(), stopped, job=None).delete_job
+    failed = status(phase="Failed", reason="BackoffLimitExceeded", run=0, jobUid="u")
+    assert not run(spec(), failed, job=JobObj().build()).delete_job
