@@ -106,7 +106,7 @@ class Reconciler:
                     meta["resourceVersion"],
                     transitions.changed(previous, decision.status),
                 )
-                previous = decision.status
+                previous = dict(decision.status)
             manifest = builders.build_job(
                 name=name,
                 namespace=namespace,

@@ -51,7 +51,10 @@ class KubeReporter:
             config.load_incluster_config()
         except config.ConfigException:
             config.load_kube_config()
-        self.api = client.CustomObjectsApi()
+        # The client would send a list as a merge patch; this one only ever sends JSON patches.
+        api = client.ApiClient()
+        api.set_default_header("Content-Type", "application/json-patch+json")
+        self.api = client.CustomObjectsApi(api)
         self.name, self.namespace, self.run = name, namespace, run
         self.min_interval = min_interval
         self.sent = -1
