@@ -30,9 +30,12 @@ def recording_server(answer: Answer) -> Iterator[Recording]:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            body = json.loads(raw) if raw else None
+            try:
+                body = json.loads(raw) if raw else None
+            except ValueError:  # multipart or binary: keep only the bytes
+                body = None
             recording.requests.append(
-                {"path": self.path, "headers": dict(self.headers), "body": body}
+                {"path": self.path, "headers": dict(self.headers), "body": body, "raw": raw}
             )
             status, reply = answer(self.path, body)
             data = json.dumps(reply).encode()

@@ -122,3 +122,95 @@ def test_progress_and_result_reach_the_omveejob(
     assert word_error_rate(SPEECH, text) <= 0.3, text
     assert {"json", "srt", "vtt"} == set(summary["files"])
     ojobs.patch_spec("transcribe-real", {"cancel": True})
+
+
+def test_scene_generation_reads_the_transcription_jobs_result(
+    operator: OperatorProcess,
+    k8s: client.ApiClient,
+    job_namespace: str,
+    kubeconfig: Path,
+    tmp_path: Path,
+) -> None:
+    ojobs = OmveeJobs(k8s, job_namespace)
+    transcript = tmp_path / "transcript.json"
+    words = [
+        (0.2, 0.6, "One"),
+        (0.7, 1.5, "quick"),
+        (1.6, 3.5, "fox."),
+        (4.5, 4.9, "Two"),
+        (5.0, 5.8, "dogs."),
+    ]
+    transcript.write_text(
+        json.dumps(
+            {
+                "duration": 6.0,
+                "segments": [
+                    {
+                        "id": 0,
+                        "start": 0.2,
+                        "end": 5.8,
+                        "text": "One quick fox. Two dogs.",
+                        "words": [{"start": s, "end": e, "word": w} for s, e, w in words],
+                    }
+                ],
+            }
+        )
+    )
+    source = manifest(
+        "earlier", "transcription", pod_annotations=factories.pod_annotations(run_duration="1h")
+    )
+    ojobs.create(source)
+    ojobs.wait_status("earlier", "its first run", lambda s: s.get("run") == 0)
+    ojobs.custom.patch_namespaced_custom_object_status(  # as its pod would have left it
+        "omvee.io",
+        "v1alpha1",
+        job_namespace,
+        "omveejobs",
+        "earlier",
+        {
+            "status": {
+                "phase": "Succeeded",
+                "reason": "Succeeded",
+                "result": {"files": {"json": transcript.as_uri()}},
+            }
+        },
+    )
+
+    scenes_job = manifest(
+        "scenes",
+        "scene-generation",
+        input={"transcriptJobId": source["spec"]["jobId"], "maxSceneSeconds": 10},
+        pod_annotations=factories.pod_annotations(run_duration="1h"),
+    )
+    ojobs.create(scenes_job)
+    ojobs.wait_status("scenes", "Running", lambda s: s.get("phase") == "Running")
+    document = {
+        "name": "scenes",
+        "namespace": job_namespace,
+        "run": 0,
+        "type": "scene-generation",
+        "projectId": scenes_job["spec"]["projectId"],
+        "jobId": scenes_job["spec"]["jobId"],
+        "input": scenes_job["spec"]["input"],
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "jobimages.scene_generation"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={
+            **os.environ,
+            "OMVEE_JOB": json.dumps(document),
+            "KUBECONFIG": str(as_job_runner(kubeconfig, job_namespace, tmp_path / "sa.yaml")),
+            "OMVEE_RESULTS_DIR": str(tmp_path / "results"),
+        },
+    )
+    assert result.returncode == 0, result.stderr
+    summary = ojobs.status("scenes")["result"]
+    scenes = json.loads(Path(urlsplit(summary["files"]["json"]).path).read_text())["scenes"]
+    assert [(s["start"], s["end"], s["text"]) for s in scenes] == [
+        (0.0, 4.0, "One quick fox."),
+        (4.0, 6.0, "Two dogs."),
+    ]
+    ojobs.patch_spec("scenes", {"cancel": True})

@@ -102,3 +102,22 @@ def test_no_backend_configured_is_permanent(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.delenv("OMVEE_IMAGE_BACKEND", raising=False)
     with pytest.raises(PermanentError, match="no image backend configured"):
         backend_from_env()
+
+
+def test_supabase_storage_upload_is_pinned() -> None:
+    from jobimages.runtime.results import SupabaseResults
+
+    reply = {"Key": "job-results/p/j/run-0/transcript.srt", "Id": "1"}
+    with recording_server(lambda path, body: (200, reply)) as server:
+        store = SupabaseResults(server.url, "service-key", "job-results")
+        location = store.put(
+            "p/j/run-0/transcript.srt", b"1\n00:00:00,000 --> ...\n", "application/x-subrip"
+        )
+    assert location == f"{server.url}/storage/v1/object/job-results/p/j/run-0/transcript.srt"
+    [request] = server.requests
+    assert request["path"] == "/storage/v1/object/job-results/p/j/run-0/transcript.srt"
+    headers = server.headers()
+    assert headers["authorization"] == "Bearer service-key"
+    assert headers["apikey"] == "service-key"
+    assert headers["x-upsert"] == "true"
+    assert b"1\n00:00:00,000 --> ...\n" in request["raw"]
