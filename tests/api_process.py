@@ -1,20 +1,14 @@
-"""The REST API as a real local process (``python -m api.rest``) against the local cluster."""
+"""The REST API as a real local process (``python -m api.rest``) against the local cluster,
+and tokens to call it with."""
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import jwt
 
-from tests.localcluster.layout import REPO_ROOT, Ports, state_root
-from tests.localcluster.processes import log_tail
-from tests.waiting import wait_for
+from tests.local_service import LocalService
 
 JWT_SECRET = "test-jwt-secret-that-is-long-enough-0123456789"
 SERVICE_TOKEN = "test-service-token-0123456789abcdef"
@@ -40,7 +34,9 @@ def user_token(
     return jwt.encode(claims, secret, algorithm="HS256")
 
 
-class ApiProcess:
+class ApiProcess(LocalService):
+    module = "api.rest"
+
     def __init__(
         self,
         kubeconfig: Path,
@@ -48,16 +44,13 @@ class ApiProcess:
         port_offset: int = 90,
         log_name: str = "api-test.log",
     ) -> None:
+        super().__init__(port_offset, log_name)
         self.kubeconfig = kubeconfig
         self.namespace = namespace
-        self.port = Ports.from_env().base + port_offset
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = state_root() / log_name
-        self.process: subprocess.Popen[bytes] | None = None
 
     def env(self) -> dict[str, str]:
         return {
-            **os.environ,
+            **super().env(),
             "KUBECONFIG": str(self.kubeconfig),
             "OMVEE_API_NAMESPACE": self.namespace,
             "OMVEE_API_JWT_SECRET": JWT_SECRET,
@@ -67,39 +60,3 @@ class ApiProcess:
             # tests steer kwok's fake pods through these
             "OMVEE_API_POD_ANNOTATION_PREFIXES": '["kwok.omvee.io/"]',
         }
-
-    def _healthy(self) -> bool:
-        try:
-            with urllib.request.urlopen(f"{self.url}/healthz", timeout=2) as response:
-                return int(response.status) == 200
-        except OSError:
-            return False
-
-    def _alive(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            raise RuntimeError("the API exited during start-up:\n" + log_tail(self.log, 40))
-
-    def start(self) -> None:
-        self.log.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.log, "ab") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "api.rest"],
-                cwd=REPO_ROOT,
-                env=self.env(),
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        wait_for(self._healthy, "the API's /healthz", 60, self._alive)
-
-    def kill(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
-            self.process.wait()
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.kill()

@@ -13,14 +13,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 from kubernetes import client, config
 
 from tests.api_process import ApiProcess
 from tests.crds import install_crd
 from tests.localcluster.cluster import LocalCluster
 from tests.localpostgres import LocalPostgres
+from tests.namespaces import create_namespace
 from tests.operator_process import OperatorProcess
-from tests.waiting import wait_for
 
 
 @pytest.fixture(scope="session")
@@ -56,19 +57,12 @@ def batch(k8s: client.ApiClient) -> client.BatchV1Api:
 
 
 @pytest.fixture
-def namespace(core: client.CoreV1Api, request: pytest.FixtureRequest) -> Iterator[str]:
+def namespace(
+    k8s: client.ApiClient, core: client.CoreV1Api, request: pytest.FixtureRequest
+) -> Iterator[str]:
     """A fresh namespace named after the test, deleted (with everything in it) afterwards."""
     slug = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")[:40].strip("-")
-    name = f"{slug}-{uuid.uuid4().hex[:6]}"
-    core.create_namespace({"metadata": {"name": name, "labels": {"omvee.io/test": "true"}}})
-    # The ServiceAccount admission plugin refuses pods until the default ServiceAccount exists.
-    wait_for(
-        lambda: (
-            core.list_namespaced_service_account(name, field_selector="metadata.name=default").items
-        ),
-        f"ServiceAccount {name}/default",
-        30,
-    )
+    name = create_namespace(k8s, f"{slug}-{uuid.uuid4().hex[:6]}")
     yield name
     core.delete_namespace(name)
 
@@ -151,14 +145,12 @@ def operator(
 @pytest.fixture
 def job_namespace(namespace: str, k8s: client.ApiClient) -> str:
     """A namespace ready for OmveeJobs: the job pods' ServiceAccount and Role applied."""
-    import yaml
     from kubernetes import utils
 
-    from tests.localcluster.layout import REPO_ROOT
+    from tests.namespaces import JOB_RUNNER_RBAC
 
-    rbac = REPO_ROOT / "charts/omvee/examples/job-runner-rbac.yaml"
     utils.create_from_yaml(
-        k8s, yaml_objects=list(yaml.safe_load_all(rbac.read_text())), namespace=namespace
+        k8s, namespace=namespace, yaml_objects=list(yaml.safe_load_all(JOB_RUNNER_RBAC.read_text()))
     )
     return namespace
 
@@ -183,24 +175,7 @@ def mirror_db(postgres_url: str) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def api_namespace(core: client.CoreV1Api, k8s: client.ApiClient) -> Iterator[str]:
     """The namespace the test API creates OmveeJobs in (with the job pods' RBAC)."""
-    import yaml
-    from kubernetes import utils
-
-    from tests.localcluster.layout import REPO_ROOT
-
-    name = f"api-tests-{uuid.uuid4().hex[:6]}"
-    core.create_namespace({"metadata": {"name": name}})
-    wait_for(
-        lambda: (
-            core.list_namespaced_service_account(name, field_selector="metadata.name=default").items
-        ),
-        f"ServiceAccount {name}/default",
-        30,
-    )
-    rbac = REPO_ROOT / "charts/omvee/examples/job-runner-rbac.yaml"
-    utils.create_from_yaml(
-        k8s, yaml_objects=list(yaml.safe_load_all(rbac.read_text())), namespace=name
-    )
+    name = create_namespace(k8s, f"api-tests-{uuid.uuid4().hex[:6]}", job_runner=True)
     yield name
     core.delete_namespace(name)
 

@@ -15,6 +15,7 @@ from tests.api_process import SERVICE_TOKEN, ApiProcess
 from tests.bench.controlplane import percentile
 from tests.crds import install_crd
 from tests.localcluster.cluster import LocalCluster
+from tests.namespaces import create_namespace
 from tests.waiting import wait_for
 
 COUNT = 1000
@@ -25,8 +26,7 @@ def run(cluster: LocalCluster) -> None:
     api = config.new_client_from_config(str(cluster.layout.kubeconfig))
     install_crd(api)
     core = client.CoreV1Api(api)
-    namespace = f"bench-api-{uuid.uuid4().hex[:6]}"
-    core.create_namespace({"metadata": {"name": namespace}})
+    namespace = create_namespace(api, f"bench-api-{uuid.uuid4().hex[:6]}")
     server = ApiProcess(
         cluster.layout.kubeconfig, namespace, port_offset=91, log_name="api-bench.log"
     )

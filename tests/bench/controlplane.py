@@ -15,6 +15,7 @@ from kubernetes import client, config
 from tests import factories
 from tests.localcluster.cluster import LocalCluster
 from tests.localcluster.layout import Layout, Ports
+from tests.namespaces import create_namespace
 from tests.waiting import wait_for
 
 SCRATCH_PORT_BASE = Ports.from_env().base + 2000
@@ -41,17 +42,7 @@ def bench_start() -> None:
 
 def bench_jobs(api: client.ApiClient, count: int, gpu: bool, run_duration: str) -> None:
     core, batch = client.CoreV1Api(api), client.BatchV1Api(api)
-    namespace = f"bench-{uuid.uuid4().hex[:6]}"
-    core.create_namespace({"metadata": {"name": namespace}})
-    wait_for(
-        lambda: (
-            core.list_namespaced_service_account(
-                namespace, field_selector="metadata.name=default"
-            ).items
-        ),
-        "default ServiceAccount",
-        30,
-    )
+    namespace = create_namespace(api, f"bench-{uuid.uuid4().hex[:6]}")
     submitted: dict[str, float] = {}
     finished: dict[str, float] = {}
     annotations = factories.pod_annotations(run_duration=run_duration)

@@ -12,15 +12,14 @@ import time
 import uuid
 from typing import Any
 
-import yaml
-from kubernetes import client, config, utils, watch
+from kubernetes import client, config, watch
 
 from api.v1alpha1 import constants
 from tests import factories
 from tests.bench.controlplane import percentile
 from tests.crds import install_crd
 from tests.localcluster.cluster import LocalCluster
-from tests.localcluster.layout import REPO_ROOT
+from tests.namespaces import create_namespace
 from tests.omveejobs import manifest
 from tests.operator_process import OperatorProcess
 from tests.waiting import wait_for
@@ -48,21 +47,7 @@ def _ojob_done(obj: dict[str, Any]) -> str | None:
 def run(api: client.ApiClient, cluster: LocalCluster) -> None:
     install_crd(api)
     core = client.CoreV1Api(api)
-    namespace = f"bench-ops-{uuid.uuid4().hex[:6]}"
-    core.create_namespace({"metadata": {"name": namespace}})
-    wait_for(
-        lambda: (
-            core.list_namespaced_service_account(
-                namespace, field_selector="metadata.name=default"
-            ).items
-        ),
-        "default ServiceAccount",
-        30,
-    )
-    rbac = REPO_ROOT / "charts/omvee/examples/job-runner-rbac.yaml"
-    utils.create_from_yaml(
-        api, yaml_objects=list(yaml.safe_load_all(rbac.read_text())), namespace=namespace
-    )
+    namespace = create_namespace(api, f"bench-ops-{uuid.uuid4().hex[:6]}", job_runner=True)
     operator = OperatorProcess(
         cluster.layout.kubeconfig,
         resync_seconds=15,
