@@ -44,6 +44,36 @@ def as_job_runner(kubeconfig: Path, namespace: str, target: Path) -> Path:
     return target
 
 
+def run_as_pod(
+    module: str, ojob: dict[str, Any], name: str, namespace: str, kubeconfig: Path, tmp_path: Path
+) -> subprocess.CompletedProcess[str]:
+    """Run a job entrypoint as the operator's pod would: $OMVEE_JOB for run 0 of ``name``, the
+    job runner's rights, results in a local folder."""
+    spec = ojob["spec"]
+    document = {
+        "name": name,
+        "namespace": namespace,
+        "run": 0,
+        "type": spec["type"],
+        "projectId": spec["projectId"],
+        "jobId": spec["jobId"],
+        "input": spec["input"],
+    }
+    return subprocess.run(
+        [sys.executable, "-m", module],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env={
+            **os.environ,
+            "OMVEE_JOB": json.dumps(document),
+            "KUBECONFIG": str(as_job_runner(kubeconfig, namespace, tmp_path / "sa.yaml")),
+            "OMVEE_RESULTS_DIR": str(tmp_path / "results"),
+        },
+    )
+
+
 def test_progress_and_result_reach_the_omveejob(
     operator: OperatorProcess,
     k8s: client.ApiClient,
@@ -85,27 +115,8 @@ def test_progress_and_result_reach_the_omveejob(
 
     watcher = threading.Thread(target=follow, daemon=True)
     watcher.start()
-    document: dict[str, Any] = {
-        "name": "transcribe-real",
-        "namespace": job_namespace,
-        "run": 0,
-        "type": "transcription",
-        "projectId": body["spec"]["projectId"],
-        "jobId": body["spec"]["jobId"],
-        "input": body["spec"]["input"],
-    }
-    result = subprocess.run(
-        [sys.executable, "-m", "jobimages.transcription"],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        env={
-            **os.environ,
-            "OMVEE_JOB": json.dumps(document),
-            "KUBECONFIG": str(as_job_runner(kubeconfig, job_namespace, tmp_path / "sa.yaml")),
-            "OMVEE_RESULTS_DIR": str(tmp_path / "results"),
-        },
+    result = run_as_pod(
+        "jobimages.transcription", body, "transcribe-real", job_namespace, kubeconfig, tmp_path
     )
     assert result.returncode == 0, result.stderr
     watcher.join(30)
@@ -184,27 +195,8 @@ def test_scene_generation_reads_the_transcription_jobs_result(
     )
     ojobs.create(scenes_job)
     ojobs.wait_status("scenes", "Running", lambda s: s.get("phase") == "Running")
-    document = {
-        "name": "scenes",
-        "namespace": job_namespace,
-        "run": 0,
-        "type": "scene-generation",
-        "projectId": scenes_job["spec"]["projectId"],
-        "jobId": scenes_job["spec"]["jobId"],
-        "input": scenes_job["spec"]["input"],
-    }
-    result = subprocess.run(
-        [sys.executable, "-m", "jobimages.scene_generation"],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={
-            **os.environ,
-            "OMVEE_JOB": json.dumps(document),
-            "KUBECONFIG": str(as_job_runner(kubeconfig, job_namespace, tmp_path / "sa.yaml")),
-            "OMVEE_RESULTS_DIR": str(tmp_path / "results"),
-        },
+    result = run_as_pod(
+        "jobimages.scene_generation", scenes_job, "scenes", job_namespace, kubeconfig, tmp_path
     )
     assert result.returncode == 0, result.stderr
     summary = ojobs.status("scenes")["result"]
