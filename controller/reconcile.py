@@ -17,6 +17,7 @@ from controller import builders, naming, transitions
 from controller.k8s import Conflict, JobNameTaken, Kube
 from controller.mirror.rows import build_row
 from controller.mirror.writer import MirrorWriter
+from controller.status import format_time
 
 log = logging.getLogger(__name__)
 MAX_CONFLICT_RETRIES = 5
@@ -124,7 +125,7 @@ class Reconciler:
                     "reason": "JobNameTaken",
                     "message": str(taken),
                     "finishedAt": decision.status.get("finishedAt")
-                    or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    or format_time(datetime.now(UTC)),
                 }
             else:
                 decision.status["jobUid"] = created["metadata"]["uid"]

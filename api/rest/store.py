@@ -14,13 +14,10 @@ from kubernetes import client, config, watch
 
 from api.rest.errors import Conflict, NotFound, Unavailable
 from api.v1alpha1 import constants
+from api.v1alpha1.names import omveejob_name
 
 TIMEOUT = (3.0, 10.0)  # connect, read
 REQUEST_HASH = f"{constants.GROUP}/request-sha256"
-
-
-def name_for(job_id: str) -> str:
-    return f"job-{job_id.lower()}"
 
 
 def api_client() -> client.ApiClient:
@@ -95,7 +92,7 @@ class JobStore:
         return found
 
     def get(self, job_id: str) -> dict[str, Any]:
-        found = self.get_by_name(name_for(job_id))
+        found = self.get_by_name(omveejob_name(job_id))
         if found is None:  # created by kubectl under another name
             listed = self._custom(
                 "find the job",

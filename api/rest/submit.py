@@ -12,9 +12,10 @@ from pydantic import ValidationError
 
 from api.catalog.inputs import INPUT_MODELS
 from api.rest.schemas import JobCreate
-from api.rest.store import REQUEST_HASH, name_for
+from api.rest.store import REQUEST_HASH
 from api.rest.urls import Resolver, resolve, url_problem
 from api.v1alpha1 import constants
+from api.v1alpha1.names import omveejob_name
 
 # Idempotency keys map to job ids in this UUID namespace, per caller.
 IDEMPOTENCY_NAMESPACE = uuid.UUID("5b0c3f4e-1d7a-4f0e-9a51-0b6c2a9e8d11")
@@ -109,7 +110,7 @@ def build_omveejob(create: JobCreate, job_id: str, spec_input: dict[str, Any]) -
         "apiVersion": constants.API_VERSION,
         "kind": constants.KIND,
         "metadata": {
-            "name": name_for(job_id),
+            "name": omveejob_name(job_id),
             "labels": {constants.LABEL_MANAGED_BY: "omvee-api"},
             "annotations": {REQUEST_HASH: fingerprint(create, spec_input)},
         },

@@ -26,6 +26,7 @@ from kubernetes import client, config
 
 from api.catalog.inputs import input_errors
 from api.v1alpha1 import constants
+from api.v1alpha1.names import omveejob_name
 from api.v1alpha1.types import JobType
 
 DEFAULT_REASON = "abandoned by the previous job system (no OmveeJob); marked failed"
@@ -47,10 +48,6 @@ def parse_age(text: str) -> timedelta:
     if not match:
         raise argparse.ArgumentTypeError(f"expected a duration like 30m, 2h or 1d, not {text!r}")
     return timedelta(seconds=int(match.group(1)) * UNITS[match.group(2)])
-
-
-def omveejob_name(job_id: str) -> str:
-    return f"job-{job_id.lower()}"
 
 
 def resubmission(row: StuckRow) -> tuple[dict[str, Any] | None, str]:

@@ -46,7 +46,7 @@ def test_api_killed_mid_submissions(api_server: ApiProcess) -> None:
         wait_for(lambda: len(accepted) >= 30, "30 accepted submissions", 60)
         api_server.kill()
         killed.set()
-        time.sleep(1)  # submissions fail meanwhile
+        wait_for(lambda: connection_errors > 0, "a submission to find the API gone", 30)
         api_server.start()
 
     thread = threading.Thread(target=killer)

@@ -10,7 +10,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -211,10 +210,9 @@ def test_sigterm_stops_cleanly_and_exits_retryable(media: tuple[Path, str]) -> N
         env={**os.environ, "OMVEE_JOB": json.dumps(job)},
     )
     assert process.stderr is not None
-    for line in process.stderr:  # wait until the download is under way
-        if "downloading audio" in line:
+    for line in process.stderr:  # wait until the download has bytes in hand
+        if "downloading audio" in line and not line.startswith("[  0%]"):
             break
-    time.sleep(0.5)  # inside the trickling download
     process.send_signal(signal.SIGTERM)
     rest = process.stderr.read()
     assert process.wait(timeout=30) == 75

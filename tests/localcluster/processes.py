@@ -10,9 +10,10 @@ import contextlib
 import os
 import signal
 import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from tests.waiting import WaitTimeout, wait_for
 
 
 class ProcessError(RuntimeError):
@@ -108,9 +109,8 @@ class ProcessTable:
         if managed:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(managed.pid, signal.SIGTERM)
-            deadline = time.monotonic() + timeout
-            while time.monotonic() < deadline and self.alive(name):
-                time.sleep(0.1)
+            with contextlib.suppress(WaitTimeout):
+                wait_for(lambda: self.alive(name) is None, f"{name} to exit", timeout)
             if self.alive(name):
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(managed.pid, signal.SIGKILL)
