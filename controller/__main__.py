@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 
 import kopf
+from kopf._core.engines.peering import Identity
 from kubernetes import client, config
 
 from api.catalog.profiles import CatalogError, load_catalog
 from controller import handlers  # noqa: F401  (registers the handlers)
+from controller.activity import ActiveGate
 from controller.k8s import Kube
 from controller.mirror.sinks import build_sink
 from controller.mirror.writer import MirrorWriter
@@ -19,6 +22,8 @@ from controller.settings import OperatorSettings, SettingsError
 from controller.workqueue import WorkQueue, start_workers
 
 log = logging.getLogger("controller")
+
+PEERING_CHECK_SECONDS = 3.0
 
 
 def _api_client(pool_size: int) -> client.ApiClient:
@@ -32,15 +37,25 @@ def _api_client(pool_size: int) -> client.ApiClient:
 
 
 def _resync_loop(
-    reconciler: Reconciler, queue: WorkQueue[tuple[str, str]], every: float, stop: threading.Event
+    reconciler: Reconciler,
+    queue: WorkQueue[tuple[str, str]],
+    gate: ActiveGate,
+    every: float,
+    stop: threading.Event,
 ) -> None:
-    """Queue every unsettled OmveeJob now and then: status never waits on a watch event."""
-    while not stop.wait(every):
+    """Queue every unsettled OmveeJob now and then: status never waits on a watch event. With
+    peers, who acts is checked more often, and a replica taking over resyncs at once."""
+    tick = every if gate.standalone else min(every, PEERING_CHECK_SECONDS)
+    last = time.monotonic()
+    while not stop.wait(tick):
         try:
-            for key in reconciler.resync():
-                queue.add(key)
+            took_over = gate.refresh()
+            if gate.is_active() and (took_over or time.monotonic() - last >= every):
+                last = time.monotonic()
+                for key in reconciler.resync():
+                    queue.add(key)
         except Exception:  # the API server may be briefly away; try again next round
-            log.exception("Resync failed; retrying in %.0fs", every)
+            log.exception("Resync failed; retrying in %.0fs", tick)
 
 
 @kopf.on.login()
@@ -80,13 +95,20 @@ def main() -> None:
         mirror = MirrorWriter(sink)
         mirror.start(stop)
         log.info("Mirroring job status to %s", sink.describe())
-    reconciler = Reconciler(
-        Kube(_api_client(options.max_workers + 4)), catalog, mirror, options.namespaces
+    kube = Kube(_api_client(options.max_workers + 4))
+    reconciler = Reconciler(kube, catalog, mirror, options.namespaces)
+    gate = ActiveGate(
+        kube,
+        options.peering_name,
+        options.identity,
+        options.peering_priority,
+        options.namespaces,
     )
     queue: WorkQueue[tuple[str, str]] = WorkQueue()
 
     def work(key: tuple[str, str]) -> None:
-        reconciler.reconcile(*key)
+        if gate.is_active():  # a standby's queue drains; the active replica's resync has it
+            reconciler.reconcile(*key)
 
     def failed(key: tuple[str, str], error: Exception) -> None:
         log.error("Could not reconcile OmveeJob %s: %s; retrying at the next resync", key, error)
@@ -96,7 +118,7 @@ def main() -> None:
         target=_resync_loop,
         name="resync",
         daemon=True,
-        args=(reconciler, queue, options.resync_seconds, stop),
+        args=(reconciler, queue, gate, options.resync_seconds, stop),
     ).start()
     log.info(
         "Operator starting: %d workers, resync every %.0fs, %s",
@@ -109,7 +131,10 @@ def main() -> None:
             kopf.operator(
                 settings=kopf_settings(options),
                 memo=kopf.Memo(queue=queue),
-                standalone=options.standalone,
+                standalone=gate.standalone,
+                peering_name=options.peering_name or None,
+                priority=options.peering_priority,
+                identity=Identity(options.identity),
                 clusterwide=not options.namespaces,
                 namespaces=options.namespaces,
                 liveness_endpoint=f"http://0.0.0.0:{options.health_port}/healthz",

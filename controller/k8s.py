@@ -14,6 +14,7 @@ from typing import Any
 from kubernetes import client
 
 from api.v1alpha1 import constants
+from controller import peering
 
 log = logging.getLogger(__name__)
 
@@ -174,3 +175,24 @@ class Kube:
                 meta["name"],
                 error.reason,
             )
+
+    def peering_statuses(self, name: str, namespaces: tuple[str, ...]) -> list[dict[str, Any]]:
+        """The status of the ClusterKopfPeering ``name`` (no namespaces) or of the KopfPeering
+        ``name`` in each namespace; an absent object counts as having no peers."""
+        statuses: list[dict[str, Any]] = []
+        for namespace in namespaces or (None,):
+            try:
+                if namespace is None:
+                    obj = self.custom.get_cluster_custom_object(
+                        peering.GROUP, peering.VERSION, peering.CLUSTER_PLURAL, name
+                    )
+                else:
+                    obj = self.custom.get_namespaced_custom_object(
+                        peering.GROUP, peering.VERSION, namespace, peering.NAMESPACED_PLURAL, name
+                    )
+            except client.ApiException as error:
+                if error.status != 404:
+                    raise
+                obj = {}
+            statuses.append(dict(obj.get("status") or {}))
+        return statuses

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import random
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,6 +13,17 @@ from api.catalog.profiles import DEFAULT_PROFILES
 
 class SettingsError(ValueError):
     """A setting is missing or wrong; the message names the variable."""
+
+
+def _priority(text: str) -> int:
+    """OMVEE_PEERING_PRIORITY, or a random one: replicas must differ, as kopf pauses every peer
+    of an equal priority. A replica started later with a higher draw takes over at once."""
+    if not text:
+        return random.SystemRandom().randint(1, 1_000_000)
+    try:
+        return int(text)
+    except ValueError:
+        raise SettingsError(f"OMVEE_PEERING_PRIORITY must be an integer, not {text!r}") from None
 
 
 @dataclass(frozen=True)
@@ -26,7 +39,11 @@ class OperatorSettings:
     max_workers: int = 8
     # Watches are re-established at least this often, so a silently dead one cannot hang.
     watch_timeout_seconds: int = 300
-    standalone: bool = True
+    # Replicas sharing a kopf peering object: only the one with the highest priority acts.
+    # Empty: standalone, nothing else is checked.
+    peering_name: str = ""
+    peering_priority: int = 0
+    identity: str = ""
     # The Supabase `jobs` mirror: "postgres" (mirror_dsn), "supabase" (URL + service-role key),
     # or "" for none.
     mirror: str = ""
@@ -73,5 +90,7 @@ class OperatorSettings:
             health_port=int(env.get("OMVEE_HEALTH_PORT", "8081")),
             max_workers=int(env.get("OMVEE_MAX_WORKERS", "8")),
             watch_timeout_seconds=int(env.get("OMVEE_WATCH_TIMEOUT_SECONDS", "300")),
-            standalone=env.get("OMVEE_PEERING", "") == "",
+            peering_name=env.get("OMVEE_PEERING", ""),
+            peering_priority=_priority(env.get("OMVEE_PEERING_PRIORITY", "")),
+            identity=env.get("POD_NAME") or f"{socket.gethostname()}-{os.getpid()}",
         )

@@ -79,6 +79,9 @@ COMPONENTS = (
     Component("kwok", "sigs.k8s.io/kwok", ("sigs.k8s.io/kwok/cmd/kwok",), ("kwok",)),
 )
 
+# Tools the tests use beside the control plane; built on first use, not by `cluster up`.
+TOOLS = (Component("helm", "helm.sh/helm/v3", ("helm.sh/helm/v3/cmd/helm",), ("helm",)),)
+
 
 def cache_root() -> Path:
     if explicit := os.environ.get("OMVEE_CACHE_DIR"):
@@ -194,3 +197,13 @@ def ensure_binaries() -> dict[str, Path]:
         for name in component.outputs:
             paths[name] = target / name
     return paths
+
+
+def ensure_tool(name: str) -> Path:
+    """Path of one of TOOLS' binaries (helm), building it into the cache if it is missing."""
+    go = _go()
+    component = next(c for c in TOOLS if name in c.outputs)
+    target = build_dir(component, _go_version(go))
+    if not (target / name).is_file():
+        _build(component, go, target)
+    return target / name

@@ -1,0 +1,68 @@
+{{/* Names. Cluster-scoped objects carry the release name, so two releases never collide. */}}
+{{- define "omvee.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 52 | trimSuffix "-" -}}
+{{- else if contains .Chart.Name .Release.Name -}}
+{{- .Release.Name | trunc 52 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name .Chart.Name | trunc 52 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "omvee.labels" -}}
+app.kubernetes.io/name: {{ .Chart.Name }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
+{{- end -}}
+
+{{/* Selector labels of one component: operator or api. */}}
+{{- define "omvee.selector" -}}
+app.kubernetes.io/name: {{ .root.Chart.Name }}
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+app.kubernetes.io/component: {{ .component }}
+{{- end -}}
+
+{{- define "omvee.image" -}}
+{{- printf "%s:%s" .Values.image.repository (.Values.image.tag | default .Chart.AppVersion) -}}
+{{- end -}}
+
+{{- define "omvee.operatorName" -}}{{ include "omvee.fullname" . }}-operator{{- end -}}
+{{- define "omvee.apiName" -}}{{ include "omvee.fullname" . }}-api{{- end -}}
+
+{{/* Namespaces whose OmveeJobs run (job pods' RBAC goes into each). */}}
+{{- define "omvee.jobNamespaces" -}}
+{{- $namespaces := .Values.jobNamespaces | default (list .Release.Namespace) -}}
+{{- $api := include "omvee.apiNamespace" . -}}
+{{- if and .Values.api.enabled (not (has $api $namespaces)) -}}
+{{- $namespaces = append $namespaces $api -}}
+{{- end -}}
+{{- toJson $namespaces -}}
+{{- end -}}
+
+{{- define "omvee.apiNamespace" -}}
+{{- .Values.api.namespace | default .Release.Namespace -}}
+{{- end -}}
+
+{{/* Hardened defaults shared by the operator and API pods. */}}
+{{- define "omvee.podSecurityContext" -}}
+runAsNonRoot: true
+runAsUser: 10001
+runAsGroup: 10001
+fsGroup: 10001
+seccompProfile:
+  type: RuntimeDefault
+{{- end -}}
+
+{{- define "omvee.containerSecurityContext" -}}
+allowPrivilegeEscalation: false
+readOnlyRootFilesystem: true
+privileged: false
+capabilities:
+  drop: [ALL]
+{{- end -}}
+
+{{- define "omvee.apiAuthSecret" -}}
+{{- .Values.api.auth.existingSecret | default (printf "%s-api-auth" (include "omvee.fullname" .)) -}}
+{{- end -}}
