@@ -9,9 +9,11 @@ STAMP  := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
 
 IMAGE_REPO ?= ghcr.io/omvee
 IMAGE_TAG  ?= 0.1.0
+KIND_CLUSTER ?= omvee
 JOB_TYPES  := transcription scene-generation visual-prompts image-generation video-generation
 
-.PHONY: help venv sysdeps controlplane up down test unit lint bench images \
+.PHONY: help venv sysdeps controlplane up down test unit lint bench images helm \
+        kind-up kind-down kind-load deploy \
         cluster-up cluster-down cluster-status cluster-kubeconfig postgres-up postgres-down
 
 help: ## list the targets
@@ -62,13 +64,38 @@ lint: venv ## ruff, mypy and the import layering contracts
 bench: controlplane ## benchmarks; each prints its figures
 	$(PY) -m tests.bench
 
-images: ## build the job images with Docker (for machines that have it; not used by the tests)
+images: ## build the operator/API image and the job images with Docker (not used by the tests)
 	@command -v docker >/dev/null || { echo "error: make images needs Docker" >&2; exit 1; }
+	@echo "[images] $(IMAGE_REPO)/omvee-jobs:$(IMAGE_TAG)"
+	@docker build -f controller/Dockerfile -t $(IMAGE_REPO)/omvee-jobs:$(IMAGE_TAG) .
 	@for type in $(JOB_TYPES); do \
 	  echo "[images] $(IMAGE_REPO)/job-$$type:$(IMAGE_TAG)"; \
 	  docker build -f jobimages/$$(echo $$type | tr - _)/Dockerfile \
 	    -t $(IMAGE_REPO)/job-$$type:$(IMAGE_TAG) . || exit 1; \
 	done
+
+helm: venv ## build helm from its Go module (cached) and print its path
+	@$(PY) -m tests.localcluster helm
+
+kind-up: venv ## create a kind cluster named $(KIND_CLUSTER) (needs Docker; kind is built from its Go module)
+	@command -v docker >/dev/null || { echo "error: make kind-up needs Docker" >&2; exit 1; }
+	@$$($(PY) -m tests.localcluster kind) create cluster --name $(KIND_CLUSTER) --wait 120s
+
+kind-down: venv ## delete the kind cluster
+	@$$($(PY) -m tests.localcluster kind) delete cluster --name $(KIND_CLUSTER)
+
+kind-load: venv ## load the images `make images` built into the kind cluster
+	@kind=$$($(PY) -m tests.localcluster kind); \
+	for image in omvee-jobs $(addprefix job-,$(JOB_TYPES)); do \
+	  echo "[kind-load] $(IMAGE_REPO)/$$image:$(IMAGE_TAG)"; \
+	  $$kind load docker-image --name $(KIND_CLUSTER) $(IMAGE_REPO)/$$image:$(IMAGE_TAG) || exit 1; \
+	done
+
+deploy: venv ## helm upgrade --install the chart into the current kubectl context (kind: values-kind.yaml)
+	@$$($(PY) -m tests.localcluster helm) upgrade --install omvee charts/omvee \
+	  --namespace omvee --create-namespace --wait --timeout 5m \
+	  -f charts/omvee/examples/values-kind.yaml \
+	  --set image.repository=$(IMAGE_REPO)/omvee-jobs --set image.tag=$(IMAGE_TAG)
 
 cluster-up: controlplane ## start the local control plane (etcd, apiserver, controller-manager, scheduler, kwok)
 	@$(PY) -m tests.localcluster up

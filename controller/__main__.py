@@ -70,6 +70,9 @@ def kopf_settings(options: OperatorSettings) -> kopf.OperatorSettings:
     settings.watching.client_timeout = options.watch_timeout_seconds + 30
     settings.watching.connect_timeout = 30
     settings.posting.enabled = False  # our own Events say what changed
+    # Resources are resolved once at start (the chart installs the CRDs first), so the operator
+    # needs no right to list CustomResourceDefinitions or Namespaces cluster-wide.
+    settings.scanning.disabled = True
     # Nothing of ours uses kopf's handler state, but were it to, it must not live in status,
     # which the structural schema prunes.
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix="omvee.io")

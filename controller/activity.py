@@ -48,7 +48,9 @@ class ActiveGate:
         if not blocking:
             self._active.set()
             if changed:
-                log.info("Active: no live peer outranks %s (priority %d)", self.identity, self.priority)
+                log.info(
+                    "Active: no live peer outranks %s (priority %d)", self.identity, self.priority
+                )
             return changed
         self._active.clear()
         if changed:

@@ -18,7 +18,10 @@ from kubernetes import client, config
 
 from tests.api_process import ApiProcess
 from tests.crds import install_crd
+from tests.helm import Helm, Release
+from tests.identities import service_account_kubeconfig
 from tests.localcluster.cluster import LocalCluster
+from tests.localcluster.layout import state_root
 from tests.localpostgres import LocalPostgres
 from tests.namespaces import create_namespace
 from tests.operator_process import OperatorProcess
@@ -122,19 +125,59 @@ def operator_mirror_dsn(postgres_url: str) -> str:
 
 
 @pytest.fixture(scope="session")
+def helm(kubeconfig: Path) -> Helm:
+    return Helm(kubeconfig)
+
+
+@pytest.fixture(scope="session")
+def chart_release(
+    helm: Helm, k8s: client.ApiClient, kubeconfig: Path, crd: dict[str, object], api_namespace: str
+) -> Iterator[Release]:
+    """The chart installed as in a cluster (operator cluster-wide, the API serving
+    api_namespace), with kubeconfigs holding tokens of its operator and API ServiceAccounts:
+    the session's operator and API run with exactly the rights the chart grants."""
+    release = Release(
+        name="omvee-tests",
+        namespace=create_namespace(k8s, f"omvee-system-{uuid.uuid4().hex[:6]}"),
+        operator_kubeconfig=state_root() / "chart-operator.kubeconfig",
+        api_kubeconfig=state_root() / "chart-api.kubeconfig",
+    )
+    helm.install(
+        release.name,
+        release.namespace,
+        "--set",
+        "operator.clusterWide=true",
+        "--set",
+        f"api.namespace={api_namespace}",
+    )
+    for account, target in (
+        ("operator", release.operator_kubeconfig),
+        ("api", release.api_kubeconfig),
+    ):
+        service_account_kubeconfig(
+            k8s, kubeconfig, release.namespace, f"{release.fullname}-{account}", target
+        )
+    yield release
+    helm.uninstall(release.name, release.namespace)
+    client.CoreV1Api(k8s).delete_namespace(release.namespace)
+
+
+@pytest.fixture(scope="session")
 def operator(
-    crd: dict[str, object],
-    kubeconfig: Path,
+    chart_release: Release,
     local_cluster: LocalCluster,
     operator_mirror_dsn: str,
 ) -> Iterator[OperatorProcess]:
-    """The operator running as a local process for the whole session, mirroring into
-    PostgreSQL. A `make up` operator is paused meanwhile: two operators would both act.
+    """The operator running as a local process for the whole session, as the chart's operator
+    ServiceAccount, mirroring into PostgreSQL. A `make up` operator is paused meanwhile: two
+    operators would both act.
     """
     from tests.devstack import stack_processes, start_operator
 
     paused = stack_processes().stop("operator")
-    process = OperatorProcess(kubeconfig, env={"OMVEE_MIRROR_DSN": operator_mirror_dsn})
+    process = OperatorProcess(
+        chart_release.operator_kubeconfig, env={"OMVEE_MIRROR_DSN": operator_mirror_dsn}
+    )
     process.start()
     yield process
     process.stop()
@@ -174,18 +217,19 @@ def mirror_db(postgres_url: str) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def api_namespace(core: client.CoreV1Api, k8s: client.ApiClient) -> Iterator[str]:
-    """The namespace the test API creates OmveeJobs in (with the job pods' RBAC)."""
-    name = create_namespace(k8s, f"api-tests-{uuid.uuid4().hex[:6]}", job_runner=True)
+    """The namespace the test API creates OmveeJobs in (the chart adds the job pods' RBAC)."""
+    name = create_namespace(k8s, f"api-tests-{uuid.uuid4().hex[:6]}")
     yield name
     core.delete_namespace(name)
 
 
 @pytest.fixture(scope="session")
 def api_server(
-    crd: dict[str, object], operator: OperatorProcess, kubeconfig: Path, api_namespace: str
+    operator: OperatorProcess, chart_release: Release, api_namespace: str
 ) -> Iterator[ApiProcess]:
-    """The REST API as a local process, with the operator running behind it."""
-    process = ApiProcess(kubeconfig, api_namespace)
+    """The REST API as a local process, as the chart's API ServiceAccount, with the operator
+    running behind it."""
+    process = ApiProcess(chart_release.api_kubeconfig, api_namespace)
     process.start()
     yield process
     process.stop()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from tests.localcluster.binaries import BuildError, ensure_binaries
+from tests.localcluster.binaries import BuildError, ensure_binaries, ensure_tool
 from tests.localcluster.cluster import ClusterError, LocalCluster
 from tests.localcluster.processes import ProcessError
 from tests.waiting import WaitTimeout
@@ -17,15 +17,18 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "command",
-        choices=["build", "up", "down", "status", "kubeconfig"],
+        choices=["build", "up", "down", "status", "kubeconfig", "helm", "kind"],
         help="build: only build the binaries; up: build if needed and start; "
         "down: stop what `up` started; status: show what runs; "
-        "kubeconfig: print the admin kubeconfig's path",
+        "kubeconfig: print the admin kubeconfig's path; "
+        "helm, kind: print that tool's path, building it from its Go module if needed",
     )
     args = parser.parse_args(argv)
     cluster = LocalCluster.default()
     try:
-        if args.command == "build":
+        if args.command in ("helm", "kind"):
+            print(ensure_tool(args.command))
+        elif args.command == "build":
             for name, path in ensure_binaries().items():
                 print(f"{name}: {path}")
         elif args.command == "up":

@@ -79,8 +79,12 @@ COMPONENTS = (
     Component("kwok", "sigs.k8s.io/kwok", ("sigs.k8s.io/kwok/cmd/kwok",), ("kwok",)),
 )
 
-# Tools the tests use beside the control plane; built on first use, not by `cluster up`.
-TOOLS = (Component("helm", "helm.sh/helm/v3", ("helm.sh/helm/v3/cmd/helm",), ("helm",)),)
+# Tools beside the control plane (helm for the chart tests, kind for `make kind-up`); built on
+# first use, not by `cluster up`.
+TOOLS = (
+    Component("helm", "helm.sh/helm/v3", ("helm.sh/helm/v3/cmd/helm",), ("helm",)),
+    Component("kind", "sigs.k8s.io/kind", ("sigs.k8s.io/kind",), ("kind",)),
+)
 
 
 def cache_root() -> Path:

@@ -27,3 +27,16 @@ def test_dockerfile_matches_the_catalog(job_type: JobType) -> None:
     if profile.gpu:
         assert base.group(1).startswith("nvidia/cuda:")
         assert "python-is-python3" in dockerfile  # the catalog's command runs `python`
+
+
+def test_platform_image_runs_the_operator_and_api_as_the_charts_user() -> None:
+    """controller/Dockerfile is the omvee-jobs image the chart runs both commands in."""
+    dockerfile = (REPO_ROOT / "controller/Dockerfile").read_text()
+    assert f"USER {RUN_AS_USER}" in dockerfile
+    assert "--uid 10001" in dockerfile
+    deployment = (REPO_ROOT / "charts/omvee/templates/operator/deployment.yaml").read_text()
+    assert "command: [python, -m, controller]" in deployment
+    api = (REPO_ROOT / "charts/omvee/templates/api/deployment.yaml").read_text()
+    assert "command: [python, -m, api.rest]" in api
+    assert importlib.util.find_spec("api.rest.__main__") is not None
+    assert importlib.util.find_spec("controller.__main__") is not None

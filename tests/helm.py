@@ -1,0 +1,92 @@
+"""helm (built from its Go module) against the local cluster, and the chart's releases."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tests.localcluster.binaries import ensure_tool
+from tests.localcluster.layout import REPO_ROOT, state_root
+
+CHART = REPO_ROOT / "charts/omvee"
+# `helm template` renders for this version unless a cluster is asked (it defaults to v1.20).
+KUBE_VERSION = "1.34.4"
+
+
+class HelmError(RuntimeError):
+    pass
+
+
+class Helm:
+    def __init__(self, kubeconfig: Path | None = None) -> None:
+        self.binary = ensure_tool("helm")
+        self.kubeconfig = kubeconfig
+        self.home = state_root() / "helm"  # keeps helm's cache and config out of ~
+
+    def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        env = {
+            **os.environ,
+            "HELM_CACHE_HOME": str(self.home / "cache"),
+            "HELM_CONFIG_HOME": str(self.home / "config"),
+            "HELM_DATA_HOME": str(self.home / "data"),
+        }
+        if self.kubeconfig:
+            env["KUBECONFIG"] = str(self.kubeconfig)
+        result = subprocess.run(
+            [str(self.binary), *args], env=env, capture_output=True, text=True, timeout=300
+        )
+        if check and result.returncode != 0:
+            raise HelmError(f"helm {' '.join(args)} failed:\n{result.stderr or result.stdout}")
+        return result
+
+    def template(self, *args: str, release: str = "omvee") -> list[dict[str, Any]]:
+        """The rendered objects (CRDs included)."""
+        out = self.run(
+            "template", release, str(CHART), "--include-crds", "--kube-version", KUBE_VERSION, *args
+        ).stdout
+        return [doc for doc in yaml.safe_load_all(out) if doc]
+
+    def install(self, release: str, namespace: str, *args: str) -> None:
+        self.run("install", release, str(CHART), "--namespace", namespace, *args)
+
+    def uninstall(self, release: str, namespace: str) -> None:
+        self.run("uninstall", release, "--namespace", namespace, "--wait", check=False)
+
+
+@dataclass(frozen=True)
+class Release:
+    """A release of the chart and kubeconfigs acting as its ServiceAccounts."""
+
+    name: str
+    namespace: str
+    operator_kubeconfig: Path
+    api_kubeconfig: Path
+
+    @property
+    def fullname(self) -> str:
+        return self.name if "omvee" in self.name else f"{self.name}-omvee"
+
+
+PROMETHEUS_OPERATOR = "github.com/prometheus-operator/prometheus-operator@v0.85.0"
+
+
+def servicemonitor_crd() -> Path:
+    """The ServiceMonitor CRD as the Prometheus Operator publishes it, from its Go module
+    (downloaded once into the Go module cache)."""
+    result = subprocess.run(
+        ["go", "mod", "download", "-json", PROMETHEUS_OPERATOR],
+        cwd=state_root(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    if result.returncode != 0:
+        raise HelmError(f"go mod download {PROMETHEUS_OPERATOR} failed:\n{result.stdout}")
+    directory = Path(json.loads(result.stdout)["Dir"])
+    return directory / "example/prometheus-operator-crd/monitoring.coreos.com_servicemonitors.yaml"

@@ -1,0 +1,311 @@
+"""The Helm chart: lint, render, bad values refused, manifests validated by the real API server,
+and a real `helm install` that creates every object."""
+
+from __future__ import annotations
+
+import base64
+import json
+import subprocess
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from kubernetes import client, dynamic
+
+from api.catalog.profiles import DEFAULT_PROFILES, load_catalog
+from tests.helm import CHART, Helm, HelmError, servicemonitor_crd
+from tests.namespaces import JOB_RUNNER_RBAC, create_namespace
+
+EVERYTHING = [
+    "--set", "operator.clusterWide=true",
+    "--set", "networkPolicy.enabled=true",
+    "--set", "serviceMonitor.enabled=true",
+    "--set", "api.ingress.enabled=true",
+    "--set", "api.ingress.className=nginx",
+    "--set", "api.ingress.tlsSecretName=omvee-tls",
+    "--set", "api.auth.existingSecret=omvee-auth",
+    "--set", "mirror.mode=supabase",
+    "--set", "mirror.supabase.url=https://abcd.supabase.co",
+    "--set", "mirror.supabase.existingSecret=supabase",
+    "--set", "image.tag=test",
+]  # fmt: skip
+VALUE_SETS = {
+    "defaults": [],
+    "everything": EVERYTHING,
+    "kind": ["-f", str(CHART / "examples/values-kind.yaml")],
+    "namespaced-postgres-no-api": [
+        "--set", "jobNamespaces={media-jobs,batch-jobs}",
+        "--set", "mirror.mode=postgres",
+        "--set", "mirror.postgres.existingSecret=mirror-dsn",
+        "--set", "api.enabled=false",
+        "--set", "operator.replicas=1",
+    ],
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def offline_helm() -> Helm:
+    return Helm()
+
+
+def by_kind(objects: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    return [o for o in objects if o["kind"] == kind]
+
+
+@pytest.mark.parametrize("values", VALUE_SETS, ids=list(VALUE_SETS))
+def test_lint_passes(offline_helm: Helm, values: str) -> None:
+    result = offline_helm.run("lint", "--strict", str(CHART), *VALUE_SETS[values])
+    assert "0 chart(s) failed" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--set", "operator.replicas=-1"], "at '/operator/replicas': minimum: got -1, want 0"),
+        (["--set", "mirror.mode=mysql"], "at '/mirror/mode': value must be one of"),
+        (
+            ["--set", "mirror.mode=supabase", "--set", "mirror.supabase.existingSecret=s"],
+            "at '/mirror/supabase/url': '' does not match pattern",
+        ),
+        (
+            ["--set", "mirror.mode=postgres"],
+            "at '/mirror/postgres/existingSecret': minLength: got 0, want 1",
+        ),
+        (["--set", "operator.replica=2"], "additional properties 'replica' not allowed"),
+        (["--set", "jobs.types.transcription.retries=20"], "maximum: got 20, want 10"),
+        (["--set", "jobs.types.upscaling.image=x"], "additional properties 'upscaling'"),
+        (["--set", "jobNamespaces={Bad_Name}"], "at '/jobNamespaces/0'"),
+        (["--set", "api.blockedNetworks={everything}"], "at '/api/blockedNetworks/0'"),
+    ],
+)
+def test_wrong_values_fail_with_the_key_named(
+    offline_helm: Helm, args: list[str], message: str
+) -> None:
+    with pytest.raises(HelmError) as raised:
+        offline_helm.template(*args)
+    assert "values don't meet the specifications of the schema" in str(raised.value)
+    assert message in str(raised.value)
+
+
+def catalog_of(objects: list[dict[str, Any]], tmp_path: Path) -> Any:
+    [configmap] = [
+        o for o in by_kind(objects, "ConfigMap") if o["metadata"]["name"].endswith("catalog")
+    ]
+    path = tmp_path / "profiles.yaml"
+    path.write_text(configmap["data"]["profiles.yaml"])
+    return load_catalog(path)
+
+
+def test_default_catalog_is_the_shipped_profiles(offline_helm: Helm, tmp_path: Path) -> None:
+    """What the operator reads in a cluster is exactly what it reads from the repository."""
+    assert catalog_of(offline_helm.template(), tmp_path) == load_catalog(DEFAULT_PROFILES)
+
+
+def test_catalog_follows_values(offline_helm: Helm, tmp_path: Path) -> None:
+    catalog = catalog_of(
+        offline_helm.template(
+            "-f", str(CHART / "examples/values-kind.yaml"),
+            "--set", "jobs.types.scene-generation.retries=5",
+            "--set", "jobs.gpu.nodeSelector.pool=a100",
+            "--set", "jobs.serviceAccountName=runner",
+        ),
+        tmp_path,
+    )  # fmt: skip
+    transcription = catalog.profiles["transcription"]
+    assert not transcription.gpu and transcription.node_selector == {}
+    assert transcription.tolerations == []
+    assert catalog.profiles["scene-generation"].retries == 5
+    image = catalog.profiles["image-generation"]
+    assert image.resources.limits == {"memory": "8Gi"}
+    assert catalog.profiles["scene-generation"].service_account_name == "runner"
+    gpu = catalog_of(offline_helm.template("--set", "jobs.gpu.nodeSelector.pool=a100"), tmp_path)
+    assert gpu.profiles["video-generation"].node_selector == {
+        "nvidia.com/gpu.present": "true",
+        "pool": "a100",
+    }
+
+
+def test_job_runner_rights_match_the_example(offline_helm: Helm) -> None:
+    example = {o["kind"]: o for o in yaml.safe_load_all(JOB_RUNNER_RBAC.read_text())}
+    objects = offline_helm.template("--set", "jobNamespaces={a,b}", "--namespace", "a")
+    roles = [o for o in by_kind(objects, "Role") if o["metadata"]["name"] == "omvee-job-runner"]
+    assert sorted(r["metadata"]["namespace"] for r in roles) == ["a", "b"]
+    assert all(r["rules"] == example["Role"]["rules"] for r in roles)
+
+
+def test_pods_are_hardened_and_probed(offline_helm: Helm) -> None:
+    for deployment in by_kind(offline_helm.template(*EVERYTHING), "Deployment"):
+        pod = deployment["spec"]["template"]["spec"]
+        assert pod["securityContext"]["runAsNonRoot"] is True
+        assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+        [container] = pod["containers"]
+        security = container["securityContext"]
+        assert security["readOnlyRootFilesystem"] is True
+        assert security["allowPrivilegeEscalation"] is False
+        assert security["capabilities"] == {"drop": ["ALL"]}
+        assert container["livenessProbe"] and container["readinessProbe"]
+        assert container["resources"]["requests"] and container["resources"]["limits"]
+        assert container["image"] == "ghcr.io/omvee/omvee-jobs:test"
+
+
+def test_operator_replicas_share_one_peering(offline_helm: Helm) -> None:
+    objects = offline_helm.template(*EVERYTHING)
+    [operator] = [
+        o for o in by_kind(objects, "Deployment") if o["metadata"]["name"].endswith("operator")
+    ]
+    env = {e["name"]: e for e in operator["spec"]["template"]["spec"]["containers"][0]["env"]}
+    [peering] = by_kind(objects, "ClusterKopfPeering")
+    assert env["OMVEE_PEERING"]["value"] == peering["metadata"]["name"]
+    assert env["POD_NAME"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"
+    assert operator["spec"]["replicas"] == 2
+    assert env["SUPABASE_SERVICE_ROLE_KEY"]["valueFrom"]["secretKeyRef"]["name"] == "supabase"
+    [role] = by_kind(objects, "ClusterRole")
+    patch_own_peering = {
+        "apiGroups": ["kopf.dev"],
+        "resources": ["clusterkopfpeerings"],
+        "resourceNames": [peering["metadata"]["name"]],
+        "verbs": ["patch"],
+    }
+    assert patch_own_peering in role["rules"]
+    namespaced = offline_helm.template("--set", "jobNamespaces={a,b}", "--namespace", "a")
+    assert sorted(p["metadata"]["namespace"] for p in by_kind(namespaced, "KopfPeering")) == [
+        "a",
+        "b",
+    ]
+    assert not by_kind(namespaced, "ClusterRole")
+
+
+# --- against the local control plane ---------------------------------------------------------
+
+
+def kubectl(kubeconfig: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["kubectl", "--kubeconfig", str(kubeconfig), *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.fixture(scope="module")
+def prometheus_crds(kubeconfig: Path) -> None:
+    applied = kubectl(kubeconfig, "apply", "--server-side", "-f", str(servicemonitor_crd()))
+    assert applied.returncode == 0, applied.stderr
+    kubectl(
+        kubeconfig,
+        "wait",
+        "--for=condition=Established",
+        "crd/servicemonitors.monitoring.coreos.com",
+    )
+
+
+@pytest.mark.cluster
+@pytest.mark.parametrize("values", VALUE_SETS, ids=list(VALUE_SETS))
+def test_rendered_manifests_are_valid_for_the_api_server(
+    helm: Helm,
+    k8s: client.ApiClient,
+    kubeconfig: Path,
+    crd: Any,
+    prometheus_crds: None,
+    values: str,
+) -> None:
+    """Every rendered object passes the API server's own schema check (strict field
+    validation: an unknown or misplaced field is an error) in a server-side dry run."""
+    release_namespace = create_namespace(k8s, f"chart-{uuid.uuid4().hex[:6]}")
+    objects = helm.template(
+        "--namespace", release_namespace, *VALUE_SETS[values], release=f"r{values[:8]}"
+    )
+    created = [release_namespace]
+    for namespace in sorted(
+        {o["metadata"].get("namespace") for o in objects} - {None, release_namespace}
+    ):
+        created.append(create_namespace(k8s, namespace))
+    try:
+        applied = kubectl(
+            kubeconfig,
+            *("apply", "--dry-run=server", "--validate=strict", "--server-side", "-f", "-"),
+            stdin=yaml.safe_dump_all(objects),
+        )
+        assert applied.returncode == 0, applied.stderr
+        assert applied.stdout.count("(server dry run)") == len(objects)
+    finally:
+        for namespace in created:
+            client.CoreV1Api(k8s).delete_namespace(namespace)
+
+
+@pytest.mark.cluster
+def test_helm_install_creates_every_object(
+    helm: Helm, k8s: client.ApiClient, crd: Any, prometheus_crds: None
+) -> None:
+    namespace = create_namespace(k8s, f"chart-install-{uuid.uuid4().hex[:6]}")
+    core = client.CoreV1Api(k8s)
+    core.create_namespaced_secret(
+        namespace, {"metadata": {"name": "supabase"}, "stringData": {"service-role-key": "k"}}
+    )
+    core.create_namespaced_secret(
+        namespace, {"metadata": {"name": "omvee-auth"}, "stringData": {"jwt-secret": "s" * 40}}
+    )
+    release = "full"
+    try:
+        helm.install(release, namespace, *EVERYTHING, "--wait", "--timeout", "3m")
+        manifest = helm.run("get", "manifest", release, "--namespace", namespace).stdout
+        objects = [o for o in yaml.safe_load_all(manifest) if o]
+        assert {o["kind"] for o in objects} >= {
+            "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding",
+            "ConfigMap", "Deployment", "Service", "Ingress", "PodDisruptionBudget",
+            "NetworkPolicy", "ServiceMonitor", "ClusterKopfPeering",
+        }  # fmt: skip
+        resources = dynamic.DynamicClient(k8s).resources
+        for obj in objects:
+            api = resources.get(api_version=obj["apiVersion"], kind=obj["kind"])
+            found = api.get(
+                name=obj["metadata"]["name"], namespace=obj["metadata"].get("namespace")
+            )
+            assert found.metadata.labels["app.kubernetes.io/instance"] == release
+        apps = client.AppsV1Api(k8s)
+        for deployment in apps.list_namespaced_deployment(namespace).items:
+            assert deployment.status.ready_replicas == 2, deployment.metadata.name
+        status = json.loads(
+            helm.run("status", release, "--namespace", namespace, "-o", "json").stdout
+        )
+        assert status["info"]["status"] == "deployed"
+    finally:
+        helm.uninstall(release, namespace)
+        core.delete_namespace(namespace)
+    rbac = client.RbacAuthorizationV1Api(k8s)
+    assert not [
+        r for r in rbac.list_cluster_role().items if r.metadata.name.startswith("full-omvee")
+    ]
+
+
+@pytest.mark.cluster
+def test_generated_api_token_survives_upgrades(helm: Helm, k8s: client.ApiClient, crd: Any) -> None:
+    namespace = create_namespace(k8s, f"chart-token-{uuid.uuid4().hex[:6]}")
+    core = client.CoreV1Api(k8s)
+
+    def token() -> list[str]:
+        secret = core.read_namespaced_secret("tok-omvee-api-auth", namespace)
+        tokens: list[str] = json.loads(base64.b64decode(secret.data["service-tokens"]))
+        return tokens
+
+    try:
+        helm.install("tok", namespace)
+        first = token()
+        assert len(first) == 1 and len(first[0]) == 48
+        helm.run(
+            "upgrade",
+            "tok",
+            str(CHART),
+            "--namespace",
+            namespace,
+            "--reuse-values",
+            "--set",
+            "operator.replicas=1",
+        )
+        assert token() == first
+    finally:
+        helm.uninstall("tok", namespace)
+        core.delete_namespace(namespace)
