@@ -40,8 +40,9 @@ sysdeps: ## install the Debian packages the suite needs (PostgreSQL server, espe
 	  else echo "error: please install these Debian packages:$$missing" >&2; exit 1; fi; \
 	fi
 
-controlplane: venv ## build the control-plane binaries from Go modules (cached; reused when present)
+controlplane: venv ## build the control-plane binaries and helm from Go modules (cached; reused when present)
 	@$(PY) -m tests.localcluster build >/dev/null
+	@$(PY) -m tests.localcluster helm >/dev/null
 
 up: sysdeps venv ## start the local control plane and PostgreSQL, submit a sample job, print how to reach them
 	@$(PY) -m tests.devstack up
