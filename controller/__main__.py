@@ -12,6 +12,7 @@ from kopf._core.engines.peering import Identity
 from kubernetes import client, config
 
 from api.catalog.profiles import CatalogError, load_catalog
+from api.logs.store import LogStoreError, logs_from_env
 from controller import handlers  # noqa: F401  (registers the handlers)
 from controller.activity import ActiveGate
 from controller.k8s import Kube
@@ -89,7 +90,8 @@ def main() -> None:
     try:
         options = OperatorSettings.from_env()
         catalog = load_catalog(options.profiles_path)
-    except (SettingsError, CatalogError) as error:
+        logs = logs_from_env()
+    except (SettingsError, CatalogError, LogStoreError) as error:
         log.error("Cannot start: %s", error)
         raise SystemExit(2) from None
     stop = threading.Event()
@@ -99,7 +101,7 @@ def main() -> None:
         mirror.start(stop)
         log.info("Mirroring job status to %s", sink.describe())
     kube = Kube(_api_client(options.max_workers + 4))
-    reconciler = Reconciler(kube, catalog, mirror, options.namespaces)
+    reconciler = Reconciler(kube, catalog, mirror, options.namespaces, logs)
     gate = ActiveGate(
         kube,
         options.peering_name,

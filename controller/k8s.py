@@ -85,6 +85,24 @@ class Kube:
         )
         return list(pods.get("items", []))
 
+    def read_pod_log(self, namespace: str, pod: str, limit_bytes: int) -> bytes | None:
+        """The job container's log (at most ``limit_bytes``), or None when
+        there is none to read: the pod is gone or its container never started."""
+        try:
+            response = self.core.read_namespaced_pod_log(
+                pod,
+                namespace,
+                container=constants.CONTAINER_NAME,
+                limit_bytes=limit_bytes,
+                _preload_content=False,
+            )
+        except client.ApiException as error:
+            if error.status in (400, 404):
+                return None
+            raise
+        data: bytes = response.data
+        return data
+
     def ensure_job(self, manifest: dict[str, Any], owner_uid: str) -> dict[str, Any]:
         """Create the Job, or adopt the one of that name if this OmveeJob already owns it."""
         namespace, name = manifest["metadata"]["namespace"], manifest["metadata"]["name"]

@@ -12,6 +12,8 @@ from pydantic import ValidationError
 
 from api.catalog.inputs import input_errors
 from api.catalog.profiles import Catalog
+from api.logs import archive
+from api.logs.store import LogStore, LogStoreError
 from api.v1alpha1.types import OmveeJobSpec, OmveeJobStatus, Phase
 from controller import builders, naming, transitions
 from controller.k8s import Conflict, JobNameTaken, Kube
@@ -32,7 +34,9 @@ class Reconciler:
         catalog: Catalog,
         mirror: MirrorWriter | None = None,
         namespaces: tuple[str, ...] = (),
+        logs: LogStore | None = None,
     ) -> None:
+        self.logs = logs
         self.kube = kube
         self.catalog = catalog
         self.mirror = mirror
@@ -79,6 +83,9 @@ class Reconciler:
         job_name = naming.job_name(name, run)
         job = self.kube.get_job(namespace, job_name)
         pods = self.kube.list_job_pods(namespace, job["metadata"]["uid"]) if job else []
+        if self.logs is not None and pods:
+            ojob = self._save_logs(ojob, spec.job_id, run, pods)
+            meta = ojob["metadata"]
         decision = transitions.decide(
             spec=spec,
             status=status,
@@ -141,6 +148,39 @@ class Reconciler:
         if decision.delete_job:
             self.kube.delete_job(namespace, job_name)
         return current
+
+    def _save_logs(
+        self, ojob: dict[str, Any], job_id: str, run: int, pods: list[dict[str, Any]]
+    ) -> dict[str, Any]:
+        """Save each ended attempt's pod log before the Job's TTL removes the pod, and record
+        where in status.logs; returns the OmveeJob as it then stands."""
+        assert self.logs is not None
+        meta = ojob["metadata"]
+        saved = list((ojob.get("status") or {}).get("logs") or [])
+        entries = []
+        for attempt in archive.to_save(run, pods, saved):
+            log_bytes = self.kube.read_pod_log(
+                meta["namespace"], attempt.pod, archive.MAX_LOG_BYTES
+            )
+            if log_bytes is None:
+                entries.append(archive.entry(attempt, None, 0, "the pod left no log"))
+                continue
+            key = archive.attempt_key(meta["namespace"], job_id, run, attempt.attempt)
+            data = archive.header(attempt) + archive.trimmed(log_bytes)
+            try:
+                self.logs.put(key, data)
+            except LogStoreError as error:
+                log.warning("OmveeJob %s/%s: %s", meta["namespace"], meta["name"], error)
+                continue  # the next pass tries again while the pod stands
+            entries.append(archive.entry(attempt, key, len(data), None))
+        if not entries:
+            return ojob
+        return self.kube.patch_status(
+            meta["namespace"],
+            meta["name"],
+            meta["resourceVersion"],
+            {"logs": archive.merged(saved, entries)},
+        )
 
     def resync(self) -> list[tuple[str, str]]:
         """Offer every OmveeJob to the mirror, and return the keys to reconcile again: those

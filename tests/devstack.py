@@ -22,6 +22,7 @@ from kubernetes import client, config, utils
 
 from tests import factories
 from tests.crds import install_crd
+from tests.local_service import saved_logs_env
 from tests.localcluster.binaries import BuildError
 from tests.localcluster.cluster import ClusterError, LocalCluster
 from tests.localcluster.layout import REPO_ROOT, Ports, state_root
@@ -80,7 +81,12 @@ def _start_service(name: str, port: int, env: dict[str, str], module: str) -> No
     table = stack_processes()
     if table.alive(name):
         return
-    table.start(name, [sys.executable, "-m", module], env={**os.environ, **env}, cwd=REPO_ROOT)
+    table.start(
+        name,
+        [sys.executable, "-m", module],
+        env={**os.environ, **saved_logs_env(), **env},
+        cwd=REPO_ROOT,
+    )
 
     def healthy() -> bool:
         try:

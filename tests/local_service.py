@@ -15,6 +15,10 @@ from tests.localcluster.processes import log_tail
 from tests.waiting import wait_for
 
 
+def saved_logs_env() -> dict[str, str]:
+    return {"OMVEE_LOGS": "directory", "OMVEE_LOGS_DIR": str(state_root() / "job-logs")}
+
+
 class LocalService:
     module = ""  # set by subclasses
 
@@ -25,7 +29,8 @@ class LocalService:
         self.process: subprocess.Popen[bytes] | None = None
 
     def env(self) -> dict[str, str]:
-        return dict(os.environ)
+        # The operator saves finished attempts' logs where the API reads them.
+        return {**os.environ, **saved_logs_env()}
 
     def _healthy(self) -> bool:
         try:

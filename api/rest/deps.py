@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Request
 
+from api.logs.store import LogStore
 from api.rest.auth import Principal, authenticate
 from api.rest.settings import Settings, get_settings
 from api.rest.store import JobStore
@@ -19,6 +20,14 @@ def get_store(request: Request) -> JobStore:
 
 
 StoreDep = Annotated[JobStore, Depends(get_store)]
+
+
+def get_logs(request: Request) -> LogStore | None:
+    logs: LogStore | None = request.app.state.logs
+    return logs
+
+
+LogsDep = Annotated[LogStore | None, Depends(get_logs)]
 
 
 def get_principal(

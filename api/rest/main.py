@@ -9,6 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.logs.store import LogStore, logs_from_env
 from api.rest.errors import ApiError
 from api.rest.routes import health, jobs, projects
 from api.rest.settings import Settings, get_settings
@@ -61,7 +62,11 @@ async def _empty_receive() -> Message:
     return {"type": "http.request", "body": b""}
 
 
-def create_app(settings: Settings | None = None, store: JobStore | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    store: JobStore | None = None,
+    logs: LogStore | None = None,
+) -> FastAPI:
     settings = settings or get_settings()
     app = FastAPI(
         title="OMVEE jobs API",
@@ -71,6 +76,7 @@ def create_app(settings: Settings | None = None, store: JobStore | None = None) 
         "Kubernetes before the answer is sent, so nothing is lost on a restart.",
     )
     app.state.store = store or JobStore(api_client(), settings.namespace)
+    app.state.logs = logs or logs_from_env()
     app.dependency_overrides[get_settings] = lambda: settings
 
     @app.exception_handler(ApiError)

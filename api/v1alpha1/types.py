@@ -129,6 +129,19 @@ class Condition(_Model):
     last_transition_time: str = Field(description="When status last changed (RFC 3339).")
 
 
+class AttemptLog(_Model):
+    """Where a finished attempt's pod log was saved, so it outlives the pod."""
+
+    run: int = Field(ge=0, description="The run (spec.rerun) of the attempt.")
+    attempt: int = Field(ge=1, description="1 for the run's first pod, 2 for its retry, ...")
+    pod: str = Field(description="The pod that ran the attempt.")
+    node: str | None = Field(None, description="The node it ran on.")
+    exit_code: int | None = Field(None, description="The job container's exit code.")
+    key: str | None = Field(None, description="The log's key in the log store; unset if none.")
+    bytes: int = Field(0, ge=0, description="The saved log's size.")
+    note: str | None = Field(None, description="Why no log was saved, when none was.")
+
+
 class OmveeJobStatus(_Model):
     """Observed state. The operator writes all but progress, progressMessage and result, which
     the running job pod writes."""
@@ -157,3 +170,8 @@ class OmveeJobStatus(_Model):
         default_factory=list, description="Scheduled, Running and Finished."
     )
     observed_generation: int | None = Field(None, description="The spec generation seen.")
+    logs: list[AttemptLog] = Field(
+        default_factory=list,
+        max_length=200,
+        description="Each finished attempt's saved pod log (the operator writes these).",
+    )

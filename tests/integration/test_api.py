@@ -358,13 +358,55 @@ def test_logs_of_the_latest_or_a_given_attempt_stream(http: httpx.Client, ojobs:
         with http.stream("GET", f"/v1/jobs/{job_id}/logs", params=params) as stream:
             assert stream.status_code == 200
             assert stream.headers["content-type"].startswith("text/plain")
-            lines = list(stream.iter_lines())
+            header, *lines = stream.iter_lines()
+        attempt = params.get("attempt", 2)
+        assert header.startswith(f"# omvee: run 0 attempt {attempt}, pod job-{job_id}-r0-")
+        assert f"exit code {1 if attempt == 1 else 0}" in header
         assert lines == [f"omvee fake job: step {i} of 3" for i in range(1, 4)]
     missing = http.get(f"/v1/jobs/{job_id}/logs", params={"attempt": 3})
     assert (missing.status_code, missing.json()["message"]) == (
         404,
-        f"job {job_id} has 2 attempt(s) so far, not 3",
+        f"job {job_id} has 2 attempt(s) in run 0, not 3",
     )
+
+
+def test_a_failed_jobs_logs_of_every_attempt_outlive_its_pods(
+    http: httpx.Client, ojobs: OmveeJobs, batch: client.BatchV1Api, api_namespace: str
+) -> None:
+    job_id = str(uuid.uuid4())
+    http.post(
+        "/v1/jobs",
+        json={
+            "type": "scene-generation",
+            "project_id": project(),
+            "job_id": job_id,
+            "retries": 2,
+            "input": {"transcript_job_id": str(uuid.uuid4())},
+            "pod_annotations": factories.pod_annotations(exit_code=3),
+        },
+    )
+    assert wait_phase(http, job_id, {"Failed"}, timeout=90)["attempts"] == 3
+    name = f"job-{job_id}"
+    saved = ojobs.status(name)["logs"]
+    pods = sorted(ojobs.pods(name), key=lambda p: (p.metadata.creation_timestamp, p.metadata.name))
+    assert [(e["run"], e["attempt"], e["exitCode"], e["pod"]) for e in saved] == [
+        (0, n, 3, pod.metadata.name) for n, pod in enumerate(pods, 1)
+    ]
+    # What the Job's TTL does once it expires: the Job goes, and its pods with it.
+    batch.delete_namespaced_job(
+        ojobs.status(name)["jobName"], api_namespace, propagation_policy="Foreground"
+    )
+    wait_for(lambda: not ojobs.pods(name) and not ojobs.jobs(name), "the pods to be gone", 60)
+    for entry in saved:
+        response = http.get(f"/v1/jobs/{job_id}/logs", params={"attempt": entry["attempt"]})
+        assert response.status_code == 200, response.text
+        header, *lines = response.text.splitlines()
+        assert header.startswith(
+            f"# omvee: run 0 attempt {entry['attempt']}, pod {entry['pod']} on kwok-"
+        )
+        assert "exit code 3" in header
+        assert lines == [f"omvee fake job: step {i} of 3" for i in range(1, 4)]
+    assert http.get(f"/v1/jobs/{job_id}/logs").text == response.text  # the latest: attempt 3
 
 
 def test_pod_annotations_outside_the_allowed_prefixes_are_refused(http: httpx.Client) -> None:

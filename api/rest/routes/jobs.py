@@ -9,8 +9,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
+from api.logs import archive
 from api.rest.auth import Principal
-from api.rest.deps import CurrentPrincipal, SettingsDep, StoreDep
+from api.rest.deps import CurrentPrincipal, LogsDep, SettingsDep, StoreDep
 from api.rest.errors import Conflict, NotFound
 from api.rest.routes.submission import ACCEPTED_RESPONSES, submit
 from api.rest.schemas import (
@@ -22,12 +23,11 @@ from api.rest.schemas import (
     to_public,
 )
 from api.rest.store import JobStore
+from api.v1alpha1.public import FINAL, cancel_patch, retry_patch
 from api.v1alpha1.types import UUID_PATTERN, JobType, Phase
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"], responses=ERROR_RESPONSES)
 JobId = Annotated[str, Path(pattern=UUID_PATTERN, description="The job id (a UUID).")]
-RETRYABLE = {Phase.FAILED.value, Phase.CANCELLED.value}
-FINAL = {Phase.SUCCEEDED.value, Phase.FAILED.value, Phase.CANCELLED.value}
 
 
 def _visible(store: JobStore, principal: Principal, job_id: str) -> dict[str, Any]:
@@ -112,10 +112,10 @@ CONFLICT: dict[int | str, dict[str, Any]] = {
 )
 def cancel_job(job_id: JobId, principal: CurrentPrincipal, store: StoreDep) -> JobPublic:
     ojob = _visible(store, principal, job_id)
-    phase = (ojob.get("status") or {}).get("phase")
-    if phase in FINAL:
-        raise Conflict(f"job {job_id} already ended ({phase}); nothing to cancel")
-    return to_public(store.patch_spec(ojob, {"cancel": True}))
+    patch = cancel_patch(ojob, job_id)
+    if isinstance(patch, str):
+        raise Conflict(patch)
+    return to_public(store.patch_spec(ojob, patch))
 
 
 @router.post(
@@ -127,23 +127,17 @@ def cancel_job(job_id: JobId, principal: CurrentPrincipal, store: StoreDep) -> J
 )
 def retry_job(job_id: JobId, principal: CurrentPrincipal, store: StoreDep) -> JobPublic:
     ojob = _visible(store, principal, job_id)
-    status, spec = ojob.get("status") or {}, ojob["spec"]
-    if status.get("phase") not in RETRYABLE:
-        raise Conflict(
-            f"job {job_id} is {status.get('phase') or 'Pending'}; only Failed or "
-            "Cancelled jobs can be retried"
-        )
-    if int(spec.get("rerun") or 0) > int(status.get("run") or 0):
-        raise Conflict(f"job {job_id} is already being retried")
-    return to_public(
-        store.patch_spec(ojob, {"rerun": int(spec.get("rerun") or 0) + 1, "cancel": False})
-    )
+    patch = retry_patch(ojob, job_id)
+    if isinstance(patch, str):
+        raise Conflict(patch)
+    return to_public(store.patch_spec(ojob, patch))
 
 
 @router.get(
     "/{job_id}/logs",
     operation_id="get_job_logs",
-    summary="The pod log of an attempt (the latest by default), streamed",
+    summary="The pod log of an attempt (the latest by default), streamed; saved logs are "
+    "served after the pods are gone",
     response_class=StreamingResponse,
     responses={200: {"content": {"text/plain": {}}, "description": "The log."}},
 )
@@ -151,20 +145,33 @@ def get_job_logs(
     job_id: JobId,
     principal: CurrentPrincipal,
     store: StoreDep,
+    logs: LogsDep,
     attempt: Annotated[int | None, Query(ge=1, le=100)] = None,
+    run: Annotated[int | None, Query(ge=0, le=1000)] = None,
     follow: bool = False,
 ) -> StreamingResponse:
     ojob = _visible(store, principal, job_id)
-    run = int((ojob.get("status") or {}).get("run") or 0)
-    pods = store.pods(ojob, run)
-    if not pods:
-        raise NotFound(f"job {job_id} has no pod yet (or its pods were removed)")
-    if attempt is not None and attempt > len(pods):
-        raise NotFound(f"job {job_id} has {len(pods)} attempt(s) so far, not {attempt}")
-    pod = pods[(attempt or len(pods)) - 1]
-    return StreamingResponse(
-        store.log_stream(pod["metadata"]["name"], follow), media_type="text/plain; charset=utf-8"
-    )
+    status = ojob.get("status") or {}
+    run = int(status.get("run") or 0) if run is None else run
+    saved = [e for e in status.get("logs") or [] if int(e["run"]) == run]
+    pods = archive.numbered(store.pods(ojob, run))
+    attempts = max([n for n, _ in pods] + [int(e["attempt"]) for e in saved], default=0)
+    if not attempts:
+        raise NotFound(f"job {job_id} has no attempt in run {run} yet")
+    if attempt is not None and attempt > attempts:
+        raise NotFound(f"job {job_id} has {attempts} attempt(s) in run {run}, not {attempt}")
+    attempt = attempt or attempts
+    media = "text/plain; charset=utf-8"
+    entry = archive.find(saved, run, attempt)
+    if entry and entry.get("key") and logs is not None:
+        data = logs.get(str(entry["key"]))
+        if data is not None:
+            return StreamingResponse(iter([data]), media_type=media)
+    pod = next((p for n, p in pods if n == attempt), None)
+    if pod is None:
+        why = (entry or {}).get("note") or "its log was not saved"
+        raise NotFound(f"the pod of attempt {attempt} of job {job_id} is gone and {why}")
+    return StreamingResponse(store.log_stream(pod["metadata"]["name"], follow), media_type=media)
 
 
 def _sse(ojob_stream: Iterator[dict[str, Any]]) -> Iterator[bytes]:

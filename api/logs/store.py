@@ -1,0 +1,97 @@
+"""Where saved pod logs live: a directory (development, tests) or a Supabase Storage bucket."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Protocol
+
+
+class LogStoreError(Exception):
+    """The store could not be read or written; the message says which and why."""
+
+
+class LogStore(Protocol):
+    def put(self, key: str, data: bytes) -> None: ...
+
+    def get(self, key: str) -> bytes | None:
+        """The saved log, or None when nothing is stored under ``key``."""
+
+
+class DirectoryLogs:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def _path(self, key: str) -> Path:
+        path = (self.root / key).resolve()
+        if not path.is_relative_to(self.root.resolve()):
+            raise LogStoreError(f"log key {key!r} leaves the log directory")
+        return path
+
+    def put(self, key: str, data: bytes) -> None:
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(".partial")
+        partial.write_bytes(data)
+        partial.replace(path)  # a reader never sees half a log
+
+    def get(self, key: str) -> bytes | None:
+        path = self._path(key)
+        return path.read_bytes() if path.is_file() else None
+
+
+class SupabaseLogs:
+    """Supabase Storage with the service-role key: upload is
+    ``POST {url}/storage/v1/object/{bucket}/{key}`` (upsert), download a GET of the same."""
+
+    def __init__(self, url: str, key: str, bucket: str) -> None:
+        from supabase import create_client
+
+        self.bucket = bucket
+        self.client: Any = create_client(url, key)
+
+    def put(self, key: str, data: bytes) -> None:
+        try:
+            self.client.storage.from_(self.bucket).upload(
+                key, data, {"content-type": "text/plain; charset=utf-8", "upsert": "true"}
+            )
+        except Exception as error:  # storage3 raises its own types and httpx's
+            raise LogStoreError(f"could not save {key} to bucket {self.bucket}: {error}") from None
+
+    def get(self, key: str) -> bytes | None:
+        from storage3.exceptions import StorageApiError
+
+        try:
+            data: bytes = self.client.storage.from_(self.bucket).download(key)
+        except StorageApiError as error:
+            if str(getattr(error, "status", "")) in ("400", "404"):
+                return None
+            raise LogStoreError(
+                f"could not read {key} from bucket {self.bucket}: {error}"
+            ) from None
+        return data
+
+
+def logs_from_env() -> LogStore | None:
+    """OMVEE_LOGS: ``directory`` (OMVEE_LOGS_DIR, default ./omvee-logs), ``supabase``
+    (SUPABASE_URL, SUPABASE_SERVICE_ROLE_KEY, OMVEE_LOGS_BUCKET, default job-logs) or ``off``.
+    Unset: Supabase when SUPABASE_URL is set, else off."""
+    env = os.environ
+    kind = env.get("OMVEE_LOGS", "").strip().lower() or (
+        "supabase" if env.get("SUPABASE_URL") else "off"
+    )
+    if kind == "off":
+        return None
+    if kind == "directory":
+        return DirectoryLogs(Path(env.get("OMVEE_LOGS_DIR", "omvee-logs")))
+    if kind == "supabase":
+        if not (env.get("SUPABASE_URL") and env.get("SUPABASE_SERVICE_ROLE_KEY")):
+            raise LogStoreError(
+                "OMVEE_LOGS=supabase needs SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY"
+            )
+        return SupabaseLogs(
+            env["SUPABASE_URL"],
+            env["SUPABASE_SERVICE_ROLE_KEY"],
+            env.get("OMVEE_LOGS_BUCKET", "job-logs"),
+        )
+    raise LogStoreError(f"OMVEE_LOGS must be directory, supabase or off, not {kind!r}")
