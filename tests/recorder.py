@@ -28,6 +28,9 @@ def recording_server(answer: Answer) -> Iterator[Recording]:
     recording = Recording("")
 
     class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.do_POST()
+
         def do_POST(self) -> None:
             raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             try:
@@ -35,7 +38,13 @@ def recording_server(answer: Answer) -> Iterator[Recording]:
             except ValueError:  # multipart or binary: keep only the bytes
                 body = None
             recording.requests.append(
-                {"path": self.path, "headers": dict(self.headers), "body": body, "raw": raw}
+                {
+                    "method": self.command,
+                    "path": self.path,
+                    "headers": dict(self.headers),
+                    "body": body,
+                    "raw": raw,
+                }
             )
             status, reply = answer(self.path, body)
             data = json.dumps(reply).encode()

@@ -29,6 +29,7 @@ EVERYTHING = [
     "--set", "mirror.mode=supabase",
     "--set", "mirror.supabase.url=https://abcd.supabase.co",
     "--set", "mirror.supabase.existingSecret=supabase",
+    "--set", "logs.store=supabase",
     "--set", "image.tag=test",
 ]  # fmt: skip
 VALUE_SETS = {
@@ -73,6 +74,11 @@ def test_lint_passes(offline_helm: Helm, values: str) -> None:
             ["--set", "mirror.mode=postgres"],
             "at '/mirror/postgres/existingSecret': minLength: got 0, want 1",
         ),
+        (
+            ["--set", "logs.store=supabase"],
+            "at '/mirror/supabase/url': '' does not match pattern",
+        ),
+        (["--set", "logs.store=s3"], "at '/logs/store': value must be one of"),
         (["--set", "operator.replica=2"], "additional properties 'replica' not allowed"),
         (["--set", "jobs.types.transcription.retries=20"], "maximum: got 20, want 10"),
         (["--set", "jobs.types.upscaling.image=x"], "additional properties 'upscaling'"),

@@ -66,3 +66,15 @@ capabilities:
 {{- define "omvee.apiAuthSecret" -}}
 {{- .Values.api.auth.existingSecret | default (printf "%s-api-auth" (include "omvee.fullname" .)) -}}
 {{- end -}}
+
+{{/* Where saved pod logs are written (operator) and read (API). */}}
+{{- define "omvee.logsEnv" -}}
+- {name: OMVEE_LOGS, value: {{ .Values.logs.store | quote }}}
+{{- if eq .Values.logs.store "supabase" }}
+- {name: OMVEE_LOGS_BUCKET, value: {{ .Values.logs.bucket | quote }}}
+- {name: SUPABASE_URL, value: {{ .Values.mirror.supabase.url | quote }}}
+- name: SUPABASE_SERVICE_ROLE_KEY
+  valueFrom:
+    secretKeyRef: {name: {{ .Values.mirror.supabase.existingSecret }}, key: {{ .Values.mirror.supabase.serviceRoleKeyKey }}}
+{{- end }}
+{{- end -}}

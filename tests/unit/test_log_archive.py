@@ -1,0 +1,71 @@
+"""Which ended attempts get their log saved, under which key, and how entries merge."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from api.logs import archive
+
+
+def pod(name: str, created: str, phase: str, exit_code: int | None = None) -> dict[str, Any]:
+    state = (
+        {"terminated": {"exitCode": exit_code, "reason": "Error", "finishedAt": "T"}}
+        if exit_code is not None
+        else {"running": {}}
+    )
+    return {
+        "metadata": {"name": name, "creationTimestamp": created},
+        "spec": {"nodeName": "gpu-1"},
+        "status": {"phase": phase, "containerStatuses": [{"name": "job", "state": state}]},
+    }
+
+
+def test_attempts_are_numbered_by_creation_and_only_ended_ones_are_saved() -> None:
+    pods = [
+        pod("b", "2026-01-01T00:00:02Z", "Running"),
+        pod("a", "2026-01-01T00:00:01Z", "Failed", exit_code=1),
+    ]
+    [first] = archive.to_save(0, pods, saved=[])
+    assert (first.attempt, first.pod, first.exit_code, first.node) == (1, "a", 1, "gpu-1")
+    assert archive.header(first) == (
+        b"# omvee: run 0 attempt 1, pod a on gpu-1, exit code 1 (Error), finished T\n"
+    )
+
+
+def test_saved_attempts_are_not_saved_again() -> None:
+    pods = [pod("a", "1", "Failed", exit_code=1), pod("b", "2", "Succeeded", exit_code=0)]
+    saved = [{"run": 0, "attempt": 1}]
+    assert [a.attempt for a in archive.to_save(0, pods, saved)] == [2]
+    assert [a.attempt for a in archive.to_save(1, pods, saved)] == [1, 2]  # another run
+
+
+def test_a_pod_that_failed_before_its_container_ran_is_saved_without_exit_code() -> None:
+    evicted = {"metadata": {"name": "a", "creationTimestamp": "1"}, "status": {"phase": "Failed"}}
+    [attempt] = archive.to_save(0, [evicted], [])
+    assert (attempt.exit_code, attempt.node) == (None, None)
+    assert b"no exit code" in archive.header(attempt)
+
+
+def test_keys_name_namespace_job_run_and_attempt() -> None:
+    assert archive.attempt_key("media", "j-1", 2, 3) == "logs/media/j-1/run-2/attempt-3.log"
+
+
+def test_merge_orders_by_run_and_attempt_and_keeps_the_newest() -> None:
+    old = [{"run": 1, "attempt": 1}, {"run": 0, "attempt": 2}]
+    new = [{"run": 0, "attempt": 1}]
+    assert archive.merged(old, new) == [
+        {"run": 0, "attempt": 1},
+        {"run": 0, "attempt": 2},
+        {"run": 1, "attempt": 1},
+    ]
+    many = [{"run": 0, "attempt": n} for n in range(1, archive.KEEP_ENTRIES + 6)]
+    kept = archive.merged([], many)
+    assert (len(kept), kept[0]["attempt"]) == (archive.KEEP_ENTRIES, 6)
+
+
+def test_a_huge_log_keeps_its_end() -> None:
+    log = b"x" * archive.MAX_LOG_BYTES + b"the end\n"
+    cut = archive.trimmed(log)
+    assert cut.startswith(b"# omvee: the first 8 bytes were cut\n")
+    assert cut.endswith(b"the end\n")
+    assert archive.trimmed(b"short") == b"short"
