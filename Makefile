@@ -28,11 +28,12 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP) ## create .venv and install the package with its dev tools
 
-sysdeps: ## install the Debian packages the suite needs (PostgreSQL server, espeak-ng) if missing
+sysdeps: ## install the Debian packages the suite needs (PostgreSQL server, espeak-ng, chromium) if missing
 	@missing=""; \
 	compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || command -v initdb >/dev/null \
 	  || missing="$$missing postgresql"; \
 	command -v espeak-ng >/dev/null || missing="$$missing espeak-ng"; \
+	command -v chromium >/dev/null || missing="$$missing chromium fonts-dejavu-core"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    echo "[sysdeps] installing$$missing" >&2; \

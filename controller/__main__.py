@@ -10,12 +10,15 @@ import time
 import kopf
 from kopf._core.engines.peering import Identity
 from kubernetes import client, config
+from prometheus_client import disable_created_metrics
 
 from api.catalog.profiles import CatalogError, load_catalog
 from api.logs.store import LogStoreError, logs_from_env
 from controller import handlers  # noqa: F401  (registers the handlers)
 from controller.activity import ActiveGate
 from controller.k8s import Kube
+from controller.metrics.registry import OperatorMetrics
+from controller.metrics.server import serving
 from controller.mirror.sinks import build_sink
 from controller.mirror.writer import MirrorWriter
 from controller.reconcile import Reconciler
@@ -95,13 +98,16 @@ def main() -> None:
         log.error("Cannot start: %s", error)
         raise SystemExit(2) from None
     stop = threading.Event()
+    disable_created_metrics()  # type: ignore[no-untyped-call]  # *_created series: noise
+    metrics = OperatorMetrics()
     mirror = None
     if sink := build_sink(options):
-        mirror = MirrorWriter(sink)
+        mirror = MirrorWriter(sink, metrics=metrics)
+        metrics.rows_waiting = mirror.pending
         mirror.start(stop)
         log.info("Mirroring job status to %s", sink.describe())
     kube = Kube(_api_client(options.max_workers + 4))
-    reconciler = Reconciler(kube, catalog, mirror, options.namespaces, logs)
+    reconciler = Reconciler(kube, catalog, mirror, options.namespaces, logs, metrics=metrics)
     gate = ActiveGate(
         kube,
         options.peering_name,
@@ -109,6 +115,7 @@ def main() -> None:
         options.peering_priority,
         options.namespaces,
     )
+    metrics.is_active = gate.is_active
     queue: WorkQueue[tuple[str, str]] = WorkQueue()
 
     def work(key: tuple[str, str]) -> None:
@@ -117,6 +124,7 @@ def main() -> None:
 
     def failed(key: tuple[str, str], error: Exception) -> None:
         log.error("Could not reconcile OmveeJob %s: %s; retrying at the next resync", key, error)
+        metrics.reconcile_failed()
 
     start_workers(queue, options.max_workers, work, failed)
     threading.Thread(
@@ -131,9 +139,11 @@ def main() -> None:
         options.resync_seconds,
         f"namespaces {', '.join(options.namespaces)}" if options.namespaces else "all namespaces",
     )
-    try:
-        asyncio.run(
-            kopf.operator(
+
+    async def operate() -> None:
+        # /healthz and /metrics on the health port (kopf's liveness endpoint serves one path)
+        async with serving(options.health_port, metrics):
+            await kopf.operator(
                 settings=kopf_settings(options),
                 memo=kopf.Memo(queue=queue),
                 standalone=gate.standalone,
@@ -142,9 +152,10 @@ def main() -> None:
                 identity=Identity(options.identity),
                 clusterwide=not options.namespaces,
                 namespaces=options.namespaces,
-                liveness_endpoint=f"http://0.0.0.0:{options.health_port}/healthz",
             )
-        )
+
+    try:
+        asyncio.run(operate())
     finally:
         stop.set()
         queue.close()

@@ -17,6 +17,9 @@ from api.logs.store import LogStore, LogStoreError
 from api.v1alpha1.types import OmveeJobSpec, OmveeJobStatus, Phase
 from controller import builders, naming, transitions
 from controller.k8s import Conflict, JobNameTaken, Kube
+from controller.metrics.observations import observe_write
+from controller.metrics.registry import OperatorMetrics
+from controller.metrics.snapshot import count_jobs
 from controller.mirror.rows import build_row
 from controller.mirror.writer import MirrorWriter
 from controller.status import format_time
@@ -35,8 +38,10 @@ class Reconciler:
         mirror: MirrorWriter | None = None,
         namespaces: tuple[str, ...] = (),
         logs: LogStore | None = None,
+        metrics: OperatorMetrics | None = None,
     ) -> None:
         self.logs = logs
+        self.metrics = metrics
         self.kube = kube
         self.catalog = catalog
         self.mirror = mirror
@@ -100,7 +105,7 @@ class Reconciler:
         )
         if not decision.status:
             if decision.delete_job:  # a final status already written; its Job still stands
-                self.kube.delete_job(namespace, job_name)
+                self._stop_job(ojob, spec.job_id, run, job_name, pods, status.reason)
             return ojob
         previous = status.model_dump(by_alias=True, mode="json")
         current = ojob
@@ -144,13 +149,36 @@ class Reconciler:
             for event in transitions.events_for(status, decision):
                 log.info("OmveeJob %s/%s: %s %s", namespace, name, event.reason, event.message)
                 self.kube.post_event(ojob, event.type, event.reason, event.message)
+        if self.metrics is not None and current is not ojob:
+            self.metrics.record(observe_write(ojob, current))
         # Only once the status says why: deleting first could be read back as JobDeleted.
         if decision.delete_job:
-            self.kube.delete_job(namespace, job_name)
+            reason = decision.status.get("reason")
+            current = self._stop_job(current, spec.job_id, run, job_name, pods, reason)
         return current
 
+    def _stop_job(
+        self,
+        ojob: dict[str, Any],
+        job_id: str,
+        run: int,
+        job_name: str,
+        pods: list[dict[str, Any]],
+        reason: str | None,
+    ) -> dict[str, Any]:
+        """Delete the run's Job, saving its running attempts' logs first."""
+        if self.logs is not None and pods:
+            ojob = self._save_logs(ojob, job_id, run, pods, stopping=reason or "Stopped")
+        self.kube.delete_job(ojob["metadata"]["namespace"], job_name)
+        return ojob
+
     def _save_logs(
-        self, ojob: dict[str, Any], job_id: str, run: int, pods: list[dict[str, Any]]
+        self,
+        ojob: dict[str, Any],
+        job_id: str,
+        run: int,
+        pods: list[dict[str, Any]],
+        stopping: str | None = None,
     ) -> dict[str, Any]:
         """Save each ended attempt's pod log before the Job's TTL removes the pod, and record
         where in status.logs; returns the OmveeJob as it then stands."""
@@ -158,7 +186,7 @@ class Reconciler:
         meta = ojob["metadata"]
         saved = list((ojob.get("status") or {}).get("logs") or [])
         entries = []
-        for attempt in archive.to_save(run, pods, saved):
+        for attempt in archive.to_save(run, pods, saved, stopping):
             log_bytes = self.kube.read_pod_log(
                 meta["namespace"], attempt.pod, archive.MAX_LOG_BYTES
             )
@@ -186,7 +214,10 @@ class Reconciler:
         """Offer every OmveeJob to the mirror, and return the keys to reconcile again: those
         not yet final, or asked to rerun."""
         keys = []
-        for ojob in self.kube.list_omveejobs(self.namespaces):
+        ojobs = self.kube.list_omveejobs(self.namespaces)
+        if self.metrics is not None:
+            self.metrics.record_jobs(count_jobs(ojobs))
+        for ojob in ojobs:
             self.offer(ojob)
             status = ojob.get("status") or {}
             spec = ojob.get("spec") or {}

@@ -45,15 +45,20 @@ def numbered(pods: list[dict[str, Any]]) -> list[tuple[int, dict[str, Any]]]:
 
 
 def to_save(
-    run: int, pods: list[dict[str, Any]], saved: list[dict[str, Any]]
+    run: int,
+    pods: list[dict[str, Any]],
+    saved: list[dict[str, Any]],
+    stopping: str | None = None,
 ) -> list[FinishedAttempt]:
-    """The run's attempts whose pod has ended and whose log is not saved yet."""
+    """The run's attempts whose pod has ended and whose log is not saved yet; with
+    ``stopping`` (why, e.g. Cancelled), also those about to be stopped with their Job."""
     done = {(int(entry["run"]), int(entry["attempt"])) for entry in saved}
     found = []
     for attempt, pod in numbered(pods):
         phase = pod.get("status", {}).get("phase")
         terminated = _terminated(pod)
-        if (run, attempt) in done or (phase not in ("Succeeded", "Failed") and not terminated):
+        ended = phase in ("Succeeded", "Failed") or terminated is not None
+        if (run, attempt) in done or not (ended or stopping):
             continue
         found.append(
             FinishedAttempt(
@@ -62,7 +67,9 @@ def to_save(
                 pod=pod["metadata"]["name"],
                 node=pod.get("spec", {}).get("nodeName"),
                 exit_code=terminated.get("exitCode") if terminated else None,
-                reason=(terminated or {}).get("reason") or pod.get("status", {}).get("reason"),
+                reason=(terminated or {}).get("reason")
+                or pod.get("status", {}).get("reason")
+                or (None if ended else stopping),
                 finished_at=(terminated or {}).get("finishedAt"),
             )
         )

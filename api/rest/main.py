@@ -11,7 +11,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.logs.store import LogStore, logs_from_env
 from api.rest.errors import ApiError
-from api.rest.routes import health, jobs, projects
+from api.rest.metrics import ApiMetrics, RequestMetrics
+from api.rest.routes import dashboard, health, jobs, live, metrics, projects
 from api.rest.settings import Settings, get_settings
 from api.rest.store import JobStore, api_client
 
@@ -66,6 +67,7 @@ def create_app(
     settings: Settings | None = None,
     store: JobStore | None = None,
     logs: LogStore | None = None,
+    api_metrics: ApiMetrics | None = None,
 ) -> FastAPI:
     settings = settings or get_settings()
     app = FastAPI(
@@ -77,6 +79,7 @@ def create_app(
     )
     app.state.store = store or JobStore(api_client(), settings.namespace)
     app.state.logs = logs or logs_from_env()
+    app.state.metrics = api_metrics or ApiMetrics()
     app.dependency_overrides[get_settings] = lambda: settings
 
     @app.exception_handler(ApiError)
@@ -95,7 +98,11 @@ def create_app(
         ]
         return JSONResponse({"detail": detail}, status_code=422)
 
-    for module in (jobs, projects, health):
+    # live first: /v1/jobs/stream must not be taken for a job id
+    for module in (live, jobs, projects, health, dashboard):
         app.include_router(module.router)
+    if not settings.metrics_port:  # else on its own port, see api.rest.__main__
+        app.include_router(metrics.router)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    app.add_middleware(RequestMetrics, metrics=app.state.metrics)  # outermost: sees the 413s
     return app

@@ -15,6 +15,8 @@ from api.catalog.inputs import (
     VideoGenerationInput,
     VisualPromptsInput,
 )
+from api.v1alpha1.public import JobPublic as JobPublic
+from api.v1alpha1.public import to_public as to_public
 from api.v1alpha1.types import MAX_RETRIES, MAX_TIMEOUT_SECONDS, UUID_PATTERN, JobType, Phase
 
 SNAKE = ConfigDict(alias_generator=to_snake, populate_by_name=True, extra="forbid")
@@ -95,48 +97,6 @@ class JobAccepted(BaseModel):
     replayed: bool = Field(False, description="True when this answers a repeated submission.")
 
 
-class JobPublic(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "id": "7b9e2c41-5a0f-4e8e-b1d2-6c3f4a5b6d7e",
-                    "project_id": "2f1c6a0e-8d3b-4c55-9a57-3f0b7e6d9c10",
-                    "type": "transcription",
-                    "phase": "Running",
-                    "progress": 40,
-                    "progress_message": "decoding 40%",
-                    "attempts": 1,
-                    "run": 0,
-                    "reason": "Running",
-                    "message": "running on gpu-node-1 (attempt 1 of 3)",
-                    "created_at": "2026-01-01T00:00:00Z",
-                    "started_at": "2026-01-01T00:00:05Z",
-                    "finished_at": None,
-                    "result": None,
-                    "node": "gpu-node-1",
-                }
-            ]
-        }
-    )
-
-    id: str
-    project_id: str
-    type: JobType
-    phase: Phase | None = None
-    progress: int = 0
-    progress_message: str | None = None
-    attempts: int = 0
-    run: int = 0
-    reason: str | None = None
-    message: str | None = None
-    node: str | None = None
-    created_at: str | None = None
-    started_at: str | None = None
-    finished_at: str | None = None
-    result: dict[str, Any] | None = None
-
-
 class JobsPublic(BaseModel):
     items: list[JobPublic]
     next: str | None = Field(None, description="Pass as `cursor` for the next page.")
@@ -160,24 +120,3 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     413: _problem("The body is too large."),
     503: _problem("The Kubernetes API is unreachable; nothing was changed."),
 }
-
-
-def to_public(ojob: dict[str, Any]) -> JobPublic:
-    spec, status = ojob.get("spec") or {}, ojob.get("status") or {}
-    return JobPublic(
-        id=spec["jobId"],
-        project_id=spec["projectId"],
-        type=spec["type"],
-        phase=status.get("phase"),
-        progress=int(status.get("progress") or 0),
-        progress_message=status.get("progressMessage"),
-        attempts=int(status.get("attempts") or 0),
-        run=int(status.get("run") or 0),
-        reason=status.get("reason"),
-        message=status.get("message"),
-        node=status.get("nodeName"),
-        created_at=ojob["metadata"].get("creationTimestamp"),
-        started_at=status.get("startedAt"),
-        finished_at=status.get("finishedAt"),
-        result=status.get("result"),
-    )

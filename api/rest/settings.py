@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     # Annotation key prefixes callers may put on their job's pods (e.g.
     # "cluster-autoscaler.kubernetes.io/"); none by default.
     pod_annotation_prefixes: list[str] = Field(default_factory=list)
+    # Serve /metrics on this port instead of the API's own, so an Ingress to the API does not
+    # publish it; 0: /metrics on the API's port.
+    metrics_port: int = Field(0, ge=0, le=65535)
 
     @model_validator(mode="after")
     def _secure_outside_development(self) -> Settings:

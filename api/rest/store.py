@@ -184,5 +184,52 @@ class JobStore:
             elif event["type"] == "DELETED":
                 return
 
+    def list_all(self) -> tuple[list[dict[str, Any]], str]:
+        """Every OmveeJob in the namespace, and the resourceVersion to watch from."""
+        items: list[dict[str, Any]] = []
+        cursor: str | None = None
+        while True:
+            kwargs: dict[str, Any] = {"limit": 500}
+            if cursor:
+                kwargs["_continue"] = cursor
+            listed = self._custom("list jobs", "list_namespaced_custom_object", **kwargs)
+            items += listed.get("items") or []
+            cursor = listed["metadata"].get("continue")
+            if not cursor:
+                return items, str(listed["metadata"]["resourceVersion"])
+
+    def watch_all(self, resource_version: str, seconds: int) -> Iterator[tuple[str, Any]]:
+        """Changes to any OmveeJob after ``resource_version``, for up to ``seconds``; ends
+        early with ("EXPIRED", None) when that version is too old to watch from."""
+        stream = watch.Watch().stream(
+            self.custom.list_namespaced_custom_object,
+            constants.GROUP,
+            constants.VERSION,
+            self.namespace,
+            constants.PLURAL,
+            resource_version=resource_version,
+            allow_watch_bookmarks=True,
+            timeout_seconds=seconds,
+        )
+        try:
+            for event in stream:
+                yield event["type"], event["object"]
+        except client.ApiException as error:
+            if error.status != 410:
+                raise
+            yield "EXPIRED", None
+
+    def events(self, ojob: dict[str, Any]) -> list[dict[str, Any]]:
+        """The Kubernetes Events about the OmveeJob, oldest first."""
+        response = self._call(
+            "list the job's events",
+            self.core.list_namespaced_event,
+            self.namespace,
+            field_selector=f"involvedObject.uid={ojob['metadata']['uid']}",
+            _preload_content=False,
+        )
+        events: list[dict[str, Any]] = json.loads(response.data).get("items", [])
+        return events
+
     def ready(self) -> None:
         self._custom("list jobs", "list_namespaced_custom_object", limit=1)

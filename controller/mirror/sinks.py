@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Protocol
 
+import httpx
 import psycopg
 from psycopg.types.json import Jsonb
 
@@ -74,6 +75,13 @@ class SupabaseSink:
 
     def describe(self) -> str:
         return f"Supabase {self.url}"
+
+
+def failure_reason(error: Exception) -> str:
+    """Unavailable: the database or Supabase could not be reached (or timed out), so waiting
+    helps; Rejected: it answered with an error."""
+    unreachable = (psycopg.OperationalError, httpx.TransportError, OSError)
+    return "Unavailable" if isinstance(error, unreachable) else "Rejected"
 
 
 def build_sink(settings: OperatorSettings) -> Sink | None:

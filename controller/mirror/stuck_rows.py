@@ -93,10 +93,8 @@ def known_job_ids(custom: client.CustomObjectsApi) -> set[str]:
     return {str(item["spec"]["jobId"]).lower() for item in listed.get("items", [])}
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m controller.mirror.stuck_rows", description=__doc__.splitlines()[0]
-    )
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The command's options; the `omvee stuck-rows` command adds the same ones."""
     parser.add_argument("--dsn", default=os.environ.get("OMVEE_MIRROR_DSN"))
     parser.add_argument(
         "--older-than",
@@ -109,21 +107,39 @@ def main(argv: list[str] | None = None) -> int:
     action.add_argument("--fail", action="store_true", help="mark them failed")
     parser.add_argument("--namespace", help="where --resubmit creates the OmveeJobs")
     parser.add_argument("--reason", default=DEFAULT_REASON, help="the message for --fail")
-    args = parser.parse_args(argv)
+
+
+def usage_problem(args: argparse.Namespace) -> str | None:
     if not args.dsn:
-        parser.error("no database: pass --dsn or set OMVEE_MIRROR_DSN")
+        return "no database: pass --dsn or set OMVEE_MIRROR_DSN"
     if args.resubmit and not args.namespace:
-        parser.error("--resubmit needs --namespace")
+        return "--resubmit needs --namespace"
+    return None
+
+
+def run(args: argparse.Namespace, custom: client.CustomObjectsApi) -> int:
+    """Find and settle the stuck rows; raises psycopg.OperationalError without a database."""
+    with psycopg.connect(args.dsn, autocommit=True) as connection:
+        stuck = find_stuck(connection, known_job_ids(custom), args.older_than)
+        return settle(connection, custom, stuck, args)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m controller.mirror.stuck_rows", description=__doc__.splitlines()[0]
+    )
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    problem = usage_problem(args)
+    if problem:
+        parser.error(problem)
 
     try:
         config.load_kube_config()
     except config.ConfigException:
         config.load_incluster_config()
-    custom = client.CustomObjectsApi()
     try:
-        with psycopg.connect(args.dsn, autocommit=True) as connection:
-            stuck = find_stuck(connection, known_job_ids(custom), args.older_than)
-            return settle(connection, custom, stuck, args)
+        return run(args, client.CustomObjectsApi())
     except psycopg.OperationalError as error:
         print(f"error: cannot reach the database: {str(error).strip()}", file=sys.stderr)
         return 1

@@ -14,21 +14,30 @@ import time
 from collections import OrderedDict
 from typing import Any
 
-from controller.mirror.sinks import Sink
+from controller.metrics.registry import OperatorMetrics
+from controller.mirror.sinks import Sink, failure_reason
 
 log = logging.getLogger("controller.mirror")
 
 
 class MirrorWriter:
     def __init__(
-        self, sink: Sink, capacity: int = 10_000, max_backoff: float = 30.0, remember: int = 100_000
+        self,
+        sink: Sink,
+        capacity: int = 10_000,
+        max_backoff: float = 30.0,
+        remember: int = 100_000,
+        metrics: OperatorMetrics | None = None,
     ) -> None:
         self.sink = sink
+        self.metrics = metrics
         self.capacity = capacity
         self.max_backoff = max_backoff
         self.remember = remember
         self._pending: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._written: OrderedDict[str, int] = OrderedDict()  # job id -> revision mirrored
+        # job id -> when its row first fell behind (monotonic): the start of its mirror lag
+        self._behind_since: dict[str, float] = {}
         self._changed = threading.Condition()
         self.behind_since: float | None = None
         self.dropped = 0
@@ -44,8 +53,10 @@ class MirrorWriter:
                 return
             self._pending[key] = row
             self._pending.move_to_end(key)
+            self._behind_since.setdefault(key, time.monotonic())
             if len(self._pending) > self.capacity:
-                self._pending.popitem(last=False)
+                dropped, _ = self._pending.popitem(last=False)
+                self._behind_since.pop(dropped, None)
                 self.dropped += 1
             self._changed.notify()
 
@@ -64,8 +75,11 @@ class MirrorWriter:
     def _written_ok(self, row: dict[str, Any]) -> None:
         with self._changed:
             key = row["id"]
-            if self._pending.get(key) is row:
+            if self._pending.get(key) is row:  # else a newer row came meanwhile: still behind
                 del self._pending[key]
+                since = self._behind_since.pop(key, None)
+                if self.metrics is not None and since is not None:
+                    self.metrics.mirror_written(time.monotonic() - since)
             self._written[key] = row["revision"]
             self._written.move_to_end(key)
             if len(self._written) > self.remember:
@@ -79,6 +93,8 @@ class MirrorWriter:
                 self.sink.write(row)
             except Exception as error:  # unreachable, timed out, refused: keep the row
                 self.failures += 1
+                if self.metrics is not None:
+                    self.metrics.mirror_failed(failure_reason(error))
                 now = time.monotonic()
                 if self.behind_since is None:
                     self.behind_since = now

@@ -69,3 +69,11 @@ def test_a_huge_log_keeps_its_end() -> None:
     assert cut.startswith(b"# omvee: the first 8 bytes were cut\n")
     assert cut.endswith(b"the end\n")
     assert archive.trimmed(b"short") == b"short"
+
+
+def test_a_job_being_stopped_saves_its_running_attempts_too() -> None:
+    pods = [pod("a", "1", "Failed", exit_code=1), pod("b", "2", "Running")]
+    assert [a.attempt for a in archive.to_save(0, pods, [])] == [1]
+    first, second = archive.to_save(0, pods, [], stopping="Cancelled")
+    assert (first.reason, second.reason, second.exit_code) == ("Error", "Cancelled", None)
+    assert b"no exit code (Cancelled)" in archive.header(second)

@@ -8,6 +8,7 @@ from fastapi.responses import JSONResponse
 
 from api.rest.auth import Principal
 from api.rest.errors import Conflict, NotFound
+from api.rest.metrics import app_metrics
 from api.rest.schemas import JobAccepted, JobCreate, Problem
 from api.rest.settings import Settings
 from api.rest.store import REQUEST_HASH, JobStore
@@ -42,7 +43,9 @@ def submit(
     job_id = job_id_for(create, principal.subject, idempotency_key)
     body = build_omveejob(create, job_id, spec_input)
     ojob, created = store.create(body)
-    if not created:
+    if created:
+        app_metrics(request).submitted(create.type)
+    else:
         annotations = ojob["metadata"].get("annotations") or {}
         if annotations.get(REQUEST_HASH) != body["metadata"]["annotations"][REQUEST_HASH]:
             raise Conflict(

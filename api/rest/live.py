@@ -1,0 +1,86 @@
+"""Pure: what the dashboard and the live job stream show of a job, its attempts and timeline."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from api.logs import archive
+from api.v1alpha1.public import to_public
+
+# The operator's message while a GPU job's pod finds no GPU node (controller/status.py).
+GPU_WAIT_PREFIX = "waiting for a GPU node"
+
+
+def waiting_for_gpu(status: dict[str, Any]) -> bool:
+    return (
+        status.get("phase") == "Pending"
+        and status.get("reason") == "Unschedulable"
+        and str(status.get("message") or "").startswith(GPU_WAIT_PREFIX)
+    )
+
+
+def job_row(ojob: dict[str, Any]) -> dict[str, Any]:
+    """The public job, plus what a live table needs to flag it."""
+    row = to_public(ojob).model_dump(mode="json")
+    row["waiting_for_gpu"] = waiting_for_gpu(ojob.get("status") or {})
+    return row
+
+
+def sse(event: str, data: Any) -> bytes:
+    return f"event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
+
+
+def attempts(ojob: dict[str, Any], pods: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every attempt known: saved ones (their pods may be gone) and the current run's pods."""
+    status = ojob.get("status") or {}
+    run = int(status.get("run") or 0)
+    found: dict[tuple[int, int], dict[str, Any]] = {}
+    for number, pod in archive.numbered(pods):
+        terminated = archive.to_save(run, [pod], [])
+        found[(run, number)] = {
+            "run": run,
+            "attempt": number,
+            "pod": pod["metadata"]["name"],
+            "node": pod.get("spec", {}).get("nodeName"),
+            "state": pod.get("status", {}).get("phase") or "Pending",
+            "exit_code": terminated[0].exit_code if terminated else None,
+            "log_saved": False,
+        }
+    for entry in status.get("logs") or []:
+        key = (int(entry["run"]), int(entry["attempt"]))
+        found[key] = {
+            "run": key[0],
+            "attempt": key[1],
+            "pod": entry["pod"],
+            "node": entry.get("node"),
+            "state": "Succeeded" if entry.get("exitCode") == 0 else "Failed",
+            "exit_code": entry.get("exitCode"),
+            "log_saved": bool(entry.get("key")),
+        }
+    return [found[key] for key in sorted(found)]
+
+
+def timeline(ojob: dict[str, Any], events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Creation, condition changes and Kubernetes Events, oldest first."""
+    items = [
+        {
+            "time": ojob["metadata"].get("creationTimestamp"),
+            "kind": "Normal",
+            "reason": "Submitted",
+            "message": f"{ojob['spec']['type']} job created",
+        }
+    ]
+    for event in events:
+        items.append(
+            {
+                "time": event.get("lastTimestamp")
+                or event.get("eventTime")
+                or event["metadata"].get("creationTimestamp"),
+                "kind": event.get("type") or "Normal",
+                "reason": event.get("reason") or "",
+                "message": event.get("message") or "",
+                "count": int(event.get("count") or 1),
+            }
+        )
+    return sorted(items, key=lambda item: str(item["time"] or ""))

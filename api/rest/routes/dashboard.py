@@ -1,0 +1,38 @@
+"""/dashboard: one static page and its script and styles. The page holds no data: it asks for a
+token and reads everything through the API, with the same authentication as any client."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import APIRouter
+from fastapi.responses import FileResponse, RedirectResponse
+
+from api.rest.errors import NotFound
+
+ASSETS = Path(__file__).resolve().parent.parent / "dashboard"
+TYPES = {".html": "text/html", ".js": "text/javascript", ".css": "text/css"}
+router = APIRouter(tags=["dashboard"], include_in_schema=False)
+HEADERS = {
+    "Cache-Control": "no-cache",
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+}
+
+
+@router.get("/dashboard")
+def dashboard() -> FileResponse:
+    return FileResponse(ASSETS / "index.html", media_type="text/html", headers=HEADERS)
+
+
+@router.get("/dashboard/")
+def dashboard_slash() -> RedirectResponse:
+    return RedirectResponse("/dashboard")
+
+
+@router.get("/dashboard/{asset}")
+def dashboard_asset(asset: str) -> FileResponse:
+    path = ASSETS / asset
+    if asset not in {p.name for p in ASSETS.iterdir()} or path.suffix not in TYPES:
+        raise NotFound(f"no dashboard file {asset}")
+    return FileResponse(path, media_type=TYPES[path.suffix], headers=HEADERS)

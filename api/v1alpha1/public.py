@@ -1,0 +1,98 @@
+"""The public view of a job (what the REST API answers and the `omvee` command prints), and the
+rules for cancelling and retrying one. Pure: the API and the CLI share one definition."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from api.v1alpha1.types import JobType, Phase
+
+FINAL = frozenset({Phase.SUCCEEDED.value, Phase.FAILED.value, Phase.CANCELLED.value})
+RETRYABLE = frozenset({Phase.FAILED.value, Phase.CANCELLED.value})
+
+
+class JobPublic(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "7b9e2c41-5a0f-4e8e-b1d2-6c3f4a5b6d7e",
+                    "project_id": "2f1c6a0e-8d3b-4c55-9a57-3f0b7e6d9c10",
+                    "type": "transcription",
+                    "phase": "Running",
+                    "progress": 40,
+                    "progress_message": "decoding 40%",
+                    "attempts": 1,
+                    "run": 0,
+                    "reason": "Running",
+                    "message": "running on gpu-node-1 (attempt 1 of 3)",
+                    "created_at": "2026-01-01T00:00:00Z",
+                    "started_at": "2026-01-01T00:00:05Z",
+                    "finished_at": None,
+                    "result": None,
+                    "node": "gpu-node-1",
+                }
+            ]
+        }
+    )
+
+    id: str
+    project_id: str
+    type: JobType
+    phase: Phase | None = None
+    progress: int = 0
+    progress_message: str | None = None
+    attempts: int = 0
+    run: int = 0
+    reason: str | None = None
+    message: str | None = None
+    node: str | None = None
+    created_at: str | None = None
+    started_at: str | None = None
+    finished_at: str | None = None
+    result: dict[str, Any] | None = None
+
+
+def to_public(ojob: dict[str, Any]) -> JobPublic:
+    spec, status = ojob.get("spec") or {}, ojob.get("status") or {}
+    return JobPublic(
+        id=spec["jobId"],
+        project_id=spec["projectId"],
+        type=spec["type"],
+        phase=status.get("phase"),
+        progress=int(status.get("progress") or 0),
+        progress_message=status.get("progressMessage"),
+        attempts=int(status.get("attempts") or 0),
+        run=int(status.get("run") or 0),
+        reason=status.get("reason"),
+        message=status.get("message"),
+        node=status.get("nodeName"),
+        created_at=ojob["metadata"].get("creationTimestamp"),
+        started_at=status.get("startedAt"),
+        finished_at=status.get("finishedAt"),
+        result=status.get("result"),
+    )
+
+
+def cancel_patch(ojob: dict[str, Any], job_id: str) -> dict[str, Any] | str:
+    """The spec patch that cancels the job, or why it cannot be cancelled."""
+    phase = (ojob.get("status") or {}).get("phase")
+    if phase in FINAL:
+        return f"job {job_id} already ended ({phase}); nothing to cancel"
+    return {"cancel": True}
+
+
+def retry_patch(ojob: dict[str, Any], job_id: str) -> dict[str, Any] | str:
+    """The spec patch that starts a new run of a Failed or Cancelled job, or why not."""
+    status, spec = ojob.get("status") or {}, ojob["spec"]
+    if status.get("phase") not in RETRYABLE:
+        return (
+            f"job {job_id} is {status.get('phase') or 'Pending'}; only Failed or "
+            "Cancelled jobs can be retried"
+        )
+    rerun = int(spec.get("rerun") or 0)
+    if rerun > int(status.get("run") or 0):
+        return f"job {job_id} is already being retried"
+    return {"rerun": rerun + 1, "cancel": False}

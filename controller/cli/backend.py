@@ -1,0 +1,50 @@
+"""What every command needs from where the jobs live: the cluster or the REST API."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any, Protocol
+
+from controller.cli.stats import Placement
+
+_UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+UUID = re.compile(_UUID)
+GENERATED_NAME = re.compile(f"job-({_UUID})")
+
+
+class CliError(Exception):
+    """Something the user should read as one line; the command exits 1."""
+
+
+def job_id_of(ref: str) -> str | None:
+    """The job id in ``ref``: a UUID itself, or the UUID in a ``job-<uuid>`` name."""
+    if UUID.fullmatch(ref):
+        return ref.lower()
+    match = GENERATED_NAME.fullmatch(ref)
+    return match.group(1).lower() if match else None
+
+
+class Backend(Protocol):
+    """Jobs are public job views (``JobPublic`` as JSON); the cluster adds ``namespace`` and
+    ``name``. ``ref`` is a job id or an OmveeJob name."""
+
+    def list_jobs(
+        self, *, project: str | None, job_type: str | None, phase: str | None
+    ) -> list[dict[str, Any]]: ...
+
+    def get_job(self, ref: str) -> dict[str, Any]: ...
+
+    def cancel(self, ref: str) -> dict[str, Any]: ...
+
+    def retry(self, ref: str) -> dict[str, Any]: ...
+
+    def logs(self, ref: str, attempt: int | None, follow: bool) -> Iterator[bytes]: ...
+
+    def watch(self, ref: str) -> Iterator[dict[str, Any]]:
+        """The job now, then each time it changes; the caller stops once it is final."""
+        ...
+
+    def placement(self) -> Placement | None:
+        """Nodes and the pods on them, where this backend can see them."""
+        ...

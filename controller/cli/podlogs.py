@@ -1,0 +1,68 @@
+"""`omvee jobs logs` in cluster mode: the attempt's pod log while the pod exists, else the copy
+the operator saved in the log store (status.logs) when the attempt ended."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from controller.cli.backend import CliError
+
+if TYPE_CHECKING:
+    from controller.cli.cluster import ClusterBackend
+
+
+def job_logs(
+    cluster: ClusterBackend, ojob: dict[str, Any], attempt: int | None, follow: bool
+) -> Iterator[bytes]:
+    status, job_id = ojob.get("status") or {}, ojob["spec"]["jobId"]
+    namespace = ojob["metadata"]["namespace"]
+    run = int(status.get("run") or 0)
+    pods = cluster.pods(ojob, run)
+    saved = {
+        int(entry["attempt"]): entry
+        for entry in status.get("logs") or []
+        if int(entry.get("run", -1)) == run
+    }
+    known = max(len(pods), max(saved, default=0))
+    if known == 0:
+        raise CliError(f"job {job_id} has no pod yet (or its pods were removed)")
+    if attempt is not None and attempt > known:
+        raise CliError(f"job {job_id} has {known} attempt(s) so far, not {attempt}")
+    number = attempt or known
+    entry = saved.get(number)
+    pod = (
+        entry["pod"]
+        if entry
+        else pods[number - 1]["metadata"]["name"]
+        if number <= len(pods)
+        else None
+    )
+    if pod:
+        stream = cluster.pod_log(namespace, pod, follow)
+        if stream is not None:
+            return stream
+    return iter([saved_log(job_id, number, entry)])
+
+
+def saved_log(job_id: str, attempt: int, entry: dict[str, Any] | None) -> bytes:
+    what = f"attempt {attempt} of job {job_id}"
+    if entry is None:
+        raise CliError(f"{what} has no log: its pod is gone or has not started, and none was saved")
+    if not entry.get("key"):
+        raise CliError(f"{what} has no saved log: {entry.get('note') or 'none was kept'}")
+    from api.logs.store import LogStoreError, logs_from_env
+
+    try:
+        store = logs_from_env()
+        if store is None:
+            raise CliError(
+                f"the log of {what} was saved as {entry['key']}, but no log store is "
+                "configured here (set OMVEE_LOGS and its settings as the operator has them)"
+            )
+        data = store.get(entry["key"])
+    except LogStoreError as error:
+        raise CliError(str(error)) from None
+    if data is None:
+        raise CliError(f"the saved log of {what} ({entry['key']}) is not in the log store")
+    return data

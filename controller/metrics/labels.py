@@ -1,0 +1,54 @@
+"""Pure: label values from a bounded set, so no label can grow a series per job.
+
+Reason labels use the CamelCase reasons the operator writes to ``status.reason`` (see
+controller.status and controller.transitions); anything else, e.g. a Job failure reason a
+newer Kubernetes adds, is counted as ``Other``.
+"""
+
+from __future__ import annotations
+
+from api.v1alpha1.types import JobType, Phase
+
+OTHER = "Other"
+
+JOB_TYPES = frozenset(t.value for t in JobType)
+PHASES = frozenset(p.value for p in Phase)
+# Why a job that has not ended is waiting (status.reason while its attempt has no running pod).
+WAITING_REASONS = frozenset(
+    {"Creating", "Starting", "Unschedulable", "ImagePullFailed", "Retrying", "Failing"}
+)
+FAILURE_REASONS = frozenset(
+    {
+        "BackoffLimitExceeded",
+        "DeadlineExceeded",
+        "PermanentFailure",
+        "PendingTimeout",
+        "InvalidInput",
+        "JobDeleted",
+        "JobNameTaken",
+        "Failed",
+    }
+)
+# How a mirror write failed: the database could not be reached, or it answered with an error.
+MIRROR_FAILURE_REASONS = frozenset({"Unavailable", "Rejected"})
+
+
+def bounded(value: object, allowed: frozenset[str]) -> str:
+    return value if isinstance(value, str) and value in allowed else OTHER
+
+
+def job_type(value: object) -> str:
+    return bounded(value, JOB_TYPES)
+
+
+def phase(value: object) -> str:
+    """A job the operator has not yet looked at has no phase: it is Pending."""
+    return Phase.PENDING.value if value is None else bounded(value, PHASES)
+
+
+def waiting_reason(value: object) -> str:
+    return bounded(value, WAITING_REASONS)
+
+
+def failure_reason(value: object) -> str:
+    return bounded(value, FAILURE_REASONS)

@@ -1,0 +1,187 @@
+"""The operator's Prometheus metrics, on a registry of its own (tests build fresh ones).
+
+Event metrics (counters, histograms) are recorded where the operator acts, and only the active
+replica acts. The job gauges come from the latest resync's list and are exported only while
+this replica is active, so summing a metric over replicas never counts a job twice.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Iterator
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from api.v1alpha1.types import JobType
+from controller.metrics import labels
+from controller.metrics.observations import Observations
+from controller.metrics.snapshot import JobCounts
+
+# Jobs run from seconds (scenes, prompts) to hours (a long transcription or video).
+RUN_BUCKETS = (1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 14400, 28800, 86400)
+QUEUE_BUCKETS = (0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 7200, 21600)
+MIRROR_LAG_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900)
+
+
+class OperatorMetrics:
+    def __init__(
+        self,
+        registry: CollectorRegistry | None = None,
+        is_active: Callable[[], bool] = lambda: True,
+    ) -> None:
+        self.registry = registry or CollectorRegistry(auto_describe=True)
+        self.is_active = is_active
+        self._lock = threading.Lock()
+        self._counts: JobCounts | None = None
+        self.rows_waiting: Callable[[], int] | None = None
+        on = self.registry
+        self.retries = Counter(
+            "omvee_job_retries_total",
+            "Attempts started beyond the first of a run (a pod replacing a failed or evicted one).",
+            ["type"],
+            registry=on,
+        )
+        self.failures = Counter(
+            "omvee_job_failures_total",
+            "Runs that ended Failed, by status reason.",
+            ["type", "reason"],
+            registry=on,
+        )
+        self.queue_wait = Histogram(
+            "omvee_job_queue_wait_seconds",
+            "From a run's creation to its first pod running: scheduling, image pull, capacity.",
+            ["type"],
+            buckets=QUEUE_BUCKETS,
+            registry=on,
+        )
+        self.run_time = Histogram(
+            "omvee_job_run_seconds",
+            "From a run's first pod running to the run's end, by final phase.",
+            ["type", "phase"],
+            buckets=RUN_BUCKETS,
+            registry=on,
+        )
+        self.end_to_end = Histogram(
+            "omvee_job_end_to_end_seconds",
+            "From a run's creation to its end, by final phase.",
+            ["type", "phase"],
+            buckets=RUN_BUCKETS,
+            registry=on,
+        )
+        self.mirror_lag = Histogram(
+            "omvee_mirror_lag_seconds",
+            "How long a jobs row stayed behind its OmveeJob: from the first status change not "
+            "in the row to the write that brought it up to date.",
+            buckets=MIRROR_LAG_BUCKETS,
+            registry=on,
+        )
+        self.mirror_failures = Counter(
+            "omvee_mirror_write_failures_total",
+            "Mirror writes that failed (the row is kept and retried), by reason.",
+            ["reason"],
+            registry=on,
+        )
+        self.reconcile_errors = Counter(
+            "omvee_reconcile_errors_total",
+            "Reconciles that raised an error (the OmveeJob is retried at the next resync).",
+            registry=on,
+        )
+        for job_type in JobType:
+            self.retries.labels(job_type.value)
+        for reason in labels.MIRROR_FAILURE_REASONS:
+            self.mirror_failures.labels(reason)
+        on.register(_Gauges(self))
+
+    def record(self, seen: Observations) -> None:
+        if seen.retries:
+            self.retries.labels(seen.job_type).inc(seen.retries)
+        if seen.queue_wait is not None:
+            self.queue_wait.labels(seen.job_type).observe(seen.queue_wait)
+        if seen.final_phase is None:
+            return
+        if seen.run_seconds is not None:
+            self.run_time.labels(seen.job_type, seen.final_phase).observe(seen.run_seconds)
+        if seen.end_to_end is not None:
+            self.end_to_end.labels(seen.job_type, seen.final_phase).observe(seen.end_to_end)
+        if seen.failure_reason is not None:
+            self.failures.labels(seen.job_type, seen.failure_reason).inc()
+
+    def record_jobs(self, counts: JobCounts) -> None:
+        with self._lock:
+            self._counts = counts
+
+    def mirror_written(self, lag_seconds: float) -> None:
+        self.mirror_lag.observe(max(0.0, lag_seconds))
+
+    def mirror_failed(self, reason: str) -> None:
+        self.mirror_failures.labels(labels.bounded(reason, labels.MIRROR_FAILURE_REASONS)).inc()
+
+    def reconcile_failed(self) -> None:
+        self.reconcile_errors.inc()
+
+    def jobs(self) -> JobCounts | None:
+        with self._lock:
+            return self._counts
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+class _Gauges(Collector):
+    """The gauges read at scrape time: job counts of the latest resync, and the mirror queue."""
+
+    def __init__(self, metrics: OperatorMetrics) -> None:
+        self.metrics = metrics
+
+    def describe(self) -> Iterable[Metric]:
+        return list(self._families(None, None))
+
+    def collect(self) -> Iterable[Metric]:
+        active = self.metrics.is_active()
+        counts = self.metrics.jobs() if active else None
+        waiting = self.metrics.rows_waiting
+        rows = waiting() if active and waiting is not None else None
+        return list(self._families(counts, rows, active))
+
+    def _families(
+        self, counts: JobCounts | None, rows: int | None, active: bool = False
+    ) -> Iterator[Metric]:
+        yield GaugeMetricFamily(
+            "omvee_operator_active",
+            "1 on the operator replica that acts (and exports the job gauges), 0 on a standby.",
+            value=1 if active else 0,
+        )
+        jobs = GaugeMetricFamily(
+            "omvee_jobs",
+            "OmveeJobs by type and phase, as of the latest resync (active replica only).",
+            labels=["type", "phase"],
+        )
+        pending = GaugeMetricFamily(
+            "omvee_jobs_pending",
+            "OmveeJobs not ended whose current attempt has no running pod, by status reason "
+            "(e.g. Unschedulable: waiting for a node or GPU), as of the latest resync.",
+            labels=["type", "reason"],
+        )
+        if counts is not None:
+            for key, value in _with_zeros(counts.by_phase, labels.PHASES):
+                jobs.add_metric(list(key), value)
+            for key, value in _with_zeros(counts.waiting, labels.WAITING_REASONS):
+                pending.add_metric(list(key), value)
+        yield jobs
+        yield pending
+        rows_family = GaugeMetricFamily(
+            "omvee_mirror_rows_waiting", "Job rows waiting to be written to the mirror."
+        )
+        if rows is not None:
+            rows_family.add_metric([], rows)
+        yield rows_family
+
+
+def _with_zeros(
+    counts: dict[tuple[str, str], int], second: frozenset[str]
+) -> list[tuple[tuple[str, str], int]]:
+    """Every (type, value) pair, 0 where none: a series that disappears reads as no data."""
+    keys = {(t, v) for t in labels.JOB_TYPES for v in second} | set(counts)
+    return [(key, counts.get(key, 0)) for key in sorted(keys)]

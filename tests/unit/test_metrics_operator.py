@@ -1,0 +1,182 @@
+"""The operator's metrics as Prometheus scrapes them: counters and histograms from
+observations, job gauges only on the active replica, the mirror's lag and failures, and the
+/healthz + /metrics endpoint."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from prometheus_client import CollectorRegistry
+from prometheus_client.parser import text_string_to_metric_families
+
+from controller.metrics.observations import Observations
+from controller.metrics.registry import OperatorMetrics
+from controller.metrics.server import build_app
+from controller.metrics.snapshot import count_jobs
+from controller.mirror.sinks import failure_reason
+from controller.mirror.writer import MirrorWriter
+from tests.waiting import wait_for
+
+
+def samples(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def value(metrics: OperatorMetrics, name: str, **labels: str) -> float | None:
+    return samples(metrics.exposition().decode()).get((name, frozenset(labels.items())))
+
+
+@pytest.fixture
+def metrics() -> OperatorMetrics:
+    return OperatorMetrics(CollectorRegistry())
+
+
+def test_observations_become_counters_and_histograms(metrics: OperatorMetrics) -> None:
+    metrics.record(Observations("transcription", retries=2, queue_wait=7.0))
+    metrics.record(
+        Observations(
+            "transcription",
+            final_phase="Failed",
+            run_seconds=40.0,
+            end_to_end=47.0,
+            failure_reason="BackoffLimitExceeded",
+        )
+    )
+    metrics.record(
+        Observations("transcription", final_phase="Succeeded", run_seconds=3.0, end_to_end=9.0)
+    )
+    assert value(metrics, "omvee_job_retries_total", type="transcription") == 2
+    assert value(metrics, "omvee_job_retries_total", type="video-generation") == 0
+    assert (
+        value(
+            metrics, "omvee_job_failures_total", type="transcription", reason="BackoffLimitExceeded"
+        )
+        == 1
+    )
+    assert value(metrics, "omvee_job_queue_wait_seconds_count", type="transcription") == 1
+    assert (
+        value(metrics, "omvee_job_queue_wait_seconds_bucket", type="transcription", le="5.0") == 0
+    )
+    assert (
+        value(metrics, "omvee_job_queue_wait_seconds_bucket", type="transcription", le="10.0") == 1
+    )
+    run = {"type": "transcription", "phase": "Failed"}
+    assert value(metrics, "omvee_job_run_seconds_sum", **run) == 40
+    assert value(metrics, "omvee_job_run_seconds_bucket", **run, le="30.0") == 0
+    assert value(metrics, "omvee_job_run_seconds_bucket", **run, le="60.0") == 1
+    assert value(metrics, "omvee_job_end_to_end_seconds_sum", **run) == 47
+    ok = {"type": "transcription", "phase": "Succeeded"}
+    assert value(metrics, "omvee_job_end_to_end_seconds_count", **ok) == 1
+    assert value(metrics, "omvee_job_end_to_end_seconds_bucket", **ok, le="+Inf") == 1
+
+
+def test_job_gauges_only_on_the_active_replica(metrics: OperatorMetrics) -> None:
+    assert value(metrics, "omvee_jobs", type="transcription", phase="Pending") is None
+    metrics.record_jobs(
+        count_jobs(
+            [
+                {"spec": {"type": "transcription"}, "status": {"phase": "Pending", "reason": r}}
+                for r in ("Unschedulable", "Unschedulable", "Starting")
+            ]
+        )
+    )
+    assert value(metrics, "omvee_operator_active") == 1
+    assert value(metrics, "omvee_jobs", type="transcription", phase="Pending") == 3
+    assert value(metrics, "omvee_jobs", type="visual-prompts", phase="Running") == 0
+    assert value(metrics, "omvee_jobs_pending", type="transcription", reason="Unschedulable") == 2
+    assert value(metrics, "omvee_jobs_pending", type="transcription", reason="Starting") == 1
+    active = threading.Event()
+    metrics.is_active = active.is_set  # now a standby: another replica exports the gauges
+    assert value(metrics, "omvee_operator_active") == 0
+    assert value(metrics, "omvee_jobs", type="transcription", phase="Pending") is None
+
+
+class Sink:
+    def __init__(self) -> None:
+        self.error: Exception | None = None
+        self.written = threading.Event()
+
+    def write(self, row: dict[str, Any]) -> str:
+        if self.error is not None:
+            raise self.error
+        self.written.set()
+        return "updated"
+
+    def describe(self) -> str:
+        return "test"
+
+
+@pytest.fixture
+def stop() -> Iterator[threading.Event]:
+    event = threading.Event()
+    yield event
+    event.set()
+
+
+def test_mirror_lag_and_failures(metrics: OperatorMetrics, stop: threading.Event) -> None:
+    sink = Sink()
+    sink.error = psycopg.OperationalError("connection refused")
+    writer = MirrorWriter(sink, max_backoff=0.05, metrics=metrics)
+    metrics.rows_waiting = writer.pending
+    writer.offer({"id": "a", "revision": 1})
+    writer.offer({"id": "a", "revision": 2})  # the same row, still behind: one lag
+    writer.offer({"id": "b", "revision": 1})
+    assert value(metrics, "omvee_mirror_rows_waiting") == 2
+    writer.start(stop)
+    wait_for(
+        lambda: (
+            (value(metrics, "omvee_mirror_write_failures_total", reason="Unavailable") or 0) >= 2
+        ),
+        "two failed writes",
+        10,
+    )
+    sink.error = None
+    wait_for(lambda: writer.pending() == 0, "the rows to be written", 10)
+    assert value(metrics, "omvee_mirror_lag_seconds_count") == 2
+    assert (value(metrics, "omvee_mirror_lag_seconds_sum") or 0) > 0.05  # waited out failures
+    assert value(metrics, "omvee_mirror_write_failures_total", reason="Rejected") == 0
+    assert value(metrics, "omvee_mirror_rows_waiting") == 0
+
+
+@pytest.mark.parametrize(
+    ("error", "reason"),
+    [
+        (psycopg.OperationalError("server closed the connection"), "Unavailable"),
+        (ConnectionRefusedError(), "Unavailable"),
+        (TimeoutError(), "Unavailable"),
+        (psycopg.errors.UndefinedFunction("no function mirror_job_status"), "Rejected"),
+        (ValueError("bad"), "Rejected"),
+    ],
+)
+def test_mirror_failure_reasons(error: Exception, reason: str) -> None:
+    assert failure_reason(error) == reason
+
+
+def test_reconcile_errors(metrics: OperatorMetrics) -> None:
+    metrics.reconcile_failed()
+    assert value(metrics, "omvee_reconcile_errors_total") == 1
+
+
+def test_health_and_metrics_endpoint(metrics: OperatorMetrics) -> None:
+    metrics.reconcile_failed()
+
+    async def scrape() -> tuple[int, str, str]:
+        async with TestClient(TestServer(build_app(metrics))) as http:
+            health = await http.get("/healthz")
+            scraped = await http.get("/metrics")
+            return health.status, scraped.headers["Content-Type"], await scraped.text()
+
+    status, content_type, text = asyncio.run(scrape())
+    assert status == 200
+    assert content_type.startswith("text/plain; version=")
+    assert samples(text)[("omvee_reconcile_errors_total", frozenset())] == 1
