@@ -81,9 +81,11 @@ def header(attempt: FinishedAttempt) -> bytes:
     ended = "no exit code" if attempt.exit_code is None else f"exit code {attempt.exit_code}"
     if attempt.reason:
         ended += f" ({attempt.reason})"
+    if attempt.finished_at:
+        ended += f", finished {attempt.finished_at}"
     return (
         f"# omvee: run {attempt.run} attempt {attempt.attempt}, pod {attempt.pod} on "
-        f"{attempt.node or 'no node'}, {ended}, finished {attempt.finished_at or 'unknown'}\n"
+        f"{attempt.node or 'no node'}, {ended}\n"
     ).encode()
 
 
@@ -102,6 +104,7 @@ def entry(attempt: FinishedAttempt, key: str | None, size: int, note: str | None
         "pod": attempt.pod,
         "node": attempt.node,
         "exitCode": attempt.exit_code,
+        "reason": attempt.reason,
         "key": key,
         "bytes": size,
         "note": note,

@@ -54,16 +54,24 @@ def attempts(ojob: dict[str, Any], pods: list[dict[str, Any]]) -> list[dict[str,
             "attempt": key[1],
             "pod": entry["pod"],
             "node": entry.get("node"),
-            "state": "Succeeded" if entry.get("exitCode") == 0 else "Failed",
+            "state": _ended(entry),
             "exit_code": entry.get("exitCode"),
             "log_saved": bool(entry.get("key")),
         }
     return [found[key] for key in sorted(found)]
 
 
+def _ended(entry: dict[str, Any]) -> str:
+    if entry.get("exitCode") == 0:
+        return "Succeeded"
+    if entry.get("exitCode") is None and entry.get("reason"):
+        return str(entry["reason"])  # stopped before it ended: Cancelled, PendingTimeout...
+    return "Failed"
+
+
 def timeline(ojob: dict[str, Any], events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Creation, condition changes and Kubernetes Events, oldest first."""
-    items = [
+    items: list[dict[str, Any]] = [
         {
             "time": ojob["metadata"].get("creationTimestamp"),
             "kind": "Normal",
@@ -71,6 +79,8 @@ def timeline(ojob: dict[str, Any], events: list[dict[str, Any]]) -> list[dict[st
             "message": f"{ojob['spec']['type']} job created",
         }
     ]
+    # Events of one second keep the order they were recorded in.
+    events = sorted(events, key=lambda e: int(e["metadata"].get("resourceVersion") or 0))
     for event in events:
         items.append(
             {

@@ -137,6 +137,9 @@ class AttemptLog(_Model):
     pod: str = Field(description="The pod that ran the attempt.")
     node: str | None = Field(None, description="The node it ran on.")
     exit_code: int | None = Field(None, description="The job container's exit code.")
+    reason: str | None = Field(
+        None, description="How it ended: the container's reason, or why it was stopped."
+    )
     key: str | None = Field(None, description="The log's key in the log store; unset if none.")
     bytes: int = Field(0, ge=0, description="The saved log's size.")
     note: str | None = Field(None, description="Why no log was saved, when none was.")

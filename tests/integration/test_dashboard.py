@@ -178,6 +178,7 @@ def test_job_page_shows_timeline_attempts_log_and_its_buttons_work(
     expect(page.locator("#job-title")).to_have_text(f"scene-generation · {job['id']}")
     expect(page.locator("#job-phase")).to_have_text("Running", timeout=LIVE)
     expect(page.locator("#job-progress")).to_have_attribute("data-progress", "25")
+    expect(page.locator("#job-gpu")).to_be_hidden()  # a CPU job never waits for a GPU
     expect(page.locator("#timeline li").first).to_contain_text("Submitted")
     expect(page.locator("#timeline")).to_contain_text("Running: running on kwok-cpu-")
     expect(page.locator("#attempt-rows tr")).to_have_count(1)
@@ -202,7 +203,9 @@ def test_job_page_shows_timeline_attempts_log_and_its_buttons_work(
 
     expect(page.locator("#retry")).to_be_disabled()  # not while it runs
     expect(page.locator("#action-error")).to_have_text("")
-    page.locator("#attempt-rows tr").first.locator("button").click()  # the cancelled attempt
+    cancelled = page.locator("#attempt-rows tr").first
+    expect(cancelled).to_contain_text("Cancelled")
+    cancelled.locator("button").click()
     expect(page.locator("#log-title")).to_have_text("Log · run 0, attempt 1")
     expect(page.locator("#log")).to_contain_text("(Cancelled)")
     expect(page.locator("#log")).to_contain_text("omvee fake job: step 3 of 3")
