@@ -170,6 +170,7 @@ OMVEE local stack is up.
   PostgreSQL       {postgres.url}
   jobs table       psql {postgres.url.rsplit("/", 1)[0]}/omvee -c 'table jobs'
   REST API         {api_url}  (docs: {api_url}/docs; log: {table.log("api")})
+  dashboard        {api_url}/dashboard
   operator health  http://127.0.0.1:{operator_port()}/healthz  (log: {table.log("operator")})
   sample job       {status_url}
                    (a transcription on the GPU pool, runs 30 s)
