@@ -19,7 +19,9 @@ from kubernetes import client
 
 from tests import factories
 from tests.api_process import SERVICE_TOKEN, ApiProcess
+from tests.local_service import saved_logs_env
 from tests.omveejobs import OmveeJobs, manifest
+from tests.waiting import wait_for
 
 pytestmark = [pytest.mark.cluster, pytest.mark.usefixtures("operator")]
 
@@ -27,13 +29,15 @@ OMVEE = Path(sys.executable).parent / "omvee"
 FAKE_LOG = [f"omvee fake job: step {i} of 3" for i in range(1, 4)]
 
 
-def omvee(kubeconfig: Path, *args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OMVEE_")}
+def omvee(
+    kubeconfig: Path, *args: str, ok: bool = True, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("OMVEE_")}
     result = subprocess.run(
         [str(OMVEE), *args],
         capture_output=True,
         text=True,
-        env={**env, "KUBECONFIG": str(kubeconfig)},
+        env={**clean, "KUBECONFIG": str(kubeconfig), **(env or {})},
         timeout=120,
     )
     if ok:
@@ -377,3 +381,34 @@ def test_every_job_command_through_the_api(
     assert error_line(bad_token).startswith("the API refused the token")
     down = omvee(kubeconfig, "--api", "http://127.0.0.1:9", "jobs", "list", ok=False)
     assert error_line(down).startswith("cannot reach the API (http://127.0.0.1:9/v1/jobs")
+
+
+def test_logs_of_every_attempt_after_the_pods_are_gone(
+    kubeconfig: Path, ojobs: OmveeJobs, batch: client.BatchV1Api, job_namespace: str
+) -> None:
+    body = manifest(
+        "placeholder",
+        retries=1,
+        pod_annotations=factories.pod_annotations(exit_code=4, run_duration="1s"),
+    )
+    job_id = body["spec"]["jobId"]
+    name = body["metadata"]["name"] = f"job-{job_id}"
+    ojobs.create(body)
+    assert ojobs.wait_final(name)["phase"] == "Failed"
+    wait_for(lambda: len(ojobs.status(name).get("logs") or []) == 2, "both logs saved", 30)
+    batch.delete_namespaced_job(
+        ojobs.status(name)["jobName"], job_namespace, propagation_policy="Foreground"
+    )
+    wait_for(lambda: not ojobs.pods(name) and not ojobs.jobs(name), "the pods to be gone", 60)
+
+    ns = ("-n", job_namespace)
+    unconfigured = omvee(kubeconfig, *ns, "jobs", "logs", job_id, ok=False)
+    assert "no log store is configured here" in error_line(unconfigured)
+    for attempt in ("1", "2"):
+        result = omvee(
+            kubeconfig, *ns, "jobs", "logs", job_id, "--attempt", attempt, env=saved_logs_env()
+        )
+        header, *lines = result.stdout.splitlines()
+        assert header.startswith(f"# omvee: run 0 attempt {attempt}, pod {name}-r0-")
+        assert "exit code 4" in header
+        assert lines == FAKE_LOG
