@@ -23,6 +23,10 @@ class Conflict(Exception):
     """The OmveeJob changed since it was read; read it again and redo the decision."""
 
 
+class Gone(Exception):
+    """The OmveeJob was deleted while it was being reconciled: nothing is left to do."""
+
+
 class JobNameTaken(Exception):
     """A Job with the deterministic name exists but belongs to something else."""
 
@@ -156,6 +160,8 @@ class Kube:
         except client.ApiException as error:
             if error.status == 409:
                 raise Conflict(f"OmveeJob {namespace}/{name} changed") from None
+            if error.status == 404:
+                raise Gone(f"OmveeJob {namespace}/{name} was deleted") from None
             raise
 
     def post_event(self, ojob: dict[str, Any], kind: str, reason: str, message: str) -> None:

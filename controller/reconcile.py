@@ -16,7 +16,7 @@ from api.logs import archive
 from api.logs.store import LogStore, LogStoreError
 from api.v1alpha1.types import OmveeJobSpec, OmveeJobStatus, Phase
 from controller import builders, naming, transitions
-from controller.k8s import Conflict, JobNameTaken, Kube
+from controller.k8s import Conflict, Gone, JobNameTaken, Kube
 from controller.metrics.observations import observe_write
 from controller.metrics.registry import OperatorMetrics
 from controller.metrics.snapshot import count_jobs
@@ -58,6 +58,9 @@ class Reconciler:
                 return
             except Conflict as conflict:
                 log.debug("Retrying reconcile of %s/%s: %s", namespace, name, conflict)
+            except Gone as gone:  # its Job and pods go with it (owner references)
+                log.info("%s", gone)
+                return
         log.warning(
             "Gave up on OmveeJob %s/%s after %d conflicts; the resync retries it",
             namespace,
