@@ -13,10 +13,15 @@ from typing import Any
 
 from kubernetes import client
 
+from api.logs import archive
 from api.v1alpha1 import constants
 from controller import peering
 
 log = logging.getLogger(__name__)
+
+
+# connect, read: a kubelet that stops answering must not hold a worker for good
+LOG_TIMEOUT = (5.0, 60.0)
 
 
 class Conflict(Exception):
@@ -89,23 +94,25 @@ class Kube:
         )
         return list(pods.get("items", []))
 
-    def read_pod_log(self, namespace: str, pod: str, limit_bytes: int) -> bytes | None:
-        """The job container's log (at most ``limit_bytes``), or None when
-        there is none to read: the pod is gone or its container never started."""
+    def read_pod_log(self, namespace: str, pod: str, keep_bytes: int) -> bytes | None:
+        """The job container's log, its last ``keep_bytes`` at most (the end says why an
+        attempt failed), or None when there is none: the pod is gone or never started."""
         try:
             response = self.core.read_namespaced_pod_log(
                 pod,
                 namespace,
                 container=constants.CONTAINER_NAME,
-                limit_bytes=limit_bytes,
                 _preload_content=False,
+                _request_timeout=LOG_TIMEOUT,
             )
         except client.ApiException as error:
             if error.status in (400, 404):
                 return None
             raise
-        data: bytes = response.data
-        return data
+        try:
+            return archive.tail(response.stream(64 * 1024), keep_bytes)
+        finally:
+            response.release_conn()
 
     def ensure_job(self, manifest: dict[str, Any], owner_uid: str) -> dict[str, Any]:
         """Create the Job, or adopt the one of that name if this OmveeJob already owns it."""
@@ -117,6 +124,8 @@ class Kube:
             log.info("Created Job %s/%s", namespace, name)
             return job
         except client.ApiException as error:
+            if error.status == 403 and "NamespaceTerminating" in str(error.body):
+                raise Gone(f"namespace {namespace} is being deleted, with its OmveeJobs") from None
             if error.status != 409:
                 raise
         existing = self.get_job(namespace, name)

@@ -8,6 +8,8 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
+import urllib3
+from kubernetes import client
 from pydantic import ValidationError
 
 from api.catalog.inputs import input_errors
@@ -190,19 +192,32 @@ class Reconciler:
         saved = list((ojob.get("status") or {}).get("logs") or [])
         entries = []
         for attempt in archive.to_save(run, pods, saved, stopping):
-            log_bytes = self.kube.read_pod_log(
-                meta["namespace"], attempt.pod, archive.MAX_LOG_BYTES
-            )
-            if log_bytes is None:
-                entries.append(archive.entry(attempt, None, 0, "the pod left no log"))
-                continue
             key = archive.attempt_key(meta["namespace"], job_id, run, attempt.attempt)
-            data = archive.header(attempt) + archive.trimmed(log_bytes)
+            # Best effort: a log that cannot be read or stored now must not hold up the job's
+            # status; a later pass (the resync re-queues ended jobs for a while) tries again.
             try:
+                log_bytes = self.kube.read_pod_log(
+                    meta["namespace"], attempt.pod, archive.MAX_LOG_BYTES
+                )
+                if log_bytes is None:
+                    entries.append(archive.entry(attempt, None, 0, "the pod left no log"))
+                    continue
+                data = archive.header(attempt) + log_bytes
                 self.logs.put(key, data)
-            except LogStoreError as error:
-                log.warning("OmveeJob %s/%s: %s", meta["namespace"], meta["name"], error)
-                continue  # the next pass tries again while the pod stands
+            except (
+                LogStoreError,
+                client.ApiException,
+                urllib3.exceptions.HTTPError,
+                OSError,
+            ) as error:
+                log.warning(
+                    "OmveeJob %s/%s: could not save the log of pod %s: %s",
+                    meta["namespace"],
+                    meta["name"],
+                    attempt.pod,
+                    error,
+                )
+                continue
             entries.append(archive.entry(attempt, key, len(data), None))
         if not entries:
             return ojob
@@ -215,8 +230,9 @@ class Reconciler:
 
     def resync(self) -> list[tuple[str, str]]:
         """Offer every OmveeJob to the mirror, and return the keys to reconcile again: those
-        not yet final, or asked to rerun."""
+        not yet final, asked to rerun, or just ended with attempt logs still unsaved."""
         keys = []
+        now = datetime.now(UTC)
         ojobs = self.kube.list_omveejobs(self.namespaces)
         if self.metrics is not None:
             self.metrics.record_jobs(count_jobs(ojobs))
@@ -226,6 +242,7 @@ class Reconciler:
             spec = ojob.get("spec") or {}
             final = status.get("phase") in ("Succeeded", "Failed", "Cancelled")
             rerun = int(spec.get("rerun") or 0) > int(status.get("run") or 0)
-            if not final or rerun:
+            unsaved = self.logs is not None and archive.logs_pending(status, now)
+            if not final or rerun or unsaved:
                 keys.append((ojob["metadata"]["namespace"], ojob["metadata"]["name"]))
         return keys

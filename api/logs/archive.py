@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from api.v1alpha1 import constants
@@ -10,6 +12,8 @@ from api.v1alpha1 import constants
 # A log above this is cut (its end kept: the end says why an attempt failed).
 MAX_LOG_BYTES = 8 * 1024 * 1024
 KEEP_ENTRIES = 200
+# How long after a job ends its unsaved attempt logs are still looked for.
+LOG_GRACE = timedelta(minutes=10)
 
 
 @dataclass(frozen=True)
@@ -39,9 +43,19 @@ def _terminated(pod: dict[str, Any]) -> dict[str, Any] | None:
     return None
 
 
-def numbered(pods: list[dict[str, Any]]) -> list[tuple[int, dict[str, Any]]]:
-    """A run's pods with their attempt numbers: 1 for the first created."""
-    return list(enumerate(sorted(pods, key=_created), start=1))
+def numbered(
+    pods: list[dict[str, Any]], saved: list[dict[str, Any]] | None = None
+) -> list[tuple[int, dict[str, Any]]]:
+    """A run's pods with their attempt numbers, 1 for the first created. A pod whose log was
+    saved keeps the number it was saved under; the others count on after the saved attempts
+    whose pods are gone (deleted by a drain or eviction), so a pod's number never changes."""
+    known = {str(entry["pod"]): int(entry["attempt"]) for entry in saved or []}
+    present = {pod["metadata"]["name"] for pod in pods}
+    gone = sum(1 for name in known if name not in present)
+    return [
+        (known.get(pod["metadata"]["name"], gone + position), pod)
+        for position, pod in enumerate(sorted(pods, key=_created), start=1)
+    ]
 
 
 def to_save(
@@ -52,13 +66,16 @@ def to_save(
 ) -> list[FinishedAttempt]:
     """The run's attempts whose pod has ended and whose log is not saved yet; with
     ``stopping`` (why, e.g. Cancelled), also those about to be stopped with their Job."""
-    done = {(int(entry["run"]), int(entry["attempt"])) for entry in saved}
+    of_run = [entry for entry in saved if int(entry["run"]) == run]
+    done = {int(entry["attempt"]) for entry in of_run}
     found = []
-    for attempt, pod in numbered(pods):
+    for attempt, pod in numbered(pods, of_run):
         phase = pod.get("status", {}).get("phase")
         terminated = _terminated(pod)
         ended = phase in ("Succeeded", "Failed") or terminated is not None
-        if (run, attempt) in done or not (ended or stopping):
+        # A pod being deleted (evicted, drained, past the deadline) is saved before it goes.
+        why = stopping or ("Deleted" if pod["metadata"].get("deletionTimestamp") else None)
+        if attempt in done or not (ended or why):
             continue
         found.append(
             FinishedAttempt(
@@ -69,11 +86,39 @@ def to_save(
                 exit_code=terminated.get("exitCode") if terminated else None,
                 reason=(terminated or {}).get("reason")
                 or pod.get("status", {}).get("reason")
-                or (None if ended else stopping),
+                or (None if ended else why),
                 finished_at=(terminated or {}).get("finishedAt"),
             )
         )
     return found
+
+
+def tail(chunks: Iterable[bytes], keep: int) -> bytes:
+    """The last ``keep`` bytes of a streamed log (the end says why an attempt failed), and
+    a line saying how much was cut before them, if anything was."""
+    kept = bytearray()
+    dropped = 0
+    for chunk in chunks:
+        kept += chunk
+        if len(kept) > keep:
+            dropped += len(kept) - keep
+            del kept[: len(kept) - keep]
+    if dropped:
+        return f"# omvee: the first {dropped} bytes were cut\n".encode() + bytes(kept)
+    return bytes(kept)
+
+
+def logs_pending(status: dict[str, Any], now: datetime) -> bool:
+    """Whether an ended job's run has attempts without a saved log, and ended recently enough
+    (LOG_GRACE) that their pods may still stand: worth another pass to save them."""
+    finished = status.get("finishedAt")
+    if not finished or status.get("phase") not in ("Succeeded", "Failed", "Cancelled"):
+        return False
+    if now - datetime.fromisoformat(str(finished).replace("Z", "+00:00")) > LOG_GRACE:
+        return False
+    run = int(status.get("run") or 0)
+    saved = sum(1 for entry in status.get("logs") or [] if int(entry["run"]) == run)
+    return saved < int(status.get("attempts") or 0)
 
 
 def header(attempt: FinishedAttempt) -> bytes:
@@ -87,13 +132,6 @@ def header(attempt: FinishedAttempt) -> bytes:
         f"# omvee: run {attempt.run} attempt {attempt.attempt}, pod {attempt.pod} on "
         f"{attempt.node or 'no node'}, {ended}\n"
     ).encode()
-
-
-def trimmed(log: bytes) -> bytes:
-    if len(log) <= MAX_LOG_BYTES:
-        return log
-    cut = len(log) - MAX_LOG_BYTES
-    return f"# omvee: the first {cut} bytes were cut\n".encode() + log[cut:]
 
 
 def entry(attempt: FinishedAttempt, key: str | None, size: int, note: str | None) -> dict[str, Any]:

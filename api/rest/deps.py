@@ -10,6 +10,7 @@ from api.logs.store import LogStore
 from api.rest.auth import Principal, authenticate
 from api.rest.settings import Settings, get_settings
 from api.rest.store import JobStore
+from api.rest.streams import StreamSlots
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
@@ -28,6 +29,14 @@ def get_logs(request: Request) -> LogStore | None:
 
 
 LogsDep = Annotated[LogStore | None, Depends(get_logs)]
+
+
+def get_streams(request: Request) -> StreamSlots:
+    streams: StreamSlots = request.app.state.streams
+    return streams
+
+
+StreamsDep = Annotated[StreamSlots, Depends(get_streams)]
 
 
 def get_principal(

@@ -40,3 +40,8 @@ class TooLarge(ApiError):
 class Unavailable(ApiError):
     status = 503
     code = "kubernetes_unavailable"
+
+
+class TooManyStreams(ApiError):
+    status = 429
+    code = "too_many_streams"

@@ -36,7 +36,8 @@ def attempts(ojob: dict[str, Any], pods: list[dict[str, Any]]) -> list[dict[str,
     status = ojob.get("status") or {}
     run = int(status.get("run") or 0)
     found: dict[tuple[int, int], dict[str, Any]] = {}
-    for number, pod in archive.numbered(pods):
+    saved = [e for e in status.get("logs") or [] if int(e["run"]) == run]
+    for number, pod in archive.numbered(pods, saved):
         terminated = archive.to_save(run, [pod], [])
         found[(run, number)] = {
             "run": run,

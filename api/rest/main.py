@@ -15,6 +15,7 @@ from api.rest.metrics import ApiMetrics, RequestMetrics
 from api.rest.routes import dashboard, health, jobs, live, metrics, projects
 from api.rest.settings import Settings, get_settings
 from api.rest.store import JobStore, api_client
+from api.rest.streams import StreamSlots
 
 
 class BodyLimit:
@@ -79,6 +80,7 @@ def create_app(
     )
     app.state.store = store or JobStore(api_client(), settings.namespace)
     app.state.logs = logs or logs_from_env()
+    app.state.streams = StreamSlots(settings.max_streams)
     app.state.metrics = api_metrics or ApiMetrics()
     app.dependency_overrides[get_settings] = lambda: settings
 

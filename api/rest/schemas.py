@@ -120,3 +120,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     413: _problem("The body is too large."),
     503: _problem("The Kubernetes API is unreachable; nothing was changed."),
 }
+# Streaming routes may also answer this (api.rest.streams).
+TOO_MANY_STREAMS: dict[int | str, dict[str, Any]] = {
+    429: _problem("Too many streams are open on this server; try again later.")
+}

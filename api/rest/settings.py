@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     # Extra address ranges pods must not be sent to (the cluster's pod and service networks).
     blocked_networks: list[str] = Field(default_factory=lambda: ["10.96.0.0/12", "10.244.0.0/16"])
     page_size_max: int = 500
+    # Streams (the dashboard's, /events, followed logs) open at once; each holds one of the
+    # 40 worker threads, so this leaves the rest to other requests.
+    max_streams: int = Field(24, ge=1, le=36)
     # Annotation key prefixes callers may put on their job's pods (e.g.
     # "cluster-autoscaler.kubernetes.io/"); none by default.
     pod_annotation_prefixes: list[str] = Field(default_factory=list)

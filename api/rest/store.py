@@ -17,6 +17,7 @@ from api.v1alpha1 import constants
 from api.v1alpha1.names import omveejob_name
 
 TIMEOUT = (3.0, 10.0)  # connect, read
+FOLLOW_READ_SECONDS = 3600.0
 REQUEST_HASH = f"{constants.GROUP}/request-sha256"
 
 
@@ -37,9 +38,9 @@ class JobStore:
         self.core = client.CoreV1Api(api)
         self.namespace = namespace
 
-    def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+    def _call(self, what: str, fn: Any, *args: Any, _timeout: Any = TIMEOUT, **kwargs: Any) -> Any:
         try:
-            return fn(*args, _request_timeout=TIMEOUT, **kwargs)
+            return fn(*args, _request_timeout=_timeout, **kwargs)
         except client.ApiException as error:
             if error.status in (404, 409, 422):
                 raise
@@ -161,6 +162,8 @@ class JobStore:
             container=constants.CONTAINER_NAME,
             follow=follow,
             _preload_content=False,
+            # followed, a job may print nothing for a long while (a model download)
+            _timeout=(TIMEOUT[0], FOLLOW_READ_SECONDS) if follow else TIMEOUT,
         )
         try:
             yield from response.stream(4096)
@@ -177,6 +180,7 @@ class JobStore:
             constants.PLURAL,
             field_selector=f"metadata.name={name}",
             timeout_seconds=timeout,
+            _request_timeout=(TIMEOUT[0], timeout + 10),
         )
         for event in stream:
             if event["type"] in ("ADDED", "MODIFIED"):
@@ -210,6 +214,8 @@ class JobStore:
             resource_version=resource_version,
             allow_watch_bookmarks=True,
             timeout_seconds=seconds,
+            # a half-open connection must end the stream, not hang it
+            _request_timeout=(TIMEOUT[0], seconds + 10),
         )
         try:
             for event in stream:

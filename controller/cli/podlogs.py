@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from api.logs import archive
 from controller.cli.backend import CliError
 
 if TYPE_CHECKING:
@@ -18,38 +19,34 @@ def job_logs(
     status, job_id = ojob.get("status") or {}, ojob["spec"]["jobId"]
     namespace = ojob["metadata"]["namespace"]
     run = int(status.get("run") or 0)
-    pods = cluster.pods(ojob, run)
-    saved = {
-        int(entry["attempt"]): entry
-        for entry in status.get("logs") or []
-        if int(entry.get("run", -1)) == run
+    of_run = [e for e in status.get("logs") or [] if int(e.get("run", -1)) == run]
+    saved = {int(entry["attempt"]): entry for entry in of_run}
+    pods = {
+        n: pod["metadata"]["name"] for n, pod in archive.numbered(cluster.pods(ojob, run), of_run)
     }
-    known = max(len(pods), max(saved, default=0))
+    known = max(max(pods, default=0), max(saved, default=0))
     if known == 0:
         raise CliError(f"job {job_id} has no pod yet (or its pods were removed)")
     if attempt is not None and attempt > known:
         raise CliError(f"job {job_id} has {known} attempt(s) so far, not {attempt}")
     number = attempt or known
-    entry = saved.get(number)
-    pod = (
-        entry["pod"]
-        if entry
-        else pods[number - 1]["metadata"]["name"]
-        if number <= len(pods)
-        else None
-    )
+    pod = pods.get(number)
     if pod:
         stream = cluster.pod_log(namespace, pod, follow)
         if stream is not None:
             return stream
-    return iter([saved_log(job_id, number, entry)])
+    entry = saved.get(number)
+    key = (
+        archive.attempt_key(namespace, job_id, run, number) if entry and entry.get("key") else None
+    )
+    return iter([saved_log(job_id, number, entry, key)])
 
 
-def saved_log(job_id: str, attempt: int, entry: dict[str, Any] | None) -> bytes:
+def saved_log(job_id: str, attempt: int, entry: dict[str, Any] | None, key: str | None) -> bytes:
     what = f"attempt {attempt} of job {job_id}"
     if entry is None:
         raise CliError(f"{what} has no log: its pod is gone or has not started, and none was saved")
-    if not entry.get("key"):
+    if key is None:
         raise CliError(f"{what} has no saved log: {entry.get('note') or 'none was kept'}")
     from api.logs.store import LogStoreError, logs_from_env
 
@@ -57,12 +54,12 @@ def saved_log(job_id: str, attempt: int, entry: dict[str, Any] | None) -> bytes:
         store = logs_from_env()
         if store is None:
             raise CliError(
-                f"the log of {what} was saved as {entry['key']}, but no log store is "
+                f"the log of {what} was saved as {key}, but no log store is "
                 "configured here (set OMVEE_LOGS and its settings as the operator has them)"
             )
-        data = store.get(entry["key"])
+        data = store.get(key)
     except LogStoreError as error:
         raise CliError(str(error)) from None
     if data is None:
-        raise CliError(f"the saved log of {what} ({entry['key']}) is not in the log store")
+        raise CliError(f"the saved log of {what} ({key}) is not in the log store")
     return data

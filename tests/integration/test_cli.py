@@ -73,8 +73,9 @@ def test_list_get_logs_and_watch_in_cluster_mode(
     kubeconfig: Path, ojobs: OmveeJobs, job_namespace: str
 ) -> None:
     done = start(ojobs)
-    slow = start(ojobs, run_duration="3s")
     ojobs.wait_final(f"job-{done}")
+    time.sleep(1)  # creation times have whole seconds: the newest-first order must be clear
+    slow = start(ojobs, run_duration="3s")
     ns = ("-n", job_namespace)
 
     watched = omvee(kubeconfig, *ns, "jobs", "watch", slow)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from api.logs import archive
@@ -34,7 +35,7 @@ def test_attempts_are_numbered_by_creation_and_only_ended_ones_are_saved() -> No
 
 def test_saved_attempts_are_not_saved_again() -> None:
     pods = [pod("a", "1", "Failed", exit_code=1), pod("b", "2", "Succeeded", exit_code=0)]
-    saved = [{"run": 0, "attempt": 1}]
+    saved = [{"run": 0, "attempt": 1, "pod": "a"}]
     assert [a.attempt for a in archive.to_save(0, pods, saved)] == [2]
     assert [a.attempt for a in archive.to_save(1, pods, saved)] == [1, 2]  # another run
 
@@ -64,11 +65,37 @@ def test_merge_orders_by_run_and_attempt_and_keeps_the_newest() -> None:
 
 
 def test_a_huge_log_keeps_its_end() -> None:
-    log = b"x" * archive.MAX_LOG_BYTES + b"the end\n"
-    cut = archive.trimmed(log)
-    assert cut.startswith(b"# omvee: the first 8 bytes were cut\n")
-    assert cut.endswith(b"the end\n")
-    assert archive.trimmed(b"short") == b"short"
+    chunks = [b"x" * 1000] * 9 + [b"the end\n"]
+    cut = archive.tail(iter(chunks), 1000)
+    assert cut.startswith(b"# omvee: the first 8008 bytes were cut\n")
+    assert cut.endswith(b"the end\n") and len(cut.split(b"\n", 1)[1]) == 1000
+    assert archive.tail(iter([b"sh", b"ort"]), 1000) == b"short"
+
+
+def test_numbers_stay_with_their_pods_when_earlier_pods_are_gone() -> None:
+    saved = [{"run": 0, "attempt": 1, "pod": "a"}, {"run": 0, "attempt": 2, "pod": "b"}]
+    pods = [pod("c", "3", "Failed", exit_code=1), pod("b", "2", "Failed", exit_code=1)]
+    numbers = [(n, p["metadata"]["name"]) for n, p in archive.numbered(pods, saved)]
+    assert numbers == [(2, "b"), (3, "c")]  # "a" was drained away: c is still the third
+    [third] = archive.to_save(0, pods, saved)
+    assert (third.attempt, third.pod) == (3, "c")
+
+
+def test_a_pod_being_deleted_is_saved_before_it_goes() -> None:
+    evicted = pod("a", "1", "Running")
+    evicted["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:09Z"
+    [attempt] = archive.to_save(0, [evicted, pod("b", "2", "Running")], [])
+    assert (attempt.pod, attempt.reason) == ("a", "Deleted")
+
+
+def test_an_ended_job_is_looked_at_again_only_while_logs_may_still_be_saved() -> None:
+    now = datetime(2026, 1, 1, 0, 5, tzinfo=UTC)
+    ended = {"phase": "Failed", "finishedAt": "2026-01-01T00:00:00Z", "run": 0, "attempts": 2}
+    assert archive.logs_pending(ended | {"logs": [{"run": 0, "attempt": 1}]}, now)
+    two = [{"run": 0, "attempt": 1}, {"run": 0, "attempt": 2}]
+    assert not archive.logs_pending(ended | {"logs": two}, now)
+    assert not archive.logs_pending(ended, now + archive.LOG_GRACE)
+    assert not archive.logs_pending(ended | {"phase": "Running"}, now)
 
 
 def test_a_job_being_stopped_saves_its_running_attempts_too() -> None:

@@ -215,6 +215,7 @@ async function loadDetail() {
     if (state.detail === detail) renderDetail();
   } catch (error) {
     if (error instanceof Unauthorized) return showLogin("That token was refused.");
+    if (state.detail !== detail) return;
     $("job-title").textContent = `Job ${detail.id}`;
     $("job-message").textContent = error.message;
   }
@@ -272,14 +273,17 @@ function resultView(result) {
 }
 
 async function showLog(run, attempt) {
-  state.logChoice = { run, attempt };
+  const choice = { id: state.detail.id, run, attempt };
+  state.logChoice = choice;
   $("log-title").textContent = `Log · run ${run}, attempt ${attempt}`;
+  let text;
   try {
-    const response = await api(`/v1/jobs/${state.detail.id}/logs?run=${run}&attempt=${attempt}`);
-    $("log").textContent = (await response.text()) || "(empty)";
+    const response = await api(`/v1/jobs/${choice.id}/logs?run=${run}&attempt=${attempt}`);
+    text = (await response.text()) || "(empty)";
   } catch (error) {
-    $("log").textContent = error.message;
+    text = error.message;
   }
+  if (state.logChoice === choice) $("log").textContent = text; // not if another was chosen since
 }
 
 async function act(action) {

@@ -10,12 +10,14 @@ from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from api.logs import archive
+from api.logs.store import LogStoreError
 from api.rest.auth import Principal
-from api.rest.deps import CurrentPrincipal, LogsDep, SettingsDep, StoreDep
-from api.rest.errors import Conflict, NotFound
+from api.rest.deps import CurrentPrincipal, LogsDep, SettingsDep, StoreDep, StreamsDep
+from api.rest.errors import Conflict, NotFound, Unavailable
 from api.rest.routes.submission import ACCEPTED_RESPONSES, submit
 from api.rest.schemas import (
     ERROR_RESPONSES,
+    TOO_MANY_STREAMS,
     JobCreate,
     JobPublic,
     JobsPublic,
@@ -139,13 +141,17 @@ def retry_job(job_id: JobId, principal: CurrentPrincipal, store: StoreDep) -> Jo
     summary="The pod log of an attempt (the latest by default), streamed; saved logs are "
     "served after the pods are gone",
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/plain": {}}, "description": "The log."}},
+    responses={
+        200: {"content": {"text/plain": {}}, "description": "The log."},
+        **TOO_MANY_STREAMS,
+    },
 )
 def get_job_logs(
     job_id: JobId,
     principal: CurrentPrincipal,
     store: StoreDep,
     logs: LogsDep,
+    streams: StreamsDep,
     attempt: Annotated[int | None, Query(ge=1, le=100)] = None,
     run: Annotated[int | None, Query(ge=0, le=1000)] = None,
     follow: bool = False,
@@ -154,7 +160,7 @@ def get_job_logs(
     status = ojob.get("status") or {}
     run = int(status.get("run") or 0) if run is None else run
     saved = [e for e in status.get("logs") or [] if int(e["run"]) == run]
-    pods = archive.numbered(store.pods(ojob, run))
+    pods = archive.numbered(store.pods(ojob, run), saved)
     attempts = max([n for n, _ in pods] + [int(e["attempt"]) for e in saved], default=0)
     if not attempts:
         raise NotFound(f"job {job_id} has no attempt in run {run} yet")
@@ -163,15 +169,26 @@ def get_job_logs(
     attempt = attempt or attempts
     media = "text/plain; charset=utf-8"
     entry = archive.find(saved, run, attempt)
+    pod = next((p for n, p in pods if n == attempt), None)
     if entry and entry.get("key") and logs is not None:
-        data = logs.get(str(entry["key"]))
+        # The key is rebuilt, never read from the status: a job pod may write its own
+        # status, and must not point this at another job's log.
+        key = archive.attempt_key(
+            ojob["metadata"]["namespace"], ojob["spec"]["jobId"], run, attempt
+        )
+        try:
+            data = logs.get(key)
+        except LogStoreError as error:
+            if pod is None:
+                raise Unavailable(f"the saved log cannot be read now: {error}") from None
+            data = None  # the pod still has it
         if data is not None:
             return StreamingResponse(iter([data]), media_type=media)
-    pod = next((p for n, p in pods if n == attempt), None)
     if pod is None:
         why = (entry or {}).get("note") or "its log was not saved"
         raise NotFound(f"the pod of attempt {attempt} of job {job_id} is gone and {why}")
-    return StreamingResponse(store.log_stream(pod["metadata"]["name"], follow), media_type=media)
+    stream = store.log_stream(pod["metadata"]["name"], follow)
+    return StreamingResponse(streams.hold(stream) if follow else stream, media_type=media)
 
 
 def _sse(ojob_stream: Iterator[dict[str, Any]]) -> Iterator[bytes]:
@@ -195,18 +212,20 @@ def _sse(ojob_stream: Iterator[dict[str, Any]]) -> Iterator[bytes]:
         200: {
             "content": {"text/event-stream": {}},
             "description": "`status` events, then `end` once final.",
-        }
+        },
+        **TOO_MANY_STREAMS,
     },
 )
 def stream_job_events(
     job_id: JobId,
     principal: CurrentPrincipal,
     store: StoreDep,
+    streams: StreamsDep,
     timeout: Annotated[int, Query(ge=1, le=3600)] = 600,
 ) -> StreamingResponse:
     ojob = _visible(store, principal, job_id)
     return StreamingResponse(
-        _sse(store.watch(ojob["metadata"]["name"], timeout)),
+        streams.hold(_sse(store.watch(ojob["metadata"]["name"], timeout))),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )

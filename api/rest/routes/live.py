@@ -8,15 +8,16 @@ import time
 from collections.abc import Iterator
 from typing import Annotated, Any
 
+import urllib3
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import StreamingResponse
 from kubernetes import client
 
 from api.rest import live
 from api.rest.auth import Principal
-from api.rest.deps import CurrentPrincipal, StoreDep
+from api.rest.deps import CurrentPrincipal, StoreDep, StreamsDep
 from api.rest.errors import ApiError, NotFound
-from api.rest.schemas import ERROR_RESPONSES
+from api.rest.schemas import ERROR_RESPONSES, TOO_MANY_STREAMS
 from api.rest.store import JobStore
 from api.v1alpha1.types import UUID_PATTERN
 
@@ -55,8 +56,8 @@ def _changes(
                         yield live.sse("upsert", live.job_row(ojob))
                 yield b": keep-alive\n\n"
         yield live.sse("end", {})
-    except (ApiError, client.ApiException) as error:
-        message = getattr(error, "message", None) or f"Kubernetes API error {error}"
+    except (ApiError, client.ApiException, urllib3.exceptions.HTTPError, OSError) as error:
+        message = getattr(error, "message", None) or f"the Kubernetes API failed: {error}"
         log.warning("Job stream ended: %s", message)
         yield live.sse("error", {"message": message})
 
@@ -71,12 +72,14 @@ def _changes(
             "content": {"text/event-stream": {}},
             "description": "`snapshot` ({items}), then `upsert` (a job) and `delete` ({id}); "
             "`end` after `timeout` seconds, `error` if the cluster stops answering.",
-        }
+        },
+        **TOO_MANY_STREAMS,
     },
 )
 def stream_jobs(
     principal: CurrentPrincipal,
     store: StoreDep,
+    streams: StreamsDep,
     project_id: Annotated[str | None, Query(pattern=UUID_PATTERN)] = None,
     timeout: Annotated[int, Query(ge=1, le=3600)] = 900,
 ) -> StreamingResponse:
@@ -84,7 +87,9 @@ def stream_jobs(
         raise NotFound(f"no project {project_id}")
     store.ready()  # fail with 503 now rather than inside the stream
     return StreamingResponse(
-        _changes(store, principal, project_id.lower() if project_id else None, timeout),
+        streams.hold(
+            _changes(store, principal, project_id.lower() if project_id else None, timeout)
+        ),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
