@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from tests.bench import api, controlplane, operator, transcription
+from tests.bench import api, controlplane, operator, stream, transcription
 
 
 def main() -> None:
     controlplane.main()
     operator.main()
     api.main()
+    stream.main()
     transcription.main()
 
 
