@@ -172,6 +172,7 @@ OMVEE local stack is up.
   REST API         {api_url}  (docs: {api_url}/docs; log: {table.log("api")})
   dashboard        {api_url}/dashboard
   operator health  http://127.0.0.1:{operator_port()}/healthz  (log: {table.log("operator")})
+  metrics          http://127.0.0.1:{operator_port()}/metrics  {api_url}/metrics
   sample job       {status_url}
                    (a transcription on the GPU pool, runs 30 s)
 
