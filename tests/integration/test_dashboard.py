@@ -100,16 +100,20 @@ def phase_of(http: httpx.Client, job_id: str) -> str | None:
     return phase
 
 
-def report_progress(k8s: client.ApiClient, namespace: str, job_id: str, percent: int) -> None:
-    """What a job pod's progress reporter does (kwok's pods run no container to do it)."""
+def report(k8s: client.ApiClient, namespace: str, job_id: str, status: dict[str, Any]) -> None:
+    """What a job pod's reporter writes (kwok's pods run no container to do it)."""
     client.CustomObjectsApi(k8s).patch_namespaced_custom_object_status(
         constants.GROUP,
         constants.VERSION,
         namespace,
         constants.PLURAL,
         f"job-{job_id}",
-        {"status": {"progress": percent, "progressMessage": f"decoding {percent}%"}},
+        {"status": status},
     )
+
+
+def report_progress(k8s: client.ApiClient, namespace: str, job_id: str, percent: int) -> None:
+    report(k8s, namespace, job_id, {"progress": percent, "progressMessage": f"decoding {percent}%"})
 
 
 def row(page: Page, job_id: str) -> Any:
@@ -188,6 +192,10 @@ def test_job_page_shows_timeline_attempts_log_and_its_buttons_work(
 
     report_progress(k8s, api_namespace, job["id"], 60)  # the page follows without a reload
     expect(page.locator("#job-progress em")).to_have_text("60%", timeout=LIVE)
+    scenes = "https://files.example.com/job-results/scenes.json"
+    report(k8s, api_namespace, job["id"], {"result": {"scenes_url": scenes, "scenes": 12}})
+    expect(page.locator(f'#job-facts a[href="{scenes}"]')).to_have_text(scenes, timeout=LIVE)
+    expect(page.locator("#job-facts .result")).to_contain_text("scenes: 12")
 
     page.click("#cancel")
     expect(page.locator("#job-phase")).to_have_text("Cancelled", timeout=LIVE)
