@@ -7,8 +7,8 @@ import json
 import os
 import subprocess
 import sys
-import time
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +45,12 @@ def omvee(
     return result
 
 
+def clock_past(timestamp: str, seconds: float) -> None:
+    """Wait for the clock to be ``seconds`` past a (whole-second) Kubernetes timestamp."""
+    moment = datetime.fromisoformat(timestamp.replace("Z", "+00:00")) + timedelta(seconds=seconds)
+    wait_for(lambda: datetime.now(UTC) >= moment, f"the clock to pass {moment}", seconds + 5)
+
+
 def error_line(result: subprocess.CompletedProcess[str]) -> str:
     """The one line a failing command prints; it must exit 1 and print nothing else."""
     assert result.returncode == 1, (result.stdout, result.stderr)
@@ -74,7 +80,8 @@ def test_list_get_logs_and_watch_in_cluster_mode(
 ) -> None:
     done = start(ojobs)
     ojobs.wait_final(f"job-{done}")
-    time.sleep(1)  # creation times have whole seconds: the newest-first order must be clear
+    # creation times have whole seconds: the newest-first order must be clear
+    clock_past(ojobs.get(f"job-{done}")["metadata"]["creationTimestamp"], 1)
     slow = start(ojobs, run_duration="3s")
     ns = ("-n", job_namespace)
 
@@ -244,7 +251,8 @@ def test_purge_is_a_dry_run_until_yes(
     assert omvee(kubeconfig, *ns, "purge", "--older-than", "1h").stdout == (
         "No finished jobs older than 60m.\n"
     )
-    time.sleep(2)  # finishedAt has one-second precision
+    for job_id in done:  # finishedAt has one-second precision
+        clock_past(ojobs.status(f"job-{job_id}")["finishedAt"], 2)
 
     dry = omvee(kubeconfig, *ns, "purge", "--older-than", "1s").stdout.splitlines()
     assert dry[0].split() == ["NAMESPACE", "NAME", "TYPE", "PHASE", "FINISHED"]
