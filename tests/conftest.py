@@ -12,11 +12,12 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 import yaml
 from kubernetes import client, config
 
-from tests.api_process import ApiProcess
+from tests.api_process import SERVICE_TOKEN, ApiProcess
 from tests.crds import install_crd
 from tests.helm import Helm, Release
 from tests.identities import service_account_kubeconfig
@@ -233,3 +234,12 @@ def api_server(
     process.start()
     yield process
     process.stop()
+
+
+@pytest.fixture
+def http(api_server: ApiProcess) -> Iterator[httpx.Client]:
+    """A client of the session's API, with its service token."""
+    with httpx.Client(
+        base_url=api_server.url, timeout=30, headers={"Authorization": f"Bearer {SERVICE_TOKEN}"}
+    ) as session:
+        yield session

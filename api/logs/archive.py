@@ -58,6 +58,38 @@ def numbered(
     ]
 
 
+@dataclass(frozen=True)
+class Located:
+    """Where one attempt of a run is: its pod while it stands, its saved log's entry."""
+
+    attempts: int  # how many the run has had (0: none yet)
+    attempt: int  # the one asked for, or the latest
+    pod: dict[str, Any] | None
+    saved: dict[str, Any] | None
+
+
+def locate(
+    status: dict[str, Any], run: int, pods: list[dict[str, Any]], attempt: int | None
+) -> Located:
+    """Attempt ``attempt`` (the latest when None) of ``run``, from the run's pods and the
+    saved logs in ``status``; the caller says what it means when it is past ``attempts``."""
+    saved = [e for e in status.get("logs") or [] if int(e["run"]) == run]
+    standing = numbered(pods, saved)
+    attempts = max([n for n, _ in standing] + [int(e["attempt"]) for e in saved], default=0)
+    number = attempt or attempts
+    return Located(
+        attempts=attempts,
+        attempt=number,
+        pod=next((p for n, p in standing if n == number), None),
+        saved=find(saved, run, number),
+    )
+
+
+def exit_code(pod: dict[str, Any]) -> int | None:
+    terminated = _terminated(pod)
+    return terminated.get("exitCode") if terminated else None
+
+
 def to_save(
     run: int,
     pods: list[dict[str, Any]],

@@ -38,14 +38,13 @@ def attempts(ojob: dict[str, Any], pods: list[dict[str, Any]]) -> list[dict[str,
     found: dict[tuple[int, int], dict[str, Any]] = {}
     saved = [e for e in status.get("logs") or [] if int(e["run"]) == run]
     for number, pod in archive.numbered(pods, saved):
-        terminated = archive.to_save(run, [pod], [])
         found[(run, number)] = {
             "run": run,
             "attempt": number,
             "pod": pod["metadata"]["name"],
             "node": pod.get("spec", {}).get("nodeName"),
             "state": pod.get("status", {}).get("phase") or "Pending",
-            "exit_code": terminated[0].exit_code if terminated else None,
+            "exit_code": archive.exit_code(pod),
             "log_saved": False,
         }
     for entry in status.get("logs") or []:

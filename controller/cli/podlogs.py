@@ -19,27 +19,22 @@ def job_logs(
     status, job_id = ojob.get("status") or {}, ojob["spec"]["jobId"]
     namespace = ojob["metadata"]["namespace"]
     run = int(status.get("run") or 0)
-    of_run = [e for e in status.get("logs") or [] if int(e.get("run", -1)) == run]
-    saved = {int(entry["attempt"]): entry for entry in of_run}
-    pods = {
-        n: pod["metadata"]["name"] for n, pod in archive.numbered(cluster.pods(ojob, run), of_run)
-    }
-    known = max(max(pods, default=0), max(saved, default=0))
-    if known == 0:
+    found = archive.locate(status, run, cluster.pods(ojob, run), attempt)
+    if found.attempts == 0:
         raise CliError(f"job {job_id} has no pod yet (or its pods were removed)")
-    if attempt is not None and attempt > known:
-        raise CliError(f"job {job_id} has {known} attempt(s) so far, not {attempt}")
-    number = attempt or known
-    pod = pods.get(number)
-    if pod:
-        stream = cluster.pod_log(namespace, pod, follow)
+    if found.attempt > found.attempts:
+        raise CliError(f"job {job_id} has {found.attempts} attempt(s) so far, not {attempt}")
+    if found.pod:
+        stream = cluster.pod_log(namespace, found.pod["metadata"]["name"], follow)
         if stream is not None:
             return stream
-    entry = saved.get(number)
+    entry = found.saved
     key = (
-        archive.attempt_key(namespace, job_id, run, number) if entry and entry.get("key") else None
+        archive.attempt_key(namespace, job_id, run, found.attempt)
+        if entry and entry.get("key")
+        else None
     )
-    return iter([saved_log(job_id, number, entry, key)])
+    return iter([saved_log(job_id, found.attempt, entry, key)])
 
 
 def saved_log(job_id: str, attempt: int, entry: dict[str, Any] | None, key: str | None) -> bytes:

@@ -12,7 +12,7 @@ import httpx
 from kubernetes import client, config
 
 from tests.api_process import SERVICE_TOKEN, ApiProcess
-from tests.bench.controlplane import percentile
+from tests.bench.controlplane import default_cluster, percentile
 from tests.crds import install_crd
 from tests.localcluster.cluster import LocalCluster
 from tests.namespaces import create_namespace
@@ -92,15 +92,8 @@ def run(cluster: LocalCluster) -> None:
 
 def main() -> None:
     print("== REST API ==")
-    cluster = LocalCluster.default()
-    started_here = not cluster.is_up()
-    if started_here:
-        cluster.up()
-    try:
+    with default_cluster() as cluster:
         run(cluster)
-    finally:
-        if started_here:
-            cluster.down()
 
 
 if __name__ == "__main__":

@@ -8,6 +8,8 @@ import statistics
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from kubernetes import client, config
@@ -24,6 +26,20 @@ SCRATCH_PORT_BASE = Ports.from_env().base + 2000
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+@contextmanager
+def default_cluster() -> Iterator[LocalCluster]:
+    """The local cluster: reused when up, else started for the benchmark and stopped after."""
+    cluster = LocalCluster.default()
+    started_here = not cluster.is_up()
+    if started_here:
+        cluster.up()
+    try:
+        yield cluster
+    finally:
+        if started_here:
+            cluster.down()
 
 
 def bench_start() -> None:
@@ -80,17 +96,10 @@ def bench_jobs(api: client.ApiClient, count: int, gpu: bool, run_duration: str) 
 def main() -> None:
     print("== local control plane ==")
     bench_start()
-    cluster = LocalCluster.default()
-    started_here = not cluster.is_up()
-    if started_here:
-        cluster.up()
-    try:
+    with default_cluster() as cluster:
         api = config.new_client_from_config(str(cluster.layout.kubeconfig))
         bench_jobs(api, 100, gpu=False, run_duration="1s")
         bench_jobs(api, 10, gpu=True, run_duration="2s")
-    finally:
-        if started_here:
-            cluster.down()
 
 
 if __name__ == "__main__":

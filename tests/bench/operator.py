@@ -16,7 +16,7 @@ from kubernetes import client, config, watch
 
 from api.v1alpha1 import constants
 from tests import factories
-from tests.bench.controlplane import percentile
+from tests.bench.controlplane import default_cluster, percentile
 from tests.crds import install_crd
 from tests.localcluster.cluster import LocalCluster
 from tests.namespaces import create_namespace
@@ -127,15 +127,8 @@ def run(api: client.ApiClient, cluster: LocalCluster) -> None:
 
 def main() -> None:
     print("== operator ==")
-    cluster = LocalCluster.default()
-    started_here = not cluster.is_up()
-    if started_here:
-        cluster.up()
-    try:
+    with default_cluster() as cluster:
         run(config.new_client_from_config(str(cluster.layout.kubeconfig)), cluster)
-    finally:
-        if started_here:
-            cluster.down()
 
 
 if __name__ == "__main__":

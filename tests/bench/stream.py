@@ -17,7 +17,7 @@ from kubernetes import client, config
 
 from api.v1alpha1 import constants
 from tests.api_process import SERVICE_TOKEN, ApiProcess
-from tests.bench.controlplane import percentile
+from tests.bench.controlplane import default_cluster, percentile
 from tests.crds import install_crd
 from tests.localcluster.cluster import LocalCluster
 from tests.namespaces import create_namespace
@@ -108,15 +108,8 @@ def run(cluster: LocalCluster) -> None:
 
 def main() -> None:
     print("== Live job stream (dashboard) ==")
-    cluster = LocalCluster.default()
-    started_here = not cluster.is_up()
-    if started_here:
-        cluster.up()
-    try:
+    with default_cluster() as cluster:
         run(cluster)
-    finally:
-        if started_here:
-            cluster.down()
 
 
 if __name__ == "__main__":

@@ -5,7 +5,6 @@ from __future__ import annotations
 import concurrent.futures
 import json
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -20,14 +19,6 @@ from tests.waiting import wait_for
 
 pytestmark = pytest.mark.cluster
 AUDIO = "https://media.example.com/projects/episode-1.mp3"
-
-
-@pytest.fixture
-def http(api_server: ApiProcess) -> Iterator[httpx.Client]:
-    with httpx.Client(
-        base_url=api_server.url, timeout=30, headers={"Authorization": f"Bearer {SERVICE_TOKEN}"}
-    ) as session:
-        yield session
 
 
 @pytest.fixture

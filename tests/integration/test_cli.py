@@ -311,13 +311,6 @@ def test_stuck_rows_through_omvee(kubeconfig: Path, mirror_db: str) -> None:
     )
 
 
-@pytest.fixture
-def http(api_server: ApiProcess) -> httpx.Client:
-    return httpx.Client(
-        base_url=api_server.url, timeout=30, headers={"Authorization": f"Bearer {SERVICE_TOKEN}"}
-    )
-
-
 def submit(http: httpx.Client, **annotations: Any) -> str:
     job_id = str(uuid.uuid4())
     response = http.post(

@@ -39,14 +39,6 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture
-def http(api_server: ApiProcess) -> Iterator[httpx.Client]:
-    with httpx.Client(
-        base_url=api_server.url, timeout=30, headers={"Authorization": f"Bearer {SERVICE_TOKEN}"}
-    ) as session:
-        yield session
-
-
-@pytest.fixture
 def page(browser: Browser, api_server: ApiProcess) -> Iterator[Page]:
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     opened = context.new_page()

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -20,7 +19,7 @@ from api.v1alpha1.names import omveejob_name
 from controller.metrics.registry import QUEUE_BUCKETS, RUN_BUCKETS
 from controller.status import parse_time
 from tests import factories
-from tests.api_process import SERVICE_TOKEN, ApiProcess
+from tests.api_process import ApiProcess
 from tests.omveejobs import FINAL, OmveeJobs
 from tests.operator_process import OperatorProcess
 from tests.waiting import wait_for
@@ -42,14 +41,6 @@ def scrape(url: str) -> Samples:
 def delta(before: Samples, after: Samples, name: str, **labels: str) -> float:
     key = (name, frozenset(labels.items()))
     return after.get(key, 0.0) - before.get(key, 0.0)
-
-
-@pytest.fixture
-def http(api_server: ApiProcess) -> Iterator[httpx.Client]:
-    with httpx.Client(
-        base_url=api_server.url, timeout=30, headers={"Authorization": f"Bearer {SERVICE_TOKEN}"}
-    ) as session:
-        yield session
 
 
 INPUTS = {

@@ -104,3 +104,15 @@ def test_a_job_being_stopped_saves_its_running_attempts_too() -> None:
     first, second = archive.to_save(0, pods, [], stopping="Cancelled")
     assert (first.reason, second.reason, second.exit_code) == ("Error", "Cancelled", None)
     assert b"no exit code (Cancelled)" in archive.header(second)
+
+
+def test_locate_finds_the_pod_or_the_saved_log_of_an_attempt() -> None:
+    status = {"logs": [{"run": 0, "attempt": 1, "pod": "a", "key": "k"}]}
+    standing = [pod("b", "2", "Running")]
+    latest = archive.locate(status, 0, standing, None)
+    assert (latest.attempts, latest.attempt, latest.saved) == (2, 2, None)
+    assert latest.pod is not None and latest.pod["metadata"]["name"] == "b"
+    first = archive.locate(status, 0, standing, 1)
+    assert (first.pod, first.saved) == (None, status["logs"][0])  # its pod is gone
+    assert archive.locate(status, 0, standing, 5).attempt > 2
+    assert archive.locate({}, 1, [], None).attempts == 0

@@ -32,7 +32,7 @@ router = APIRouter(prefix="/v1/jobs", tags=["jobs"], responses=ERROR_RESPONSES)
 JobId = Annotated[str, Path(pattern=UUID_PATTERN, description="The job id (a UUID).")]
 
 
-def _visible(store: JobStore, principal: Principal, job_id: str) -> dict[str, Any]:
+def visible_job(store: JobStore, principal: Principal, job_id: str) -> dict[str, Any]:
     """The job, or 404 also when it belongs to a project the caller may not see."""
     ojob = store.get(job_id)
     if not principal.may_access(ojob["spec"]["projectId"]):
@@ -67,7 +67,7 @@ def submit_job(
 
 @router.get("/{job_id}", operation_id="get_job", summary="A job's phase, progress and result")
 def get_job(job_id: JobId, principal: CurrentPrincipal, store: StoreDep) -> JobPublic:
-    return to_public(_visible(store, principal, job_id))
+    return to_public(visible_job(store, principal, job_id))
 
 
 @router.get("", operation_id="list_jobs", summary="Jobs, filtered and paginated")
@@ -113,7 +113,7 @@ CONFLICT: dict[int | str, dict[str, Any]] = {
     summary="Cancel a job: its pods stop, the phase becomes Cancelled",
 )
 def cancel_job(job_id: JobId, principal: CurrentPrincipal, store: StoreDep) -> JobPublic:
-    ojob = _visible(store, principal, job_id)
+    ojob = visible_job(store, principal, job_id)
     patch = cancel_patch(ojob, job_id)
     if isinstance(patch, str):
         raise Conflict(patch)
@@ -128,7 +128,7 @@ def cancel_job(job_id: JobId, principal: CurrentPrincipal, store: StoreDep) -> J
     summary="Run a Failed or Cancelled job again, as a new attempt set",
 )
 def retry_job(job_id: JobId, principal: CurrentPrincipal, store: StoreDep) -> JobPublic:
-    ojob = _visible(store, principal, job_id)
+    ojob = visible_job(store, principal, job_id)
     patch = retry_patch(ojob, job_id)
     if isinstance(patch, str):
         raise Conflict(patch)
@@ -156,25 +156,21 @@ def get_job_logs(
     run: Annotated[int | None, Query(ge=0, le=1000)] = None,
     follow: bool = False,
 ) -> StreamingResponse:
-    ojob = _visible(store, principal, job_id)
+    ojob = visible_job(store, principal, job_id)
     status = ojob.get("status") or {}
     run = int(status.get("run") or 0) if run is None else run
-    saved = [e for e in status.get("logs") or [] if int(e["run"]) == run]
-    pods = archive.numbered(store.pods(ojob, run), saved)
-    attempts = max([n for n, _ in pods] + [int(e["attempt"]) for e in saved], default=0)
-    if not attempts:
+    found = archive.locate(status, run, store.pods(ojob, run), attempt)
+    if not found.attempts:
         raise NotFound(f"job {job_id} has no attempt in run {run} yet")
-    if attempt is not None and attempt > attempts:
-        raise NotFound(f"job {job_id} has {attempts} attempt(s) in run {run}, not {attempt}")
-    attempt = attempt or attempts
+    if found.attempt > found.attempts:
+        raise NotFound(f"job {job_id} has {found.attempts} attempt(s) in run {run}, not {attempt}")
     media = "text/plain; charset=utf-8"
-    entry = archive.find(saved, run, attempt)
-    pod = next((p for n, p in pods if n == attempt), None)
-    if entry and entry.get("key") and logs is not None:
+    pod = found.pod
+    if found.saved and found.saved.get("key") and logs is not None:
         # The key is rebuilt, never read from the status: a job pod may write its own
         # status, and must not point this at another job's log.
         key = archive.attempt_key(
-            ojob["metadata"]["namespace"], ojob["spec"]["jobId"], run, attempt
+            ojob["metadata"]["namespace"], ojob["spec"]["jobId"], run, found.attempt
         )
         try:
             data = logs.get(key)
@@ -185,8 +181,8 @@ def get_job_logs(
         if data is not None:
             return StreamingResponse(iter([data]), media_type=media)
     if pod is None:
-        why = (entry or {}).get("note") or "its log was not saved"
-        raise NotFound(f"the pod of attempt {attempt} of job {job_id} is gone and {why}")
+        why = (found.saved or {}).get("note") or "its log was not saved"
+        raise NotFound(f"the pod of attempt {found.attempt} of job {job_id} is gone and {why}")
     stream = store.log_stream(pod["metadata"]["name"], follow)
     return StreamingResponse(streams.hold(stream) if follow else stream, media_type=media)
 
@@ -223,7 +219,7 @@ def stream_job_events(
     streams: StreamsDep,
     timeout: Annotated[int, Query(ge=1, le=3600)] = 600,
 ) -> StreamingResponse:
-    ojob = _visible(store, principal, job_id)
+    ojob = visible_job(store, principal, job_id)
     return StreamingResponse(
         streams.hold(_sse(store.watch(ojob["metadata"]["name"], timeout))),
         media_type="text/event-stream",

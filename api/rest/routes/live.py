@@ -17,6 +17,7 @@ from api.rest import live
 from api.rest.auth import Principal
 from api.rest.deps import CurrentPrincipal, StoreDep, StreamsDep
 from api.rest.errors import ApiError, NotFound
+from api.rest.routes.jobs import visible_job
 from api.rest.schemas import ERROR_RESPONSES, TOO_MANY_STREAMS
 from api.rest.store import JobStore
 from api.v1alpha1.types import UUID_PATTERN
@@ -33,12 +34,17 @@ def _allowed(principal: Principal, project_id: str | None, ojob: dict[str, Any])
 
 
 def _changes(
-    store: JobStore, principal: Principal, project_id: str | None, seconds: int
+    store: JobStore,
+    principal: Principal,
+    project_id: str | None,
+    seconds: int,
+    listed: tuple[list[dict[str, Any]], str] | None,
 ) -> Iterator[bytes]:
     deadline = time.monotonic() + seconds
     try:
         while time.monotonic() < deadline:
-            items, version = store.list_all()
+            items, version = listed or store.list_all()
+            listed = None
             rows = [live.job_row(o) for o in items if _allowed(principal, project_id, o)]
             yield live.sse("snapshot", {"items": rows})
             expired = False
@@ -85,11 +91,10 @@ def stream_jobs(
 ) -> StreamingResponse:
     if project_id is not None and not principal.may_access(project_id):
         raise NotFound(f"no project {project_id}")
-    store.ready()  # fail with 503 now rather than inside the stream
+    project = project_id.lower() if project_id else None
+    listed = store.list_all()  # here, not in the stream: an unreachable cluster is a 503
     return StreamingResponse(
-        streams.hold(
-            _changes(store, principal, project_id.lower() if project_id else None, timeout)
-        ),
+        streams.hold(_changes(store, principal, project, timeout, listed)),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
@@ -105,9 +110,7 @@ def get_job_timeline(
     principal: CurrentPrincipal,
     store: StoreDep,
 ) -> dict[str, Any]:
-    ojob = store.get(job_id)
-    if not principal.may_access(ojob["spec"]["projectId"]):
-        raise NotFound(f"no job {job_id}")
+    ojob = visible_job(store, principal, job_id)
     run = int((ojob.get("status") or {}).get("run") or 0)
     return {
         "job": live.job_row(ojob),
