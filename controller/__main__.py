@@ -104,6 +104,7 @@ def main() -> None:
     if sink := build_sink(options):
         mirror = MirrorWriter(sink, metrics=metrics)
         metrics.rows_waiting = mirror.pending
+        metrics.rows_set_aside = mirror.set_aside
         mirror.start(stop)
         log.info("Mirroring job status to %s", sink.describe())
     kube = Kube(_api_client(options.max_workers + 4))
@@ -120,7 +121,9 @@ def main() -> None:
 
     def work(key: tuple[str, str]) -> None:
         if gate.is_active():  # a standby's queue drains; the active replica's resync has it
-            reconciler.reconcile(*key)
+            again = reconciler.reconcile(*key)
+            if again is not None:
+                queue.add_after(key, again)
 
     def failed(key: tuple[str, str], error: Exception) -> None:
         log.error("Could not reconcile OmveeJob %s: %s; retrying at the next resync", key, error)

@@ -36,6 +36,18 @@ class JobNameTaken(Exception):
     """A Job with the deterministic name exists but belongs to something else."""
 
 
+def event_time(event: dict[str, Any]) -> str:
+    """When a core/v1 Event was last seen (RFC 3339), whichever field its reporter filled."""
+    series = event.get("series") or {}
+    return str(
+        series.get("lastObservedTime")
+        or event.get("lastTimestamp")
+        or event.get("eventTime")
+        or event.get("firstTimestamp")
+        or ""
+    )
+
+
 class Kube:
     def __init__(self, api: client.ApiClient) -> None:
         self.api = api
@@ -73,6 +85,32 @@ class Kube:
                 constants.GROUP, constants.VERSION, namespace, constants.PLURAL
             ).get("items", [])
         return items
+
+    def omveejobs_with_job_id(self, namespace: str, job_id: str) -> list[dict[str, Any]]:
+        """The OmveeJobs of ``namespace`` whose spec.jobId is ``job_id`` (a selectable field)."""
+        listed = self.custom.list_namespaced_custom_object(
+            constants.GROUP,
+            constants.VERSION,
+            namespace,
+            constants.PLURAL,
+            field_selector=f"spec.jobId={job_id}",
+        )
+        return list(listed.get("items", []))
+
+    def failed_create(self, namespace: str, job_uid: str) -> dict[str, Any] | None:
+        """The newest ``FailedCreate`` Event the Job controller posted on the Job ``job_uid``
+        (core/v1 Event as served), or None when there is none."""
+        events = self._raw(
+            self.core.list_namespaced_event(
+                namespace,
+                field_selector=f"involvedObject.uid={job_uid},reason=FailedCreate",
+                _preload_content=False,
+            )
+        ).get("items", [])
+        if not events:
+            return None
+        newest: dict[str, Any] = max(events, key=event_time)
+        return newest
 
     def get_job(self, namespace: str, name: str) -> dict[str, Any] | None:
         try:

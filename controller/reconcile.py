@@ -5,6 +5,8 @@ times, from any event: everything is recomputed from what the cluster holds.
 from __future__ import annotations
 
 import logging
+import threading
+import zlib
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,21 +15,31 @@ from kubernetes import client
 from pydantic import ValidationError
 
 from api.catalog.inputs import input_errors
-from api.catalog.profiles import Catalog
+from api.catalog.profiles import Catalog, JobProfile
+from api.catalog.upstreams import upstream_job_ids
 from api.logs import archive
 from api.logs.store import LogStore, LogStoreError
 from api.v1alpha1.types import OmveeJobSpec, OmveeJobStatus, Phase
-from controller import builders, naming, transitions
-from controller.k8s import Conflict, Gone, JobNameTaken, Kube
+from controller import builders, naming, ownership, refusals, transitions
+from controller.k8s import Conflict, Gone, JobNameTaken, Kube, event_time
 from controller.metrics.observations import observe_write
 from controller.metrics.registry import OperatorMetrics
 from controller.metrics.snapshot import count_jobs
 from controller.mirror.rows import build_row
 from controller.mirror.writer import MirrorWriter
-from controller.status import format_time
+from controller.status import FailedCreate, format_time, parse_time
 
 log = logging.getLogger(__name__)
 MAX_CONFLICT_RETRIES = 5
+# While a run's Job has no pod, look again this soon (seconds, by status.reason): the Job
+# controller reports a refused pod creation only in Events, which no watch of ours sees.
+RECHECK_SECONDS = {
+    "Creating": 3.0,
+    refusals.REASON_REFUSED: 5.0,  # fails once PERMANENT_GRACE_SECONDS have passed
+    refusals.REASON_QUOTA: 10.0,
+    refusals.REASON_BLOCKED: 10.0,
+}
+JOB_ID_LOCKS = 64
 
 
 class Reconciler:
@@ -48,8 +60,13 @@ class Reconciler:
         self.catalog = catalog
         self.mirror = mirror
         self.namespaces = namespaces
+        # One decision at a time per job id: two OmveeJobs claiming one id are never decided
+        # at once (striped: a fixed number of locks, whatever the number of jobs).
+        self._job_id_locks = [threading.Lock() for _ in range(JOB_ID_LOCKS)]
 
-    def reconcile(self, namespace: str, name: str) -> None:
+    def reconcile(self, namespace: str, name: str) -> float | None:
+        """Reconcile one OmveeJob; returns after how many seconds to look at it again when no
+        watch event would say (None: the next event or resync)."""
         for _ in range(MAX_CONFLICT_RETRIES):
             try:
                 latest = self._reconcile_once(
@@ -57,23 +74,71 @@ class Reconciler:
                 )
                 if latest is not None:
                     self.offer(latest)
-                return
+                    return recheck_after(latest)
+                return None
             except Conflict as conflict:
                 log.debug("Retrying reconcile of %s/%s: %s", namespace, name, conflict)
             except Gone as gone:  # its Job and pods go with it (owner references)
                 log.info("%s", gone)
-                return
+                return None
         log.warning(
             "Gave up on OmveeJob %s/%s after %d conflicts; the resync retries it",
             namespace,
             name,
             MAX_CONFLICT_RETRIES,
         )
+        return None
 
     def offer(self, ojob: dict[str, Any]) -> None:
-        """Hand the OmveeJob's state to the mirror (it skips what it already wrote)."""
-        if self.mirror is not None:
+        """Hand the OmveeJob's state to the mirror (it skips what it already wrote). An
+        OmveeJob the operator has not yet accepted, or one that lost its job id to another,
+        has no row of its own to write."""
+        status = ojob.get("status") or {}
+        if (
+            self.mirror is not None
+            and status.get("run") is not None
+            and status.get("reason") != transitions.REASON_DUPLICATE_JOB_ID
+        ):
             self.mirror.offer(build_row(ojob))
+
+    def _refused_start(
+        self, namespace: str, name: str, spec: OmveeJobSpec
+    ) -> tuple[str, str] | None:
+        """(reason, message) when this OmveeJob may not start: its job id belongs to another
+        OmveeJob, or an upstream it names is another project's job."""
+        owner = ownership.job_id_owner(
+            name, self.kube.omveejobs_with_job_id(namespace, spec.job_id)
+        )
+        if owner is not None:
+            return ownership.duplicate(name, spec.job_id, owner)
+        found = {
+            job_id: self.kube.omveejobs_with_job_id(namespace, job_id)
+            for job_id in upstream_job_ids(spec.type, spec.input).values()
+        }
+        return ownership.foreign_upstream(spec, namespace, found)
+
+    def _failed_create(
+        self, namespace: str, job: dict[str, Any] | None, pods: list[dict[str, Any]]
+    ) -> FailedCreate | None:
+        """The Job controller's newest pod-creation refusal for ``job``, read only while no
+        pod of the run is waiting or running (else there is nothing to explain)."""
+        if job is None or transitions.job_finished(job):
+            return None
+        if any(p.get("status", {}).get("phase") in ("Pending", "Running") for p in pods):
+            return None
+        event = self.kube.failed_create(namespace, job["metadata"]["uid"])
+        if event is None:
+            return None
+        seen = parse_time(event_time(event))
+        if seen is None:
+            return None
+        pod_spec = job.get("spec", {}).get("template", {}).get("spec", {})
+        refusal = refusals.classify(
+            str(event.get("message") or ""),
+            namespace,
+            str(pod_spec.get("serviceAccountName") or "default"),
+        )
+        return FailedCreate(refusal, seen)
 
     def _reconcile_once(
         self, namespace: str, name: str, ojob: dict[str, Any] | None
@@ -81,7 +146,6 @@ class Reconciler:
         """One pass; returns the OmveeJob as it now stands (None when it is gone)."""
         if ojob is None or ojob["metadata"].get("deletionTimestamp"):
             return None  # garbage collection removes the Job and pods
-        meta = ojob["metadata"]
         try:
             spec = OmveeJobSpec.model_validate(ojob.get("spec") or {})
             status = OmveeJobStatus.model_validate(ojob.get("status") or {})
@@ -89,10 +153,34 @@ class Reconciler:
             log.error("OmveeJob %s/%s does not match the schema: %s", namespace, name, error)
             return None
         profile = self.catalog.profile(spec.type)
-        run, _ = transitions.target_run(spec, status)
+        run, new_run = transitions.target_run(spec, status)
         job_name = naming.job_name(name, run)
         job = self.kube.get_job(namespace, job_name)
         pods = self.kube.list_job_pods(namespace, job["metadata"]["uid"]) if job else []
+        if not new_run or spec.cancel:
+            return self._decide_and_act(ojob, spec, status, run, job_name, job, pods, profile)
+        # A new run: decide who owns the job id, and record the run, under the id's lock.
+        stripe = zlib.crc32(f"{namespace}/{spec.job_id}".encode()) % JOB_ID_LOCKS
+        with self._job_id_locks[stripe]:
+            refused_input = self._refused_start(namespace, name, spec)
+            return self._decide_and_act(
+                ojob, spec, status, run, job_name, job, pods, profile, refused_input
+            )
+
+    def _decide_and_act(
+        self,
+        ojob: dict[str, Any],
+        spec: OmveeJobSpec,
+        status: OmveeJobStatus,
+        run: int,
+        job_name: str,
+        job: dict[str, Any] | None,
+        pods: list[dict[str, Any]],
+        profile: JobProfile,
+        refused_input: tuple[str, str] | None = None,
+    ) -> dict[str, Any]:
+        meta = ojob["metadata"]
+        namespace, name = meta["namespace"], meta["name"]
         if self.logs is not None and pods:
             ojob = self._save_logs(ojob, spec.job_id, run, pods)
             meta = ojob["metadata"]
@@ -107,6 +195,8 @@ class Reconciler:
             gpu=profile.gpu,
             pending_timeout=spec.pending_timeout_seconds or profile.pending_timeout_seconds,
             now=datetime.now(UTC),
+            refused_input=refused_input,
+            failed_create=self._failed_create(namespace, job, pods),
         )
         if not decision.status:
             if decision.delete_job:  # a final status already written; its Job still stands
@@ -246,3 +336,12 @@ class Reconciler:
             if not final or rerun or unsaved:
                 keys.append((ojob["metadata"]["namespace"], ojob["metadata"]["name"]))
         return keys
+
+
+def recheck_after(ojob: dict[str, Any]) -> float | None:
+    """Pure: seconds until an OmveeJob should be looked at again without a watch event: soon
+    while its run's Job has no pod (a refused pod creation shows only in Events)."""
+    status = ojob.get("status") or {}
+    if status.get("phase") not in ("Pending", "Running"):
+        return None
+    return RECHECK_SECONDS.get(str(status.get("reason")))

@@ -12,8 +12,12 @@ from typing import Any
 
 from api.v1alpha1 import constants
 from api.v1alpha1.types import Phase
+from controller.refusals import Refusal
 
 IMAGE_PULL_REASONS = {"ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull"}
+# Waiting reasons of a container that is on its way; any other (CreateContainerConfigError: a
+# missing Secret or ConfigMap, CreateContainerError, RunContainerError...) is a cause to show.
+STARTING_REASONS = {"ContainerCreating", "PodInitializing"}
 
 
 @dataclass(frozen=True)
@@ -31,6 +35,17 @@ class Observation:
     scheduled: tuple[str, str, str] = ("Unknown", "NoPod", "")  # status, reason, message
     running: bool = False
     pending_since: datetime | None = None  # when the current wait to start began
+    # Pod creation is refused in a way waiting cannot fix (see controller.refusals).
+    refused: bool = False
+
+
+@dataclass(frozen=True)
+class FailedCreate:
+    """The newest ``FailedCreate`` Event the Job controller posted on a Job: its message and
+    when it was last seen."""
+
+    refusal: Refusal
+    last_seen: datetime
 
 
 def parse_time(value: str | None) -> datetime | None:
@@ -96,8 +111,15 @@ def observe(
     gpu: bool,
     previous_attempts: int,
     previous_started_at: str | None,
+    previous_message: str | None = None,
+    failed_create: FailedCreate | None = None,
 ) -> Observation:
-    """Derive a run's phase, reason and message from its Job and the Job's pods."""
+    """Derive a run's phase, reason and message from its Job and the Job's pods.
+
+    ``previous_message`` is the status message before this observation (it says why a run that
+    never started was waiting); ``failed_create`` is the newest pod-creation refusal the Job
+    controller reported for this Job, if any.
+    """
     pods = sorted(pods, key=lambda p: (_created(p), p["metadata"]["name"]))
     counters = job.get("status", {})
     attempts = max(
@@ -145,7 +167,14 @@ def observe(
                 f"failed {len(failed_pods) or attempts} times, last {_exit_summary(last_failed)}"
             )
         elif reason == "DeadlineExceeded":
-            message = f"deadline exceeded after {job['spec'].get('activeDeadlineSeconds')}s"
+            deadline = job["spec"].get("activeDeadlineSeconds")
+            if started_at:
+                message = f"deadline exceeded after {deadline}s"
+            else:
+                # Kubernetes counts waiting against activeDeadlineSeconds (kubernetes#111948).
+                message = f"the {deadline}s deadline passed before the job could start"
+                if previous_message:
+                    message += f"; it was {previous_message}"
         elif reason == "PodFailurePolicy":
             reason = "PermanentFailure"
             message = (
@@ -212,6 +241,17 @@ def observe(
                 scheduled=("True", "Scheduled", ""),
                 pending_since=since,
             )
+        if waiting and waiting.get("reason") and waiting["reason"] not in STARTING_REASONS:
+            detail = waiting.get("message") or ""
+            return replace(
+                where,
+                phase=phase_if_waiting,
+                reason="ContainerNotStarting",
+                message=f"the container cannot start on {node_name}: {waiting['reason']}"
+                + (f": {detail}" if detail else ""),
+                scheduled=("True", "Scheduled", ""),
+                pending_since=since,
+            )
         return replace(
             where,
             phase=phase_if_waiting,
@@ -229,7 +269,8 @@ def observe(
             message=f"attempt {attempts} succeeded; waiting for the Job to complete",
             scheduled=("True", "Scheduled", ""),
         )
-    if last_failed is not None:
+    refusal = _current_refusal(failed_create, latest)
+    if last_failed is not None and refusal is None:
         return replace(
             where,
             phase=phase_if_waiting,
@@ -237,12 +278,34 @@ def observe(
             message=f"attempt {len(failed_pods)} failed with "
             f"{_exit_summary(last_failed)}; retrying",
         )
+    # Only a first attempt waits from the Job's creation; a replacement pod (after an
+    # eviction or a deleted pod) starts its own wait once it exists.
+    pending_since = parse_time(_created(job)) if attempts == 0 else None
+    if refusal is not None:
+        return replace(
+            where,
+            phase=phase_if_waiting,
+            reason=refusal.reason,
+            message=refusal.message,
+            pending_since=pending_since,
+            refused=refusal.permanent,
+        )
     return replace(
         where,
         phase=phase_if_waiting,
         reason="Creating",
         message="waiting for the Job controller to create a pod",
-        # Only a first attempt waits from the Job's creation; a replacement pod (after an
-        # eviction or a deleted pod) starts its own wait once it exists.
-        pending_since=parse_time(_created(job)) if attempts == 0 else None,
+        pending_since=pending_since,
     )
+
+
+def _current_refusal(
+    failed_create: FailedCreate | None, latest: dict[str, Any] | None
+) -> Refusal | None:
+    """The refusal, if it is newer than the run's latest pod (an old one was since overcome)."""
+    if failed_create is None:
+        return None
+    created = parse_time(_created(latest)) if latest else None
+    if created is not None and failed_create.last_seen < created:
+        return None
+    return failed_create.refusal

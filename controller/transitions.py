@@ -7,6 +7,10 @@ Rules:
 - Cancel deletes the run's Job. A run whose Job vanished before it finished fails (JobDeleted)
   rather than running the work twice.
 - An attempt waiting to start longer than the pending timeout fails the run (PendingTimeout).
+- Pod creation refused in a way waiting cannot fix (a missing ServiceAccount, PodSecurity...)
+  fails the run once the Job is PERMANENT_GRACE_SECONDS old (PodCreationRefused).
+- An OmveeJob whose spec.jobId an older OmveeJob of its namespace already holds, or whose input
+  names another project's job, fails before any Job exists (DuplicateJobId, UpstreamNotFound).
 - The operator never lowers ``progress`` within a run; it only resets it for a new run and sets
   100 on success. ``progressMessage`` and ``result`` belong to the job pod.
 """
@@ -19,12 +23,21 @@ from typing import Any
 
 from api.v1alpha1 import constants
 from api.v1alpha1.types import OmveeJobSpec, OmveeJobStatus, Phase
-from controller.status import Observation, format_time, observe
+from controller import refusals
+from controller.status import FailedCreate, Observation, format_time, observe, parse_time
 
-STOPPED_BY_US = {"Cancelled", "PendingTimeout"}
+STOPPED_BY_US = {"Cancelled", "PendingTimeout", refusals.REASON_REFUSED}
+REASON_DUPLICATE_JOB_ID = "DuplicateJobId"
+REASON_UPSTREAM_NOT_FOUND = "UpstreamNotFound"
 WARNING_REASONS = {
     "Unschedulable",
     "ImagePullFailed",
+    "ContainerNotStarting",
+    refusals.REASON_QUOTA,
+    refusals.REASON_BLOCKED,
+    refusals.REASON_REFUSED,
+    REASON_DUPLICATE_JOB_ID,
+    REASON_UPSTREAM_NOT_FOUND,
     "Retrying",
     "BackoffLimitExceeded",
     "DeadlineExceeded",
@@ -155,7 +168,15 @@ def decide(
     gpu: bool,
     pending_timeout: int,
     now: datetime,
+    refused_input: tuple[str, str] | None = None,
+    failed_create: FailedCreate | None = None,
 ) -> Decision:
+    """What to do for one OmveeJob now, and its full operator-owned status.
+
+    ``refused_input`` is (reason, message) when the OmveeJob may not start at all
+    (DuplicateJobId, UpstreamNotFound: see controller.ownership); ``failed_create`` is the
+    newest pod-creation refusal the Job controller reported for the run's Job.
+    """
     run, new_run = target_run(spec, status)
     stamp = format_time(now)
     decision = Decision(run=run)
@@ -185,6 +206,10 @@ def decide(
             return finish(
                 Phase.FAILED, "InvalidInput", "invalid input: " + "; ".join(input_errors), **base
             )
+        if refused_input is not None:
+            decision.delete_job = job is not None
+            reason, message = refused_input
+            return finish(Phase.FAILED, reason, message, **base)
         decision.create_job = True
         return finish(Phase.PENDING, "Creating", f"creating Job {job_name}", **base)
 
@@ -217,8 +242,22 @@ def decide(
         return finish(Phase.PENDING, "Creating", f"creating Job {job_name}", **carried)
 
     seen = observe(
-        job, pods, gpu=gpu, previous_attempts=status.attempts, previous_started_at=status.started_at
+        job,
+        pods,
+        gpu=gpu,
+        previous_attempts=status.attempts,
+        previous_started_at=status.started_at,
+        previous_message=status.message,
+        failed_create=failed_create,
     )
+    created = parse_time(job.get("metadata", {}).get("creationTimestamp"))
+    if (
+        seen.refused
+        and created is not None
+        and (now - created).total_seconds() >= refusals.PERMANENT_GRACE_SECONDS
+    ):
+        decision.delete_job = True  # else the Job controller keeps trying for good
+        return _finish_observed(finish, seen, Phase.FAILED, seen.reason, seen.message)
     if seen.pending_since and (now - seen.pending_since).total_seconds() >= pending_timeout:
         decision.delete_job = True
         return _finish_observed(

@@ -9,7 +9,10 @@ reconciles at a time.
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar
@@ -22,17 +25,54 @@ class WorkQueue(Generic[K]):
         self._ready: deque[K] = deque()
         self._dirty: set[K] = set()  # waiting to be (re)processed
         self._processing: set[K] = set()
-        self._changed = threading.Condition()
+        self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)  # workers wait on it
+        self._delays_changed = threading.Condition(self._lock)  # the delay thread waits on it
         self._closed = False
+        # add_after: (due, tiebreak, key) in a heap, moved to the queue by one timer thread
+        self._delayed: list[tuple[float, int, K]] = []
+        self._sequence = itertools.count()
+        self._timer: threading.Thread | None = None
+
+    def add_after(self, key: K, delay: float) -> None:
+        """Add ``key`` once ``delay`` seconds have passed (controller-runtime's AddAfter)."""
+        if delay <= 0:
+            self.add(key)
+            return
+        with self._changed:
+            if self._closed:
+                return
+            heapq.heappush(self._delayed, (time.monotonic() + delay, next(self._sequence), key))
+            if self._timer is None:
+                self._timer = threading.Thread(
+                    target=self._release_due, name="workqueue-delays", daemon=True
+                )
+                self._timer.start()
+            self._delays_changed.notify()
+
+    def _release_due(self) -> None:
+        with self._changed:
+            while not self._closed:
+                now = time.monotonic()
+                due = []
+                while self._delayed and self._delayed[0][0] <= now:
+                    due.append(heapq.heappop(self._delayed)[2])
+                for key in due:
+                    self._add_locked(key)
+                wait = self._delayed[0][0] - now if self._delayed else None
+                self._delays_changed.wait(wait)
 
     def add(self, key: K) -> None:
         with self._changed:
-            if key in self._dirty or self._closed:
-                return
-            self._dirty.add(key)
-            if key not in self._processing:
-                self._ready.append(key)
-                self._changed.notify()
+            self._add_locked(key)
+
+    def _add_locked(self, key: K) -> None:
+        if key in self._dirty or self._closed:
+            return
+        self._dirty.add(key)
+        if key not in self._processing:
+            self._ready.append(key)
+            self._changed.notify()
 
     def get(self) -> K | None:
         """The next key to process, or None once the queue is closed."""
@@ -61,6 +101,7 @@ class WorkQueue(Generic[K]):
         with self._changed:
             self._closed = True
             self._changed.notify_all()
+            self._delays_changed.notify_all()
 
 
 def start_workers(

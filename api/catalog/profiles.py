@@ -29,6 +29,8 @@ from api.v1alpha1.types import MAX_RETRIES, MAX_TIMEOUT_SECONDS, JobType
 
 DEFAULT_PROFILES = Path(__file__).with_name("profiles.yaml")
 GPU_RESOURCE = "nvidia.com/gpu"
+# The job pods' ServiceAccount; charts/omvee/examples/job-runner-rbac.yaml creates it.
+DEFAULT_SERVICE_ACCOUNT = "omvee-job-runner"
 
 
 class CatalogError(ValueError):
@@ -58,7 +60,7 @@ class JobProfile(BaseModel):
     resources: Resources = Field(default_factory=Resources)
     node_selector: dict[str, str] = Field(default_factory=dict)
     tolerations: list[Toleration] = Field(default_factory=list)
-    service_account_name: str = "omvee-job-runner"
+    service_account_name: str = DEFAULT_SERVICE_ACCOUNT
     retries: int = Field(2, ge=0, le=MAX_RETRIES)
     timeout_seconds: int = Field(3600, ge=1, le=MAX_TIMEOUT_SECONDS)
     pending_timeout_seconds: int = Field(600, ge=1, le=MAX_TIMEOUT_SECONDS)

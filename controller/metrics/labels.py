@@ -15,7 +15,18 @@ JOB_TYPES = frozenset(t.value for t in JobType)
 PHASES = frozenset(p.value for p in Phase)
 # Why a job that has not ended is waiting (status.reason while its attempt has no running pod).
 WAITING_REASONS = frozenset(
-    {"Creating", "Starting", "Unschedulable", "ImagePullFailed", "Retrying", "Failing"}
+    {
+        "Creating",
+        "Starting",
+        "Unschedulable",
+        "ImagePullFailed",
+        "ContainerNotStarting",
+        "QuotaExceeded",
+        "PodCreationBlocked",
+        "PodCreationRefused",
+        "Retrying",
+        "Failing",
+    }
 )
 FAILURE_REASONS = frozenset(
     {
@@ -26,10 +37,14 @@ FAILURE_REASONS = frozenset(
         "InvalidInput",
         "JobDeleted",
         "JobNameTaken",
+        "PodCreationRefused",
+        "DuplicateJobId",
+        "UpstreamNotFound",
         "Failed",
     }
 )
-# How a mirror write failed: the database could not be reached, or it answered with an error.
+# How a mirror write failed: no row could be written (unreachable, timed out, a 5xx...), or the
+# database refused this row's content (see controller.mirror.sinks.failure_reason).
 MIRROR_FAILURE_REASONS = frozenset({"Unavailable", "Rejected"})
 
 

@@ -204,3 +204,27 @@ def test_offsets_are_converted_to_utc() -> None:
     job = JobObj().condition("Complete", at="2026-01-01T02:05:00+02:00").build()
     seen = observe(job, [], gpu=False, previous_attempts=1, previous_started_at=None)
     assert seen.finished_at == "2026-01-01T00:05:00Z"
+
+
+def test_a_container_that_cannot_start_says_why() -> None:
+    pod = PodObj("p1").on("cpu-0").build()
+    pod["status"]["containerStatuses"] = [
+        {
+            "name": "job",
+            "state": {
+                "waiting": {
+                    "reason": "CreateContainerConfigError",
+                    "message": 'secret "supabase" not found',
+                }
+            },
+        }
+    ]
+    seen = observe(
+        JobObj().build(), [pod], gpu=False, previous_attempts=0, previous_started_at=None
+    )
+    assert (seen.phase, seen.reason) == (Phase.PENDING, "ContainerNotStarting")
+    assert seen.message == (
+        'the container cannot start on cpu-0: CreateContainerConfigError: secret "supabase" '
+        "not found"
+    )
+    assert seen.pending_since is not None  # the pending timeout still applies

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+
 from api.v1alpha1.types import OmveeJobSpec, OmveeJobStatus, Phase
+from controller.reconcile import recheck_after
+from controller.refusals import classify
+from controller.status import FailedCreate
 from controller.transitions import Decision, changed, decide, events_for, target_run
 from tests.unit.objects import JobObj, PodObj
 
@@ -206,3 +211,134 @@ def test_a_run_we_stopped_leaves_no_job_behind() -> None:
     assert not run(spec(), stopped, job=None).delete_job
     failed = status(phase="Failed", reason="BackoffLimitExceeded", run=0, jobUid="u")
     assert not run(spec(), failed, job=JobObj().build()).delete_job
+
+
+def refusal(message: str, last_seen: str = "2026-01-01T00:00:05Z") -> FailedCreate:
+    return FailedCreate(
+        classify(f'Error creating: pods "x-r0-abc" is forbidden: {message}', "jobs", "runner"),
+        datetime.fromisoformat(last_seen.replace("Z", "+00:00")),
+    )
+
+
+def decide_with(failed_create: FailedCreate, job: dict[str, Any], now: datetime = NOW) -> Decision:
+    return decide(
+        spec=spec(),
+        status=status(phase="Pending", run=0, jobUid="u", reason="Creating"),
+        generation=1,
+        job_name="x-r0",
+        job=job,
+        pods=[],
+        input_errors=[],
+        gpu=False,
+        pending_timeout=600,
+        now=now,
+        failed_create=failed_create,
+    )
+
+
+NO_ACCOUNT = 'error looking up service account jobs/runner: serviceaccount "runner" not found'
+
+
+def test_a_refused_pod_creation_is_said_at_once_and_fails_after_the_grace() -> None:
+    created = "2026-01-01T00:09:50Z"  # 10 s before NOW: still within the grace
+    early = decide_with(refusal(NO_ACCOUNT, created), JobObj(created=created).build())
+    assert (early.status["phase"], early.status["reason"]) == ("Pending", "PodCreationRefused")
+    assert early.status["message"] == (
+        "cannot create pods: serviceaccount runner not found in namespace jobs; "
+        "apply charts/omvee/examples/job-runner-rbac.yaml in it"
+    )
+    assert not early.delete_job
+    late = decide_with(
+        refusal(NO_ACCOUNT, created),
+        JobObj(created=created).build(),
+        now=NOW + timedelta(seconds=25),
+    )
+    assert (late.status["phase"], late.status["reason"]) == ("Failed", "PodCreationRefused")
+    assert late.status["message"] == early.status["message"]
+    assert late.delete_job  # else the Job controller keeps trying
+
+
+def test_a_quota_refusal_waits_until_the_pending_timeout_saying_why() -> None:
+    quota = refusal("exceeded quota: q, requested: pods=1, used: pods=1, limited: pods=1")
+    waiting = decide_with(quota, JobObj().build(), now=datetime(2026, 1, 1, 0, 5, tzinfo=UTC))
+    assert (waiting.status["phase"], waiting.status["reason"]) == ("Pending", "QuotaExceeded")
+    assert waiting.status["message"].startswith("waiting for quota: cannot create pods: exceeded")
+    timed_out = decide_with(quota, JobObj().build())  # the Job is 600 s old at NOW
+    assert (timed_out.status["phase"], timed_out.status["reason"]) == ("Failed", "PendingTimeout")
+    assert timed_out.status["message"].startswith(
+        "did not start within 600s: waiting for quota: cannot create pods: exceeded quota: q"
+    )
+
+
+def test_a_refusal_older_than_the_runs_latest_pod_is_forgotten() -> None:
+    pod = PodObj("p1", "2026-01-01T00:01:00Z").failed(1).build()
+    decision = decide(
+        spec=spec(),
+        status=status(phase="Running", run=0, jobUid="u", attempts=1),
+        generation=1,
+        job_name="x-r0",
+        job=JobObj().counts(failed=1).build(),
+        pods=[pod],
+        input_errors=[],
+        gpu=False,
+        pending_timeout=600,
+        now=NOW,
+        failed_create=refusal(NO_ACCOUNT, "2026-01-01T00:00:05Z"),
+    )
+    assert decision.status["reason"] == "Retrying"
+
+
+def test_a_new_run_refused_before_it_starts_fails_without_a_job() -> None:
+    decision = decide(
+        spec=spec(),
+        status=status(),
+        generation=1,
+        job_name="x-r0",
+        job=None,
+        pods=[],
+        input_errors=[],
+        gpu=False,
+        pending_timeout=600,
+        now=NOW,
+        refused_input=("DuplicateJobId", "job id x already belongs to OmveeJob y"),
+    )
+    assert not decision.create_job
+    assert (decision.status["phase"], decision.status["reason"], decision.status["message"]) == (
+        "Failed",
+        "DuplicateJobId",
+        "job id x already belongs to OmveeJob y",
+    )
+
+
+def test_a_deadline_that_passed_while_waiting_says_so_and_why() -> None:
+    job = JobObj().condition("Failed", "DeadlineExceeded").build()
+    job["spec"]["activeDeadlineSeconds"] = 20
+    waiting = "waiting for a GPU node: 0/4 nodes are available: 2 Insufficient nvidia.com/gpu"
+    decision = run(
+        spec(),
+        status(phase="Pending", run=0, jobUid="u", reason="Unschedulable", message=waiting),
+        job=job,
+        pods=[PodObj("p1").unschedulable("0/4 nodes are available").build()],
+    )
+    assert (decision.status["phase"], decision.status["reason"]) == ("Failed", "DeadlineExceeded")
+    assert decision.status["message"] == (
+        f"the 20s deadline passed before the job could start; it was {waiting}"
+    )
+    ran = run(
+        spec(),
+        status(phase="Running", run=0, jobUid="u", startedAt="2026-01-01T00:00:01Z"),
+        job=job,
+        pods=[PodObj("p1").running().build()],
+    )
+    assert ran.status["message"] == "deadline exceeded after 20s"
+
+
+@pytest.mark.parametrize(
+    ("reason", "after"),
+    [("Creating", 3.0), ("PodCreationRefused", 5.0), ("QuotaExceeded", 10.0), ("Running", None)],
+)
+def test_a_job_waiting_for_its_pod_is_looked_at_again_soon(
+    reason: str, after: float | None
+) -> None:
+    assert recheck_after({"status": {"phase": "Pending", "reason": reason}}) == after
+    assert recheck_after({"status": {"phase": "Failed", "reason": reason}}) is None

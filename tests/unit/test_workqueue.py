@@ -67,3 +67,15 @@ def test_workers_survive_errors_and_never_overlap_on_a_key() -> None:
     queue.close()
     assert overlaps == []
     assert errors == [3]
+
+
+def test_add_after_hands_the_key_out_once_its_delay_passed() -> None:
+    queue: WorkQueue[str] = WorkQueue()
+    queue.add_after("late", 0.3)
+    queue.add_after("soon", 0.05)
+    assert len(queue) == 0
+    assert queue.get() == "soon"
+    queue.done("soon")
+    assert len(queue) == 0  # "late" is not due yet
+    assert queue.get() == "late"
+    queue.close()
