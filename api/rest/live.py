@@ -20,10 +20,29 @@ def waiting_for_gpu(status: dict[str, Any]) -> bool:
     )
 
 
+# Reasons of a job that has not ended and cannot start until someone acts or something frees
+# up (controller/status.py, controller/refusals.py): the message says what.
+BLOCKED_REASONS = frozenset(
+    {
+        "PodCreationRefused",
+        "PodCreationBlocked",
+        "QuotaExceeded",
+        "ContainerNotStarting",
+        "ImagePullFailed",
+    }
+)
+
+
+def cannot_start(status: dict[str, Any]) -> bool:
+    return status.get("phase") == "Pending" and status.get("reason") in BLOCKED_REASONS
+
+
 def job_row(ojob: dict[str, Any]) -> dict[str, Any]:
     """The public job, plus what a live table needs to flag it."""
     row = to_public(ojob).model_dump(mode="json")
-    row["waiting_for_gpu"] = waiting_for_gpu(ojob.get("status") or {})
+    status = ojob.get("status") or {}
+    row["waiting_for_gpu"] = waiting_for_gpu(status)
+    row["cannot_start"] = cannot_start(status)
     return row
 
 

@@ -175,3 +175,20 @@ def test_rls_shows_a_user_only_their_projects(mirror_db: str) -> None:
     with psycopg.connect(mirror_db) as connection:  # signed in, but no projects
         connection.execute("set local role authenticated")
         assert connection.execute("select count(*) from public.jobs").fetchone() == (0,)
+
+
+def test_a_row_is_never_taken_over_by_another_project_or_namespace(mirror_db: str) -> None:
+    job_id = str(uuid.uuid4())
+    assert write(mirror_db, row(job_id, 1, k8s_namespace="media", k8s_name="a")) == "inserted"
+    for intruder in (
+        row(job_id, 2, "failed", project=PROJECT_B, k8s_namespace="media", k8s_name="b"),
+        row(job_id, 2, "failed", k8s_namespace="other", k8s_name="a"),
+    ):
+        with pytest.raises(psycopg.errors.CheckViolation) as refused:
+            write(mirror_db, intruder)
+        assert f"job {job_id} belongs to project {PROJECT_A} in namespace media" in str(
+            refused.value
+        )
+    assert read(mirror_db, job_id)["status"] == "running"
+    # The owner itself goes on as before.
+    assert write(mirror_db, row(job_id, 3, k8s_namespace="media", k8s_name="a")) == "updated"

@@ -70,3 +70,10 @@ def test_timeline_starts_at_submission_and_orders_events() -> None:
         ("Failed", "Warning"),
     ]
     assert items[2]["count"] == 2
+
+
+def test_a_pending_job_whose_pod_cannot_be_created_or_started_is_flagged() -> None:
+    for reason in ("PodCreationRefused", "QuotaExceeded", "ContainerNotStarting"):
+        assert live.cannot_start({"phase": "Pending", "reason": reason})
+    assert not live.cannot_start({"phase": "Failed", "reason": "PodCreationRefused"})
+    assert not live.cannot_start({"phase": "Pending", "reason": "Unschedulable"})

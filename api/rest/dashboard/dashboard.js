@@ -172,6 +172,7 @@ function fillRow(row, job) {
 function phaseBadges(job) {
   const badges = [el("span", { class: `phase phase-${phaseOf(job)}` }, [phaseOf(job)])];
   if (job.waiting_for_gpu) badges.push(el("span", { class: "badge gpu", title: job.message || "" }, ["waiting for GPU"]));
+  if (job.cannot_start) badges.push(el("span", { class: "badge blocked", title: job.message || "" }, ["cannot start"]));
   return badges;
 }
 
@@ -230,6 +231,7 @@ function renderDetail() {
   phase.className = `phase phase-${phaseOf(job)}`;
   phase.textContent = phaseOf(job);
   $("job-gpu").hidden = !job.waiting_for_gpu;
+  $("job-blocked").hidden = !job.cannot_start;
   setBar($("job-progress"), job);
   $("job-message").textContent = [job.message, job.progress_message].filter(Boolean).join(" — ");
   $("cancel").disabled = FINAL.has(phaseOf(job));

@@ -82,6 +82,17 @@ begin
         -- a concurrent writer inserted it first: decide against its row
         select * into current from public.jobs where id = (job ->> 'id')::uuid for update;
     end if;
+    -- A job id belongs to one OmveeJob's project and namespace: another OmveeJob that carries
+    -- the same id (a copy in another namespace, another project's manifest) must not take over
+    -- the row. Refused as a data error: the operator sets the row aside and says so.
+    if current.project_id <> (job ->> 'project_id')::uuid
+            or current.k8s_namespace is distinct from (job ->> 'k8s_namespace') then
+        raise exception 'job % belongs to project % in namespace %; refused a write from '
+            'OmveeJob %/% of project %', current.id, current.project_id,
+            current.k8s_namespace, job ->> 'k8s_namespace', job ->> 'k8s_name',
+            job ->> 'project_id'
+            using errcode = 'check_violation';
+    end if;
     if new_revision <= current.revision or new_run < current.run then
         return 'stale';
     end if;
