@@ -32,8 +32,25 @@ class Gone(Exception):
     """The OmveeJob was deleted while it was being reconciled: nothing is left to do."""
 
 
+class JobRefused(Exception):
+    """The API server refused to create a Job (403 or 422): ``status`` and its ``message``."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
 class JobNameTaken(Exception):
     """A Job with the deterministic name exists but belongs to something else."""
+
+
+def api_message(error: client.ApiException) -> str:
+    """The message of the Status the API server answered with, else the HTTP reason."""
+    try:
+        return str(json.loads(error.body or "{}").get("message") or error.reason)
+    except (ValueError, AttributeError):
+        return str(error.reason)
 
 
 def event_time(event: dict[str, Any]) -> str:
@@ -153,7 +170,11 @@ class Kube:
             response.release_conn()
 
     def ensure_job(self, manifest: dict[str, Any], owner_uid: str) -> dict[str, Any]:
-        """Create the Job, or adopt the one of that name if this OmveeJob already owns it."""
+        """Create the Job, or adopt the one of that name if this OmveeJob already owns it.
+
+        Raises Gone (the namespace is being deleted), JobRefused (403/422: quota, RBAC,
+        admission, an invalid Job), JobNameTaken (the name belongs to something else) or
+        Conflict (a Job of a deleted OmveeJob of the same name is still there)."""
         namespace, name = manifest["metadata"]["namespace"], manifest["metadata"]["name"]
         try:
             job = self._raw(
@@ -164,6 +185,8 @@ class Kube:
         except client.ApiException as error:
             if error.status == 403 and "NamespaceTerminating" in str(error.body):
                 raise Gone(f"namespace {namespace} is being deleted, with its OmveeJobs") from None
+            if error.status in (403, 422):
+                raise JobRefused(error.status, api_message(error)) from None
             if error.status != 409:
                 raise
         existing = self.get_job(namespace, name)

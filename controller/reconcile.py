@@ -21,7 +21,7 @@ from api.logs import archive
 from api.logs.store import LogStore, LogStoreError
 from api.v1alpha1.types import OmveeJobSpec, OmveeJobStatus, Phase
 from controller import builders, naming, ownership, refusals, transitions
-from controller.k8s import Conflict, Gone, JobNameTaken, Kube, event_time
+from controller.k8s import Conflict, Gone, JobNameTaken, JobRefused, Kube, event_time
 from controller.metrics.observations import observe_write
 from controller.metrics.registry import OperatorMetrics
 from controller.metrics.snapshot import count_jobs
@@ -38,6 +38,7 @@ RECHECK_SECONDS = {
     refusals.REASON_REFUSED: 5.0,  # fails once PERMANENT_GRACE_SECONDS have passed
     refusals.REASON_QUOTA: 10.0,
     refusals.REASON_BLOCKED: 10.0,
+    refusals.REASON_JOB_BLOCKED: 10.0,
 }
 JOB_ID_LOCKS = 64
 
@@ -234,6 +235,14 @@ class Reconciler:
                     "finishedAt": decision.status.get("finishedAt")
                     or format_time(datetime.now(UTC)),
                 }
+            except JobRefused as refused:
+                refusal = refusals.classify_job_refusal(refused.status, refused.message)
+                decision.status |= {"reason": refusal.reason, "message": refusal.message}
+                if refusal.permanent:
+                    decision.status |= {
+                        "phase": Phase.FAILED.value,
+                        "finishedAt": format_time(datetime.now(UTC)),
+                    }
             else:
                 decision.status["jobUid"] = created["metadata"]["uid"]
         patch = transitions.changed(previous, decision.status)

@@ -23,6 +23,9 @@ PERMANENT_GRACE_SECONDS = 30
 REASON_QUOTA = "QuotaExceeded"  # Pending: waits for quota (healable)
 REASON_BLOCKED = "PodCreationBlocked"  # Pending: refused for a reason that may pass
 REASON_REFUSED = "PodCreationRefused"  # refused for a reason waiting cannot fix
+# The operator's own create of the run's Job refused by the API server:
+REASON_JOB_BLOCKED = "JobCreationBlocked"  # Pending: a quota on Jobs, our own RBAC, a webhook down
+REASON_JOB_REFUSED = "JobRefused"  # Failed: the Job is invalid or a webhook denied it
 
 _SERVICE_ACCOUNT = re.compile(r'serviceaccount "?([a-z0-9.-]+)"? not found')
 _PREFIX = re.compile(r'^Error creating:\s*(pods "[^"]*" is forbidden:\s*)?')
@@ -78,3 +81,17 @@ def classify(event_message: str, namespace: str, service_account: str) -> Refusa
         # refused the same way every time.
         return Refusal(REASON_REFUSED, f"cannot create pods: {detail}", True)
     return Refusal(REASON_BLOCKED, f"cannot create pods: {detail}", False)
+
+
+def classify_job_refusal(status_code: int, api_message: str) -> Refusal:
+    """Sort the API server's refusal (HTTP ``status_code``, its Status ``message``) of the
+    operator's create of a run's Job. A quota or a right the operator lacks can be fixed while
+    the job waits; an invalid Job or a webhook's denial is refused the same way every time."""
+    lowered = api_message.lower()
+    if "quota" in lowered:
+        return Refusal(
+            REASON_QUOTA, f"waiting for quota: cannot create the Job: {api_message}", False
+        )
+    if status_code == 422 or "denied the request" in lowered:
+        return Refusal(REASON_JOB_REFUSED, f"the API server refused the Job: {api_message}", True)
+    return Refusal(REASON_JOB_BLOCKED, f"cannot create the Job: {api_message}", False)

@@ -36,6 +36,8 @@ WARNING_REASONS = {
     refusals.REASON_QUOTA,
     refusals.REASON_BLOCKED,
     refusals.REASON_REFUSED,
+    refusals.REASON_JOB_BLOCKED,
+    refusals.REASON_JOB_REFUSED,
     REASON_DUPLICATE_JOB_ID,
     REASON_UPSTREAM_NOT_FOUND,
     "Retrying",

@@ -26,6 +26,7 @@ BLOCKED_REASONS = frozenset(
     {
         "PodCreationRefused",
         "PodCreationBlocked",
+        "JobCreationBlocked",
         "QuotaExceeded",
         "ContainerNotStarting",
         "ImagePullFailed",

@@ -24,6 +24,7 @@ WAITING_REASONS = frozenset(
         "QuotaExceeded",
         "PodCreationBlocked",
         "PodCreationRefused",
+        "JobCreationBlocked",
         "Retrying",
         "Failing",
     }
@@ -38,6 +39,7 @@ FAILURE_REASONS = frozenset(
         "JobDeleted",
         "JobNameTaken",
         "PodCreationRefused",
+        "JobRefused",
         "DuplicateJobId",
         "UpstreamNotFound",
         "Failed",

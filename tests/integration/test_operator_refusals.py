@@ -183,3 +183,25 @@ def test_an_upstream_of_another_project_fails_before_any_pod(
         f"{mine['spec']['projectId']} in namespace {job_namespace}",
     )
     assert ojobs.jobs("my-scenes") == [] and ojobs.pods("my-scenes") == []
+
+
+def test_a_quota_on_jobs_is_waited_for_and_named_then_the_job_runs(
+    k8s: client.ApiClient, job_namespace: str
+) -> None:
+    core = client.CoreV1Api(k8s)
+    core.create_namespaced_resource_quota(
+        job_namespace,
+        {"metadata": {"name": "no-jobs"}, "spec": {"hard": {"count/jobs.batch": "0"}}},
+    )
+    ojobs = OmveeJobs(k8s, job_namespace)
+    ojobs.create(manifest("no-job-room"))
+    waiting = ojobs.wait_status(
+        "no-job-room", "waiting for quota", lambda s: s.get("reason") == "QuotaExceeded", 25
+    )
+    assert waiting["phase"] == "Pending"
+    assert waiting["message"].startswith("waiting for quota: cannot create the Job: ")
+    assert "exceeded quota: no-jobs" in waiting["message"]
+    core.patch_namespaced_resource_quota(
+        "no-jobs", job_namespace, {"spec": {"hard": {"count/jobs.batch": "5"}}}
+    )
+    assert ojobs.wait_final("no-job-room", timeout=60)["phase"] == "Succeeded"

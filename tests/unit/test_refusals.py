@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from controller.refusals import REASON_BLOCKED, REASON_QUOTA, REASON_REFUSED, classify
+from controller.refusals import (
+    REASON_BLOCKED,
+    REASON_QUOTA,
+    REASON_REFUSED,
+    classify,
+    classify_job_refusal,
+)
 
 PREFIX = 'Error creating: pods "scene-abc-r0-x7k2p" is forbidden: '
 
@@ -71,3 +77,17 @@ def test_a_webhook_that_cannot_be_reached_is_waited_for() -> None:
     )
     assert (refusal.reason, refusal.permanent) == (REASON_BLOCKED, False)
     assert refusal.message.startswith("waiting for an admission webhook: cannot create pods: ")
+
+
+def test_the_operators_own_job_create_refused() -> None:
+    quota = classify_job_refusal(
+        403, 'jobs.batch "x-r0" is forbidden: exceeded quota: jobs, requested: count/jobs.batch=1'
+    )
+    assert (quota.reason, quota.permanent) == ("QuotaExceeded", False)
+    assert quota.message.startswith("waiting for quota: cannot create the Job: jobs.batch")
+    invalid = classify_job_refusal(422, 'Job.batch "x-r0" is invalid: spec.template: Required')
+    assert (invalid.reason, invalid.permanent) == ("JobRefused", True)
+    rbac = classify_job_refusal(
+        403, 'jobs.batch is forbidden: User "system:serviceaccount:o:op" cannot create resource'
+    )
+    assert (rbac.reason, rbac.permanent) == ("JobCreationBlocked", False)
