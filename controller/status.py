@@ -171,10 +171,7 @@ def observe(
             if started_at:
                 message = f"deadline exceeded after {deadline}s"
             else:
-                # Kubernetes counts waiting against activeDeadlineSeconds (kubernetes#111948).
-                message = f"the {deadline}s deadline passed before the job could start"
-                if previous_message:
-                    message += f"; it was {previous_message}"
+                message = _deadline_before_start(deadline, previous_message)
         elif reason == "PodFailurePolicy":
             reason = "PermanentFailure"
             message = (
@@ -190,13 +187,16 @@ def observe(
     phase_if_waiting = Phase.RUNNING if started_at else Phase.PENDING
     # Kubernetes 1.31+ marks the outcome before the last pods are gone.
     if target := _condition(job, "FailureTarget"):
-        return replace(
-            where,
-            phase=phase_if_waiting,
-            reason="Failing",
-            message=f"failing ({target.get('reason') or 'Failed'}): "
-            f"{target.get('message') or 'stopping the remaining pods'}",
-        )
+        if target.get("reason") == "DeadlineExceeded" and not started_at:
+            message = _deadline_before_start(
+                job["spec"].get("activeDeadlineSeconds"), previous_message
+            )
+        else:
+            message = (
+                f"failing ({target.get('reason') or 'Failed'}): "
+                f"{target.get('message') or 'stopping the remaining pods'}"
+            )
+        return replace(where, phase=phase_if_waiting, reason="Failing", message=message)
     if _condition(job, "SuccessCriteriaMet"):
         return replace(
             where,
@@ -297,6 +297,15 @@ def observe(
         message="waiting for the Job controller to create a pod",
         pending_since=pending_since,
     )
+
+
+def _deadline_before_start(deadline: object, previous_message: str | None) -> str:
+    """Kubernetes counts waiting against activeDeadlineSeconds (kubernetes#111948): say that
+    the deadline passed before any attempt started, and what the run was waiting for."""
+    sentence = f"the {deadline}s deadline passed before the job could start"
+    if previous_message and previous_message.startswith(sentence):
+        return previous_message  # said already, while the Job was failing
+    return f"{sentence}; it was {previous_message}" if previous_message else sentence
 
 
 def _current_refusal(

@@ -113,7 +113,9 @@ def start_operator(cluster: LocalCluster) -> None:
 
 
 def start_api(cluster: LocalCluster) -> str:
-    """The REST API in development mode: no token needed, on 127.0.0.1 only."""
+    """The REST API in development mode: no token needed, on 127.0.0.1 only. Names under
+    example.com resolve (tests.fakedns), so that the sample and the README's examples are
+    accepted on a machine without DNS; kwok plays the pods, which fetch nothing."""
     port = Ports.from_env().base
     _start_service(
         "api",
@@ -126,7 +128,7 @@ def start_api(cluster: LocalCluster) -> str:
             "OMVEE_API_PORT": str(port),
             "OMVEE_API_POD_ANNOTATION_PREFIXES": '["kwok.omvee.io/"]',
         },
-        "api.rest",
+        "tests.api_offline",
     )
     return f"http://127.0.0.1:{port}"
 
@@ -168,6 +170,8 @@ OMVEE local stack is up.
   Kubernetes API   {cluster.server}
   kubeconfig       {kubeconfig}
   PostgreSQL       {postgres.url}
+                   (data in {postgres.place})
+  state            {state_root()}  (kubeconfigs, keys, logs)
   jobs table       psql {postgres.url.rsplit("/", 1)[0]}/omvee -c 'table jobs'
   REST API         {api_url}  (docs: {api_url}/docs; log: {table.log("api")})
   dashboard        {api_url}/dashboard

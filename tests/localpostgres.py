@@ -1,8 +1,10 @@
 """A private PostgreSQL server from the machine's binaries, standing in for Supabase's database.
 
-``initdb`` into ``<state>/postgres/data`` and a postmaster on 127.0.0.1:<OMVEE_PG_PORT> (26432 by
-default), trust auth for the ``postgres`` superuser, durability off for speed. Postgres refuses to
-run as root, so under root the server runs as the ``postgres`` system user.
+``initdb`` into ``<shared>/postgres/data`` and a postmaster on 127.0.0.1:<OMVEE_PG_PORT> (26432
+by default), trust auth for the ``postgres`` superuser, durability off for speed. Postgres refuses
+to run as root, so under root the server runs as the ``postgres`` system user; ``<shared>`` is
+therefore a folder other users can enter: ``<repo>/.run``, or ``/tmp/omvee-<hash>`` when the
+checkout is private (see ``tests.localcluster.layout.shared_state_root``).
 
 Run: ``python -m tests.localpostgres up|down|status|url``.
 """
@@ -19,7 +21,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.localcluster.layout import state_root
+from tests.localcluster.layout import (
+    SharedRoot,
+    StateError,
+    ensure_shared_root,
+    prune_shared_root,
+    shared_state_root,
+)
 
 DEFAULT_PORT = 26432
 
@@ -51,13 +59,27 @@ class LocalPostgres:
     port: int
     bindir: Path
 
+    # Where root is and why (None when made by hand, as tests do): printed, and checked by
+    # ``up`` and cleaned by ``down``.
+    shared: SharedRoot | None = None
+
     @classmethod
     def default(cls) -> LocalPostgres:
+        try:
+            shared = shared_state_root()
+        except StateError as error:
+            raise PostgresError(str(error)) from None
         return cls(
-            state_root() / "postgres",
+            shared.path / "postgres",
             int(os.environ.get("OMVEE_PG_PORT", DEFAULT_PORT)),
             find_bindir(),
+            shared,
         )
+
+    @property
+    def place(self) -> str:
+        """Where the data is, and why there, for messages."""
+        return str(self.root) if self.shared is None else f"{self.root} ({self.shared.why})"
 
     @property
     def data(self) -> Path:
@@ -78,7 +100,7 @@ class LocalPostgres:
         result = subprocess.run(argv, capture_output=True, text=True)
         if check and result.returncode != 0:
             tail = "\n".join((result.stderr + result.stdout).strip().splitlines()[-20:])
-            raise PostgresError(f"{args[0]} failed:\n{tail}")
+            raise PostgresError(f"{args[0]} failed (data in {self.place}):\n{tail}")
         return result
 
     def running(self) -> bool:
@@ -87,6 +109,11 @@ class LocalPostgres:
         return self._run(["pg_ctl", "status", "-D", str(self.data)], check=False).returncode == 0
 
     def _prepare_root(self) -> None:
+        if self.shared is not None:
+            try:
+                ensure_shared_root()
+            except StateError as error:
+                raise PostgresError(str(error)) from None
         self.root.mkdir(parents=True, exist_ok=True)
         if os.geteuid() != 0:
             return
@@ -94,14 +121,22 @@ class LocalPostgres:
         os.chown(self.root, owner.pw_uid, owner.pw_gid)
         for parent in self.root.resolve().parents:
             if not parent.stat().st_mode & 0o001:
+                hint = "Set OMVEE_STATE_DIR to a folder other users can enter" + (
+                    ", or unset it to let the launcher choose one."
+                    if self.shared is not None and self.shared.kind == "explicit"
+                    else "."
+                )
                 raise PostgresError(
                     f"{parent} is not searchable by other users, so the postgres user cannot "
-                    f"reach {self.root}. Set OMVEE_STATE_DIR to a folder under /tmp."
+                    f"reach its data in {self.place}. {hint}"
                 )
 
     def up(self) -> None:
         if self.running():
-            print(f"[postgres] already up, reusing it: {self.url}", file=sys.stderr)
+            print(
+                f"[postgres] already up, reusing it: {self.url} (data in {self.place})",
+                file=sys.stderr,
+            )
             return
         self._prepare_root()
         if not (self.data / "PG_VERSION").exists():
@@ -145,7 +180,7 @@ class LocalPostgres:
                 self.log.read_text(errors="replace").splitlines()[-15:] if self.log.exists() else []
             )
             raise PostgresError(f"{error}\nLast lines of {self.log}:\n" + "\n".join(log)) from None
-        print(f"[postgres] up: {self.url}", file=sys.stderr)
+        print(f"[postgres] up: {self.url} (data in {self.place})", file=sys.stderr)
 
     def down(self, remove_data: bool = True) -> bool:
         was_running = self.running()
@@ -153,6 +188,8 @@ class LocalPostgres:
             self._run(["pg_ctl", "stop", "-m", "fast", "-w", "-D", str(self.data)])
         if remove_data:
             shutil.rmtree(self.root, ignore_errors=True)
+            if self.shared is not None:
+                prune_shared_root(self.shared)
         return was_running
 
 
@@ -169,7 +206,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"[postgres] {'stopped' if stopped else 'was not running'}", file=sys.stderr)
         elif args.command == "status":
             running = server.running()
-            print(f"postgres {'running' if running else 'stopped'} ({server.url})")
+            print(
+                f"postgres {'running' if running else 'stopped'} ({server.url}; "
+                f"data in {server.place})"
+            )
             return 0 if running else 1
         else:
             print(server.url)

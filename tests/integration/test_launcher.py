@@ -15,6 +15,7 @@ import pytest
 
 from tests.localcluster.cluster import ClusterError, LocalCluster
 from tests.localcluster.layout import REPO_ROOT, Layout, Ports
+from tests.private_checkout import make_private_checkout, run_from
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.cluster
@@ -109,3 +110,35 @@ def test_a_half_dead_cluster_is_cleaned_up_and_restarted(second_cluster: LocalCl
         "fates",
     }
     assert not second_cluster.layout.root.exists()
+
+
+def test_starts_from_a_checkout_other_users_cannot_enter(tmp_path: Path) -> None:
+    """Every control-plane process runs as this user, so the cluster's state (keys, kubeconfigs)
+    stays in the private checkout, where `kubeconfig` finds it."""
+    checkout = make_private_checkout(tmp_path)
+    base = str(Ports.from_env().base + 2000)  # clear of the session's and second_cluster's
+
+    def launcher(command: str) -> subprocess.CompletedProcess[str]:
+        return run_from(checkout, ["-m", "tests.localcluster", command], OMVEE_PORT_BASE=base)
+
+    kubeconfig = checkout / ".run/cluster/kubeconfig"
+    try:
+        up = launcher("up")
+        assert up.returncode == 0, up.stdout + up.stderr
+        assert f"kubeconfig: {kubeconfig}" in up.stdout
+        assert launcher("kubeconfig").stdout == f"{kubeconfig}\n"
+        status = launcher("status")
+        assert status.returncode == 0, status.stdout + status.stderr
+        kubectl = shutil.which("kubectl")
+        assert kubectl, "kubectl is needed on PATH for this check"
+        nodes = subprocess.run(
+            [kubectl, "--kubeconfig", str(kubeconfig), "get", "nodes", "-o", "name"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.split()
+        assert "node/kwok-gpu-0" in nodes
+    finally:
+        down = launcher("down")
+    assert down.returncode == 0, down.stderr
+    assert not kubeconfig.parent.exists()

@@ -96,7 +96,7 @@ def test_a_deadline_that_passes_while_waiting_for_a_gpu_says_so(
             "0/4 nodes are available"
         )
         assert "Insufficient nvidia.com/gpu" in failed["message"]
-        assert failed["startedAt"] is None
+        assert failed.get("startedAt") is None
     finally:
         for name in busy:
             ojobs.patch_spec(name, {"cancel": True})

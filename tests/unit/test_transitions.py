@@ -342,3 +342,23 @@ def test_a_job_waiting_for_its_pod_is_looked_at_again_soon(
 ) -> None:
     assert recheck_after({"status": {"phase": "Pending", "reason": reason}}) == after
     assert recheck_after({"status": {"phase": "Failed", "reason": reason}}) is None
+
+
+def test_a_deadline_passed_while_waiting_keeps_its_cause_through_failure_target() -> None:
+    waiting = "waiting for a GPU node: 0/4 nodes are available"
+    failing_job = JobObj().condition("FailureTarget", "DeadlineExceeded", "active too long")
+    failing_job.obj["spec"]["activeDeadlineSeconds"] = 20
+    failing = run(
+        spec(),
+        status(phase="Pending", run=0, jobUid="u", reason="Unschedulable", message=waiting),
+        job=failing_job.build(),
+    )
+    said = f"the 20s deadline passed before the job could start; it was {waiting}"
+    assert (failing.status["reason"], failing.status["message"]) == ("Failing", said)
+    failed_job = failing_job.condition("Failed", "DeadlineExceeded").build()
+    failed = run(
+        spec(),
+        status(phase="Pending", run=0, jobUid="u", reason="Failing", message=said),
+        job=failed_job,
+    )
+    assert (failed.status["reason"], failed.status["message"]) == ("DeadlineExceeded", said)
