@@ -6,16 +6,28 @@ before any pod starts), by the REST API for field-level 422s, and by the job ima
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 from pydantic.alias_generators import to_camel
 
+from api.v1alpha1.text import FREE_TEXT, check_value
 from api.v1alpha1.types import UUID_PATTERN, JobType
 
 
 class _Input(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_control_characters(cls, value: Any, info: ValidationInfo) -> Any:
+        """Every string of every field, of every type present and future (nested ones and dict
+        keys too): no control characters or unpaired surrogates (U+0000 cannot even be stored
+        in the jobs row). A field marked ``Annotated[..., FREE_TEXT]`` may hold tabs and line
+        breaks. Raises a field-level error (type ``control_character``)."""
+        field = cls.model_fields.get(info.field_name or "")
+        free_text = field is not None and FREE_TEXT in field.metadata
+        return check_value(value, free_text=free_text)
 
 
 class TranscriptionInput(_Input):
@@ -42,7 +54,7 @@ class VisualPromptsInput(_Input):
     scenes_job_id: str = Field(
         pattern=UUID_PATTERN, description="The scene-generation job whose scenes to prompt."
     )
-    style: str | None = Field(None, max_length=200)
+    style: Annotated[str | None, FREE_TEXT] = Field(None, max_length=200)
 
 
 class ImageGenerationInput(_Input):

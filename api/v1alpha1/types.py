@@ -11,6 +11,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+from api.v1alpha1.text import Text
+
 # Supabase row ids are UUIDs.
 UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 MAX_RETRIES = 10
@@ -97,10 +99,11 @@ class OmveeJobSpec(_Model):
         description="How long an attempt may wait to start (no node, image not pulled) before "
         "the job fails; the type's default when unset.",
     )
-    pod_annotations: dict[str, str] = Field(
+    pod_annotations: dict[str, Text] = Field(
         default_factory=dict,
         description="Extra annotations for the job's pods (e.g. "
-        "cluster-autoscaler.kubernetes.io/safe-to-evict); used from the next Job on.",
+        "cluster-autoscaler.kubernetes.io/safe-to-evict); used from the next Job on. Values "
+        "hold no control characters but tab and line breaks.",
     )
     cancel: bool = Field(
         False,

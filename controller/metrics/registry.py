@@ -36,6 +36,7 @@ class OperatorMetrics:
         self._lock = threading.Lock()
         self._counts: JobCounts | None = None
         self.rows_waiting: Callable[[], int] | None = None
+        self.rows_set_aside: Callable[[], int] | None = None
         on = self.registry
         self.retries = Counter(
             "omvee_job_retries_total",
@@ -79,7 +80,9 @@ class OperatorMetrics:
         )
         self.mirror_failures = Counter(
             "omvee_mirror_write_failures_total",
-            "Mirror writes that failed (the row is kept and retried), by reason.",
+            "Mirror writes that failed, by reason: Unavailable (no row can be written now: "
+            "rows wait and are retried) or Rejected (the database refused the row's content: "
+            "it is set aside and retried on its own backoff).",
             ["reason"],
             registry=on,
         )
@@ -141,12 +144,17 @@ class _Gauges(Collector):
     def collect(self) -> Iterable[Metric]:
         active = self.metrics.is_active()
         counts = self.metrics.jobs() if active else None
-        waiting = self.metrics.rows_waiting
+        waiting, aside = self.metrics.rows_waiting, self.metrics.rows_set_aside
         rows = waiting() if active and waiting is not None else None
-        return list(self._families(counts, rows, active))
+        set_aside = aside() if active and aside is not None else None
+        return list(self._families(counts, rows, active, set_aside))
 
     def _families(
-        self, counts: JobCounts | None, rows: int | None, active: bool = False
+        self,
+        counts: JobCounts | None,
+        rows: int | None,
+        active: bool = False,
+        set_aside: int | None = None,
     ) -> Iterator[Metric]:
         yield GaugeMetricFamily(
             "omvee_operator_active",
@@ -172,11 +180,20 @@ class _Gauges(Collector):
         yield jobs
         yield pending
         rows_family = GaugeMetricFamily(
-            "omvee_mirror_rows_waiting", "Job rows waiting to be written to the mirror."
+            "omvee_mirror_rows_waiting",
+            "Job rows waiting to be written to the mirror (rows set aside not included).",
         )
         if rows is not None:
             rows_family.add_metric([], rows)
         yield rows_family
+        aside_family = GaugeMetricFamily(
+            "omvee_mirror_rows_set_aside",
+            "Job rows the database refused for their content, set aside and retried on their "
+            "own backoff until written or replaced by a newer row of the job.",
+        )
+        if set_aside is not None:
+            aside_family.add_metric([], set_aside)
+        yield aside_family
 
 
 def _with_zeros(

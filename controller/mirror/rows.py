@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 STATUS_BY_PHASE = {
@@ -47,3 +48,41 @@ def build_row(ojob: dict[str, Any]) -> dict[str, Any]:
         "finished_at": status.get("finishedAt"),
         "revision": revision(ojob),
     }
+
+
+# What PostgreSQL text and jsonb cannot hold at all: U+0000, and unpaired surrogates (UTF-8
+# cannot encode them).
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+REPLACEMENT = "\ufffd"
+
+
+def storable(row: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """``row`` with every string the database cannot store (at any depth, dict keys too, e.g.
+    in ``input``, ``result``, ``message``) made storable: U+0000 and unpaired surrogates
+    become U+FFFD. Returns the row (``row`` itself when nothing changed) and where characters
+    were replaced, e.g. ``["input.audioUrl", "result.segments[2].text"]``, so it can be said;
+    a key is named with `` (key)`` after it."""
+    replaced: list[str] = []
+    safe = _storable(row, "", replaced)
+    return (safe if replaced else row), replaced
+
+
+def _storable(value: Any, where: str, replaced: list[str]) -> Any:
+    if isinstance(value, str):
+        if UNSTORABLE.search(value) is None:
+            return value
+        replaced.append(where)
+        return UNSTORABLE.sub(REPLACEMENT, value)
+    if isinstance(value, dict):
+        out = {}
+        for key, item in value.items():
+            inner = f"{where}.{key}" if where else str(key)
+            if isinstance(key, str) and UNSTORABLE.search(key) is not None:
+                key = UNSTORABLE.sub(REPLACEMENT, key)
+                inner = f"{where}.{key}" if where else key
+                replaced.append(f"{inner} (key)")
+            out[key] = _storable(item, inner, replaced)
+        return out
+    if isinstance(value, list | tuple):
+        return [_storable(item, f"{where}[{i}]", replaced) for i, item in enumerate(value)]
+    return value

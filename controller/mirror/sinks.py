@@ -3,6 +3,7 @@ call the same SQL function, public.mirror_job_status(job jsonb)."""
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
@@ -10,6 +11,8 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 if TYPE_CHECKING:
+    from postgrest.exceptions import APIError
+
     from controller.settings import OperatorSettings
 
 FUNCTION = "mirror_job_status"
@@ -17,7 +20,8 @@ FUNCTION = "mirror_job_status"
 
 class Sink(Protocol):
     def write(self, row: dict[str, Any]) -> str:
-        """Apply one row; returns inserted, updated, stale or final. Raises when unreachable."""
+        """Apply one row; returns inserted, updated, stale or final. Raises when the database
+        is unavailable or refuses the row (``failure_reason`` tells which)."""
 
     def describe(self) -> str: ...
 
@@ -77,11 +81,65 @@ class SupabaseSink:
         return f"Supabase {self.url}"
 
 
+UNAVAILABLE = "Unavailable"
+REJECTED = "Rejected"
+# SQLSTATE classes that speak of the row's content: 22 data exception (a value a column or jsonb
+# cannot hold), 23 integrity constraint violation (CHECK, NOT NULL...), P0 raised in PL/pgSQL
+# (mirror_job_status() itself, or a trigger).
+ROW_SQLSTATE_CLASSES = frozenset({"22", "23", "P0"})
+
+
+def _api_error(error: Exception) -> APIError | None:
+    """``error`` when it is PostgREST's answer (supabase-py raises postgrest's APIError; that
+    module is imported only with the Supabase sink, and unimported it raised nothing)."""
+    module = sys.modules.get("postgrest.exceptions")
+    return error if module is not None and isinstance(error, module.APIError) else None
+
+
+def _sqlstate(error: Exception) -> str | None:
+    """The SQLSTATE of a psycopg error, or of a PostgREST answer (APIError.code holds it; a
+    PostgREST error of its own is PGRSTnnn, a proxy's answer the HTTP status)."""
+    if isinstance(error, psycopg.Error):
+        return error.sqlstate
+    answer = _api_error(error)
+    code = answer.code if answer is not None else None
+    return code if code and len(code) == 5 and not code.startswith("PGRST") else None
+
+
 def failure_reason(error: Exception) -> str:
-    """Unavailable: the database or Supabase could not be reached (or timed out), so waiting
-    helps; Rejected: it answered with an error."""
-    unreachable = (psycopg.OperationalError, httpx.TransportError, OSError)
-    return "Unavailable" if isinstance(error, unreachable) else "Rejected"
+    """Pure: why a write raised ``error``, one of:
+
+    - ``Rejected``: the database refused *this row* for its content: a data error or a violated
+      constraint (psycopg DataError or IntegrityError, or their SQLSTATE from Supabase's REST
+      API), an exception raised by mirror_job_status(), or a row that cannot even be encoded.
+      Other rows may well go in: set this one aside.
+    - ``Unavailable``: anything else: unreachable, timed out, a 5xx, the function missing, no
+      permission. No row can go in now, so wait and retry.
+    """
+    if isinstance(error, psycopg.DataError | psycopg.IntegrityError):
+        return REJECTED  # client-side ones too (no SQLSTATE): e.g. a value it cannot send
+    code = _sqlstate(error)
+    if code is not None:
+        return REJECTED if code[:2] in ROW_SQLSTATE_CLASSES else UNAVAILABLE
+    if isinstance(error, psycopg.Error | httpx.HTTPError | OSError):
+        return UNAVAILABLE
+    # encoding the row failed (UnicodeEncodeError, a value JSON cannot hold)
+    return REJECTED if isinstance(error, ValueError | TypeError) else UNAVAILABLE
+
+
+def error_message(error: Exception) -> str:
+    """Pure: the database's words for ``error`` on one line, with its SQLSTATE when known, e.g.
+    ``new row for relation "jobs" violates check constraint "jobs_type_check" (SQLSTATE
+    23514)``; else the first line of the error, or its type's name."""
+    primary = None
+    if isinstance(error, psycopg.Error) and error.diag.message_primary:
+        primary = error.diag.message_primary
+    elif (answer := _api_error(error)) is not None:
+        primary = answer.message
+    text = str(primary or error).strip()
+    line = text.splitlines()[0] if text else type(error).__name__
+    code = _sqlstate(error)
+    return f"{line} (SQLSTATE {code})" if code else line
 
 
 def build_sink(settings: OperatorSettings) -> Sink | None:

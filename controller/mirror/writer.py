@@ -1,9 +1,19 @@
 """Deliver mirror rows in the background: newest row per job, retried with backoff, bounded.
 
 The operator never waits on the database: ``offer`` only records the newest row of a job, and
-one thread writes them. While the database is unreachable rows wait (one per job, at most
-``capacity``; past that the oldest is dropped and the next resync offers it again) and the log
-says the mirror is behind; when writes succeed again it says when it caught up.
+one thread writes them. Two kinds of failure are told apart (``sinks.failure_reason``):
+
+- the database is *unavailable* (unreachable, timed out, a 5xx): no row can go in, so rows wait
+  (one per job, at most ``capacity``; past that the oldest is dropped and the next resync offers
+  it again), the writer retries with backoff, and the log says the mirror is behind, then when
+  it caught up;
+- the database *refuses a row* for its content (a data error, a constraint): that row is set
+  aside with the database's message, logged once, counted as ``Rejected``, and tried again on
+  its own backoff (30 s doubling to 10 min); every other row goes on. A newer row of the same
+  job replaces it and is tried at once.
+
+What the database cannot store at all (U+0000, unpaired surrogates) is replaced before a row is
+held (``rows.storable``), and the log says where.
 """
 
 from __future__ import annotations
@@ -15,7 +25,9 @@ from collections import OrderedDict
 from typing import Any
 
 from controller.metrics.registry import OperatorMetrics
-from controller.mirror.sinks import Sink, failure_reason
+from controller.mirror.backlog import FIRST_RETRY, MAX_RETRY, Backlog
+from controller.mirror.rows import storable
+from controller.mirror.sinks import REJECTED, Sink, error_message, failure_reason
 
 log = logging.getLogger("controller.mirror")
 
@@ -28,73 +40,123 @@ class MirrorWriter:
         max_backoff: float = 30.0,
         remember: int = 100_000,
         metrics: OperatorMetrics | None = None,
+        first_retry: float = FIRST_RETRY,
+        max_retry: float = MAX_RETRY,
     ) -> None:
+        """``max_backoff``: the longest wait (seconds) between tries while the database is
+        unavailable; ``first_retry`` and ``max_retry``: a refused row's backoff (seconds)."""
         self.sink = sink
         self.metrics = metrics
-        self.capacity = capacity
         self.max_backoff = max_backoff
         self.remember = remember
-        self._pending: OrderedDict[str, dict[str, Any]] = OrderedDict()
-        self._written: OrderedDict[str, int] = OrderedDict()  # job id -> revision mirrored
-        # job id -> when its row first fell behind (monotonic): the start of its mirror lag
-        self._behind_since: dict[str, float] = {}
+        self._backlog = Backlog(capacity, remember, first_retry, max_retry)
         self._changed = threading.Condition()
+        # job id -> where characters were last replaced in its row (logged when it changes)
+        self._replaced: OrderedDict[str, tuple[str, ...]] = OrderedDict()
         self.behind_since: float | None = None
-        self.dropped = 0
         self.failures = 0
 
+    @property
+    def dropped(self) -> int:
+        return self._backlog.dropped
+
     def offer(self, row: dict[str, Any]) -> None:
-        key, revision = row["id"], row["revision"]
+        """Hold ``row`` (a ``rows.build_row`` dict) for writing unless its job's row is already
+        written or held at that revision or a newer one."""
         with self._changed:
-            if self._written.get(key, -1) >= revision:
+            if not self._backlog.newer(row):
                 return
-            waiting = self._pending.get(key)
-            if waiting is not None and waiting["revision"] >= revision:
-                return
-            self._pending[key] = row
-            self._pending.move_to_end(key)
-            self._behind_since.setdefault(key, time.monotonic())
-            if len(self._pending) > self.capacity:
-                dropped, _ = self._pending.popitem(last=False)
-                self._behind_since.pop(dropped, None)
-                self.dropped += 1
+            safe, replaced = storable(row)
+            self._backlog.offer(safe, time.monotonic())
             self._changed.notify()
+            news = bool(replaced) and self._replaced.get(row["id"]) != tuple(replaced)
+            if replaced:
+                self._replaced[row["id"]] = tuple(replaced)
+                self._replaced.move_to_end(row["id"])
+                if len(self._replaced) > self.remember:
+                    self._replaced.popitem(last=False)
+        if news:
+            log.warning(
+                "Mirror row of job %s (OmveeJob %s/%s): replaced characters PostgreSQL cannot "
+                "store (U+0000, unpaired surrogates) with U+FFFD in %s",
+                row["id"],
+                row.get("k8s_namespace"),
+                row.get("k8s_name"),
+                ", ".join(replaced),
+            )
 
     def pending(self) -> int:
+        """Rows waiting to be written as soon as the database takes them (``set_aside`` rows
+        not included): the ``omvee_mirror_rows_waiting`` gauge."""
         with self._changed:
-            return len(self._pending)
+            return self._backlog.waiting()
+
+    def set_aside(self) -> int:
+        """Rows the database refused, waiting for their own retry: the
+        ``omvee_mirror_rows_set_aside`` gauge."""
+        with self._changed:
+            return self._backlog.set_aside()
 
     def _next(self, stop: threading.Event) -> dict[str, Any] | None:
         with self._changed:
-            while not self._pending and not stop.is_set():
-                self._changed.wait(0.5)
-            if stop.is_set():
-                return None
-            return next(iter(self._pending.values()))
+            while not stop.is_set():
+                now = time.monotonic()
+                row = self._backlog.next(now)
+                if row is not None:
+                    return row
+                retry_in = self._backlog.next_retry_in(now)
+                self._changed.wait(0.5 if retry_in is None else min(0.5, retry_in))
+            return None
 
-    def _written_ok(self, row: dict[str, Any]) -> None:
+    def _written(self, row: dict[str, Any]) -> None:
         with self._changed:
-            key = row["id"]
-            if self._pending.get(key) is row:  # else a newer row came meanwhile: still behind
-                del self._pending[key]
-                since = self._behind_since.pop(key, None)
-                if self.metrics is not None and since is not None:
-                    self.metrics.mirror_written(time.monotonic() - since)
-            self._written[key] = row["revision"]
-            self._written.move_to_end(key)
-            if len(self._written) > self.remember:
-                self._written.popitem(last=False)
+            lag, refusal = self._backlog.written(row, time.monotonic())
+        if self.metrics is not None and lag is not None:
+            self.metrics.mirror_written(lag)
+        if refusal is not None:
+            log.warning(
+                "Mirror wrote the row of job %s after %d refusal(s) by the database",
+                row["id"],
+                refusal.refusals,
+            )
+
+    def _refused(self, row: dict[str, Any], error: Exception) -> None:
+        message = error_message(error)
+        with self._changed:
+            outcome = self._backlog.refused(row, message, time.monotonic())
+        if outcome is None:  # a newer row of the job came meanwhile: it goes next
+            return
+        refusal, news = outcome
+        (log.error if news else log.debug)(
+            "Mirror cannot write the row of job %s (OmveeJob %s/%s, revision %s): %s refused it: "
+            "%s; set aside, trying again in %.0fs; other rows go on",
+            row["id"],
+            row.get("k8s_namespace"),
+            row.get("k8s_name"),
+            row["revision"],
+            self.sink.describe(),
+            message,
+            refusal.retry_at - time.monotonic(),
+        )
 
     def run(self, stop: threading.Event) -> None:
-        backoff = 1.0
+        """Write rows until ``stop`` is set (the thread ``start`` runs)."""
+        first_backoff = min(1.0, self.max_backoff)
+        backoff = first_backoff
         last_report = 0.0
         while (row := self._next(stop)) is not None:
             try:
                 self.sink.write(row)
-            except Exception as error:  # unreachable, timed out, refused: keep the row
+            except Exception as error:  # unreachable, timed out, or refused: see failure_reason
                 self.failures += 1
+                reason = failure_reason(error)
                 if self.metrics is not None:
-                    self.metrics.mirror_failed(failure_reason(error))
+                    self.metrics.mirror_failed(reason)
+                if reason == REJECTED:  # the database answers: this row only is the trouble
+                    self._refused(row, error)
+                    backoff = first_backoff
+                    last_report = self._caught_up(last_report)
+                    continue
                 now = time.monotonic()
                 if self.behind_since is None:
                     self.behind_since = now
@@ -104,23 +166,31 @@ class MirrorWriter:
                         "Mirror is behind: cannot write to %s (%s); %d job rows waiting, "
                         "retrying in %.0fs",
                         self.sink.describe(),
-                        str(error).strip().splitlines()[0] if str(error) else type(error).__name__,
+                        error_message(error),
                         self.pending(),
                         backoff,
                     )
                 stop.wait(backoff)
                 backoff = min(backoff * 2, self.max_backoff)
                 continue
-            self._written_ok(row)
-            backoff = 1.0
-            if self.behind_since is not None and self.pending() == 0:
-                log.warning(
-                    "Mirror caught up after %.0fs behind: every job row is current in %s",
-                    time.monotonic() - self.behind_since,
-                    self.sink.describe(),
-                )
-                self.behind_since = None
-                last_report = 0.0
+            self._written(row)
+            backoff = first_backoff
+            last_report = self._caught_up(last_report)
+
+    def _caught_up(self, last_report: float) -> float:
+        """Log once the rows that waited out an outage are all written; returns the time of the
+        last "behind" report (0 once caught up)."""
+        if self.behind_since is None or self.pending() > 0:
+            return last_report
+        aside = self.set_aside()
+        log.warning(
+            "Mirror caught up after %.0fs behind: every job row is current in %s%s",
+            time.monotonic() - self.behind_since,
+            self.sink.describe(),
+            f", but for {aside} row(s) set aside (refused by the database)" if aside else "",
+        )
+        self.behind_since = None
+        return 0.0
 
     def start(self, stop: threading.Event) -> threading.Thread:
         thread = threading.Thread(target=self.run, args=(stop,), name="mirror", daemon=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from api.v1alpha1.crd import CRD_PATH, build_crd, render
+from api.v1alpha1.text import TEXT_PATTERN
 
 
 def test_committed_crd_matches_the_models() -> None:
@@ -57,5 +58,8 @@ def test_schema_is_structural_and_keeps_what_pods_write() -> None:
 
 def test_string_maps_keep_their_value_type() -> None:
     spec = build_crd()["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
-    assert spec["properties"]["podAnnotations"]["additionalProperties"] == {"type": "string"}
+    assert spec["properties"]["podAnnotations"]["additionalProperties"] == {
+        "type": "string",
+        "pattern": TEXT_PATTERN,  # no control characters but tab and line breaks
+    }
     assert "x-kubernetes-preserve-unknown-fields" not in spec["properties"]["podAnnotations"]

@@ -9,9 +9,11 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import psycopg
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from postgrest.exceptions import APIError
 from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -154,12 +156,45 @@ def test_mirror_lag_and_failures(metrics: OperatorMetrics, stop: threading.Event
         (psycopg.OperationalError("server closed the connection"), "Unavailable"),
         (ConnectionRefusedError(), "Unavailable"),
         (TimeoutError(), "Unavailable"),
-        (psycopg.errors.UndefinedFunction("no function mirror_job_status"), "Rejected"),
-        (ValueError("bad"), "Rejected"),
+        (httpx.ConnectError("connection refused"), "Unavailable"),
+        (httpx.ReadTimeout("timed out"), "Unavailable"),
+        # answered, but about every row: waiting (for a migration, a grant) is what helps
+        (psycopg.errors.UndefinedFunction("no function mirror_job_status"), "Unavailable"),
+        (psycopg.errors.InsufficientPrivilege("permission denied"), "Unavailable"),
+        (psycopg.errors.AdminShutdown("terminating connection"), "Unavailable"),
+        (APIError({"code": "PGRST202", "message": "Could not find the function"}), "Unavailable"),
+        (APIError({"code": "503", "message": "Service Unavailable"}), "Unavailable"),
+        (APIError({"code": "57P01", "message": "terminating connection"}), "Unavailable"),
+        # refused for this row's content: set aside, the others go on
+        (psycopg.errors.UntranslatableCharacter("unsupported Unicode escape"), "Rejected"),
+        (psycopg.errors.CheckViolation("violates check constraint"), "Rejected"),
+        (psycopg.errors.NotNullViolation("null value in column"), "Rejected"),
+        (psycopg.errors.RaiseException("revision is required"), "Rejected"),
+        (psycopg.DataError("PostgreSQL text fields cannot contain NUL"), "Rejected"),
+        (APIError({"code": "22P05", "message": "unsupported Unicode escape"}), "Rejected"),
+        (APIError({"code": "23514", "message": "violates check constraint"}), "Rejected"),
+        (ValueError("Out of range float values are not JSON compliant"), "Rejected"),
     ],
 )
 def test_mirror_failure_reasons(error: Exception, reason: str) -> None:
     assert failure_reason(error) == reason
+
+
+def test_set_aside_rows_have_their_own_gauge(
+    metrics: OperatorMetrics, stop: threading.Event
+) -> None:
+    sink = Sink()
+    sink.error = psycopg.errors.CheckViolation("violates check constraint")
+    writer = MirrorWriter(sink, max_backoff=0.05, metrics=metrics)
+    metrics.rows_waiting, metrics.rows_set_aside = writer.pending, writer.set_aside
+    assert value(metrics, "omvee_mirror_rows_set_aside") == 0
+    writer.offer({"id": "a", "revision": 1})
+    writer.start(stop)
+    wait_for(lambda: writer.set_aside() == 1, "the row to be set aside", 10)
+    assert value(metrics, "omvee_mirror_rows_set_aside") == 1
+    assert value(metrics, "omvee_mirror_rows_waiting") == 0
+    assert value(metrics, "omvee_mirror_write_failures_total", reason="Rejected") == 1
+    assert value(metrics, "omvee_mirror_write_failures_total", reason="Unavailable") == 0
 
 
 def test_reconcile_errors(metrics: OperatorMetrics) -> None:

@@ -4,7 +4,7 @@ from typing import Any
 
 import pytest
 
-from controller.mirror.rows import build_row
+from controller.mirror.rows import build_row, storable
 
 JOB_ID = "7b9e2c41-5a0f-4e8e-b1d2-6c3f4a5b6d7e"
 PROJECT_ID = "2f1c6a0e-8d3b-4c55-9a57-3f0b7e6d9c10"
@@ -87,3 +87,40 @@ def test_row_carries_what_the_app_shows() -> None:
 
 def test_error_is_only_set_for_failed_rows() -> None:
     assert build_row(ojob({"phase": "Running", "message": "running on n"}))["error"] is None
+
+
+def test_what_postgresql_cannot_store_is_replaced_at_any_depth_and_said() -> None:
+    row = build_row(
+        ojob(
+            {
+                "phase": "Failed",
+                "message": "bad byte \x00 here",
+                "progressMessage": "half\x00way",
+                "result": {"segments": [{"text": "ok"}, {"text": "a\ud800b"}], "k\x00": 1},
+            }
+        )
+    )
+    row["input"] = {"audioUrl": "https://example.org/a\x00b.wav", "tabs": "a\tb"}
+    safe, replaced = storable(row)
+    assert replaced == [
+        "progress_message",
+        "message",
+        "error",
+        "input.audioUrl",
+        "result.segments[1].text",
+        "result.k\ufffd (key)",
+    ]
+    assert safe["message"] == safe["error"] == "bad byte \ufffd here"
+    assert safe["progress_message"] == "half\ufffdway"
+    assert safe["input"] == {"audioUrl": "https://example.org/a\ufffdb.wav", "tabs": "a\tb"}
+    assert safe["result"] == {"segments": [{"text": "ok"}, {"text": "a\ufffdb"}], "k\ufffd": 1}
+    untouched = set(row) - {"progress_message", "message", "error", "input", "result"}
+    assert {k: safe[k] for k in untouched} == {k: row[k] for k in untouched}
+    assert "\x00" in row["message"]  # the row given is left as it was
+
+
+def test_a_storable_row_is_returned_as_is() -> None:
+    row = build_row(ojob({"phase": "Running", "message": "tab\tand\nnewline are fine"}))
+    safe, replaced = storable(row)
+    assert (safe, replaced) == (row, [])
+    assert safe is row

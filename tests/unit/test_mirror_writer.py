@@ -1,12 +1,16 @@
-"""The mirror writer: newest row per job, retried while the database is away, bounded."""
+"""The mirror writer: newest row per job, retried while the database is away, bounded; a row
+the database refuses is set aside on its own backoff and holds up no other."""
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
+import psycopg
 import pytest
 
 from controller.mirror.writer import MirrorWriter
@@ -85,3 +89,119 @@ def test_memory_is_bounded_by_capacity() -> None:
         writer.offer(row(f"job-{i}", 1))
     assert writer.pending() == 3
     assert writer.dropped == 7
+
+
+class RefusingSink(FlakySink):
+    """A sink whose database refuses some rows for their content, as a CHECK constraint would;
+    records every try."""
+
+    def __init__(self, refuse: set[tuple[str, int]] | None = None, times: int = 10**9) -> None:
+        super().__init__()
+        self.refuse = refuse or set()
+        self.times = times  # refusals before it takes the row after all
+        self.tries: list[tuple[str, int, float]] = []
+
+    def write(self, row: dict[str, Any]) -> str:
+        self.tries.append((row["id"], row["revision"], time.monotonic()))
+        if self.up and (row["id"], row["revision"]) in self.refuse and self.times > 0:
+            self.times -= 1
+            raise psycopg.errors.CheckViolation(REFUSED)
+        return super().write(row)
+
+
+REFUSED = 'new row for relation "jobs" violates check constraint "jobs_type_check"'
+
+
+def test_one_refused_row_never_holds_up_the_others(
+    stop: threading.Event, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="controller.mirror")
+    sink = RefusingSink({("bad", 1)})
+    writer = MirrorWriter(sink, max_backoff=0.05, first_retry=0.1, max_retry=0.2)
+    writer.offer(row("bad", 1))  # at the head of the queue
+    for i in range(50):
+        writer.offer(row(f"job-{i}", 1))
+    writer.start(stop)
+    wait_for(lambda: len(sink.applied) == 50, "the 50 other rows to be written", 10)
+    assert sink.applied == [(f"job-{i}", 1) for i in range(50)]
+    assert (writer.pending(), writer.set_aside()) == (0, 1)
+    wait_for(lambda: sum(t[0] == "bad" for t in sink.tries) >= 3, "two more tries", 10)
+    refused = [r for r in caplog.records if "Mirror cannot write the row of job bad" in r.message]
+    assert len(refused) >= 3
+    [logged] = [r for r in refused if r.levelno >= logging.WARNING]  # logged once
+    assert logged.getMessage().startswith(
+        "Mirror cannot write the row of job bad (OmveeJob None/None, revision 1): PostgreSQL "
+        f"test refused it: {REFUSED} (SQLSTATE 23514); set aside, trying again in 0s; "
+    )
+    assert not any(r.getMessage().startswith("Mirror is behind") for r in caplog.records)
+
+
+def test_a_refused_row_is_retried_on_its_own_backoff(
+    stop: threading.Event, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="controller.mirror")
+    sink = RefusingSink({("bad", 1)}, times=3)
+    writer = MirrorWriter(sink, first_retry=0.2, max_retry=0.4)
+    writer.offer(row("bad", 1))
+    writer.start(stop)
+    wait_for(lambda: sink.applied == [("bad", 1)], "the row to be taken at last", 10)
+    times = [at for key, _, at in sink.tries if key == "bad"]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
+    assert len(gaps) == 3
+    assert gaps[0] >= 0.2 and gaps[1] >= 0.4 and gaps[2] >= 0.4  # doubling, capped
+    assert gaps[2] < 1.5
+    assert caplog.records[-1].getMessage() == (
+        "Mirror wrote the row of job bad after 3 refusal(s) by the database"
+    )
+    assert writer.set_aside() == 0
+
+
+def test_a_newer_revision_replaces_a_refused_row_and_goes_at_once(stop: threading.Event) -> None:
+    sink = RefusingSink({("bad", 1)})
+    writer = MirrorWriter(sink, first_retry=3600)  # its own retry would come in an hour
+    writer.offer(row("bad", 1))
+    writer.start(stop)
+    wait_for(lambda: writer.set_aside() == 1, "the row to be set aside", 10)
+    writer.offer(row("bad", 1))  # the resync offers the same revision: still set aside
+    writer.offer(row("bad", 2))
+    wait_for(lambda: sink.applied == [("bad", 2)], "the newer row to be written", 10)
+    assert (writer.pending(), writer.set_aside()) == (0, 0)
+    assert [(key, revision) for key, revision, _ in sink.tries] == [("bad", 1), ("bad", 2)]
+
+
+def test_while_unavailable_rows_wait_in_order_and_none_is_set_aside(
+    stop: threading.Event,
+) -> None:
+    sink = RefusingSink()
+    sink.up = False
+    writer = MirrorWriter(sink, max_backoff=0.05)
+    for i in range(3):
+        writer.offer(row(f"job-{i}", 1))
+    writer.start(stop)
+    wait_for(lambda: writer.failures >= 4, "a few failed attempts", 10)
+    assert {key for key, _, _ in sink.tries} == {"job-0"}  # the head waits; nothing skips it
+    assert (writer.pending(), writer.set_aside()) == (3, 0)
+    sink.up = True
+    wait_for(lambda: writer.pending() == 0, "the rows to be written", 10)
+    assert sink.applied == [("job-0", 1), ("job-1", 1), ("job-2", 1)]
+
+
+def test_what_the_database_cannot_store_is_replaced_and_said(
+    stop: threading.Event, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="controller.mirror")
+    written: list[dict[str, Any]] = []
+    sink = FlakySink()
+    sink.write = lambda r: written.append(r) or "updated"  # type: ignore[method-assign]
+    writer = MirrorWriter(sink)
+    bad = {"audioUrl": "https://example.org/a\x00b.wav"}
+    writer.offer({"id": "j", "revision": 1, "input": bad, "message": None})
+    writer.offer({"id": "j", "revision": 2, "input": bad, "message": "ok"})  # the same places
+    writer.start(stop)
+    wait_for(lambda: writer.pending() == 0, "the row to be written", 10)
+    assert written[-1]["input"] == {"audioUrl": "https://example.org/a\ufffdb.wav"}
+    [said] = [r.getMessage() for r in caplog.records]  # once for the job
+    assert said == (
+        "Mirror row of job j (OmveeJob None/None): replaced characters PostgreSQL cannot store "
+        "(U+0000, unpaired surrogates) with U+FFFD in input.audioUrl"
+    )

@@ -1,0 +1,153 @@
+"""Pure: the mirror's backlog, the rows not yet in the database.
+
+The newest row of each job waits here (oldest first) until written. A row the database refuses
+for its content is *set aside* with the database's message and tried again on its own backoff
+(``retry_delay``), so it never holds up another row; a newer row of the same job replaces it
+and is tried at once. No clock, thread or I/O here: the caller passes ``now`` (monotonic
+seconds) and holds a lock around every call.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+FIRST_RETRY = 30.0
+MAX_RETRY = 600.0
+
+
+def retry_delay(refusals: int, first: float = FIRST_RETRY, cap: float = MAX_RETRY) -> float:
+    """Seconds before a job whose rows were refused ``refusals`` times in a row (>= 1) is tried
+    again: ``first``, doubling, at most ``cap`` (30, 60, 120, 240, 480, 600, 600... s)."""
+    return min(first * 2.0 ** max(refusals - 1, 0), cap)
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why a job's row is set aside: the database's ``message``, the number of ``refusals`` of
+    the job's rows in a row, and the monotonic time (seconds) of the next try."""
+
+    message: str
+    refusals: int
+    retry_at: float
+
+
+class Backlog:
+    """Rows keyed by ``row["id"]`` (the job id), ordered by ``row["revision"]`` (an int)."""
+
+    def __init__(
+        self,
+        capacity: int = 10_000,
+        remember: int = 100_000,
+        first_retry: float = FIRST_RETRY,
+        max_retry: float = MAX_RETRY,
+    ) -> None:
+        self.capacity = capacity  # rows held, waiting and set aside together
+        self.remember = remember  # job ids whose written revision is remembered
+        self.first_retry = first_retry
+        self.max_retry = max_retry
+        self.dropped = 0  # rows dropped past capacity (the next resync offers them again)
+        self._waiting: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._aside: dict[str, dict[str, Any]] = {}
+        self._refusals: dict[str, Refusal] = {}  # of jobs not written since their refusal
+        self._retries: list[tuple[float, str]] = []  # heap of (retry_at, job id); may be stale
+        self._written: OrderedDict[str, int] = OrderedDict()  # job id -> revision written
+        # job id -> when its row first fell behind: the start of its mirror lag
+        self._behind_since: dict[str, float] = {}
+
+    def waiting(self) -> int:
+        """Rows to write as soon as the database takes them (set-aside rows not included)."""
+        return len(self._waiting)
+
+    def set_aside(self) -> int:
+        """Rows the database refused, waiting for their retry time."""
+        return len(self._aside)
+
+    def newer(self, row: dict[str, Any]) -> bool:
+        """Whether ``row`` is newer than what is written or held for its job."""
+        key, revision = row["id"], row["revision"]
+        if self._written.get(key, -1) >= revision:
+            return False
+        held = self._waiting.get(key) or self._aside.get(key)
+        return held is None or held["revision"] < revision
+
+    def offer(self, row: dict[str, Any], now: float) -> bool:
+        """Hold ``row`` if it is newer (see ``newer``); returns whether it was. It replaces the
+        job's held row, set aside or not, and waits behind the rows already waiting."""
+        if not self.newer(row):
+            return False
+        key = row["id"]
+        self._aside.pop(key, None)
+        self._waiting[key] = row
+        self._waiting.move_to_end(key)
+        self._behind_since.setdefault(key, now)
+        if len(self._waiting) + len(self._aside) > self.capacity:
+            dropped = next(iter(self._waiting)) if self._waiting else next(iter(self._aside))
+            self._forget(dropped)
+            self.dropped += 1
+        return True
+
+    def next(self, now: float) -> dict[str, Any] | None:
+        """The row to write now: a set-aside row whose retry time has come, else the oldest
+        waiting row; None when there is neither. The row stays held until ``written`` or
+        ``refused`` says what became of it."""
+        while self._retries and self._retries[0][0] <= now:
+            retry_at, key = self._retries[0]
+            refusal = self._refusals.get(key)
+            if key in self._aside and refusal is not None and refusal.retry_at == retry_at:
+                return self._aside[key]
+            heapq.heappop(self._retries)  # stale: written, replaced, dropped or set aside anew
+        return next(iter(self._waiting.values()), None)
+
+    def next_retry_in(self, now: float) -> float | None:
+        """Seconds until a set-aside row may be due (0 when one is; sometimes early, never
+        late: a row written or replaced meanwhile leaves its time behind); None when none."""
+        return max(0.0, self._retries[0][0] - now) if self._retries else None
+
+    def written(self, row: dict[str, Any], now: float) -> tuple[float | None, Refusal | None]:
+        """Record that ``row`` is in the database. Returns its job's mirror lag in seconds (None
+        when a newer row of the job is held: the job is still behind) and the job's refusal
+        before this write (None when its rows were not being refused)."""
+        key = row["id"]
+        refusal = self._refusals.pop(key, None)
+        lag = None
+        if self._held(row):
+            self._waiting.pop(key, None)
+            self._aside.pop(key, None)
+            since = self._behind_since.pop(key, None)
+            lag = None if since is None else now - since
+        self._written[key] = max(self._written.get(key, -1), row["revision"])
+        self._written.move_to_end(key)
+        if len(self._written) > self.remember:
+            self._written.popitem(last=False)
+        return lag, refusal
+
+    def refused(self, row: dict[str, Any], message: str, now: float) -> tuple[Refusal, bool] | None:
+        """Set ``row`` aside: the database refused it with ``message``. Returns the refusal and
+        whether it is news (the job's first refusal, or another message than the last: worth
+        a log line); None when a newer row of the job came meanwhile (that one goes next)."""
+        if not self._held(row):
+            return None
+        key = row["id"]
+        before = self._refusals.get(key)
+        count = (before.refusals if before else 0) + 1
+        refusal = Refusal(
+            message, count, now + retry_delay(count, self.first_retry, self.max_retry)
+        )
+        self._refusals[key] = refusal
+        self._waiting.pop(key, None)
+        self._aside[key] = row
+        heapq.heappush(self._retries, (refusal.retry_at, key))
+        return refusal, before is None or before.message != message
+
+    def _held(self, row: dict[str, Any]) -> bool:
+        key = row["id"]
+        return self._waiting.get(key) is row or self._aside.get(key) is row
+
+    def _forget(self, key: str) -> None:
+        self._waiting.pop(key, None)
+        self._aside.pop(key, None)
+        self._refusals.pop(key, None)
+        self._behind_since.pop(key, None)
