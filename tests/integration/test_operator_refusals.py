@@ -3,7 +3,12 @@ a job id held by another OmveeJob, an upstream of another project."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import uuid
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -18,6 +23,20 @@ from tests.waiting import wait_for
 pytestmark = [pytest.mark.cluster, pytest.mark.usefixtures("operator")]
 
 
+def omvee_cli(kubeconfig: Path, *args: str) -> dict[str, Any]:
+    """What `omvee` prints as JSON (the CLI a person would use)."""
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "omvee"), *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "KUBECONFIG": str(kubeconfig)},
+        timeout=60,
+        check=True,
+    )
+    shown: dict[str, Any] = json.loads(result.stdout)
+    return shown
+
+
 def mirrored(dsn: str, job_id: str) -> dict[str, Any] | None:
     with psycopg.connect(dsn) as connection:
         cursor = connection.execute(
@@ -28,10 +47,11 @@ def mirrored(dsn: str, job_id: str) -> dict[str, Any] | None:
 
 
 def test_a_namespace_without_the_job_runner_account_says_so_then_fails(
-    k8s: client.ApiClient, namespace: str
+    k8s: client.ApiClient, namespace: str, kubeconfig: Path
 ) -> None:
     ojobs = OmveeJobs(k8s, namespace)  # the job-runner RBAC was never applied here
-    ojobs.create(manifest("no-account"))
+    body = manifest("no-account")
+    ojobs.create(body)
     expected = (
         f"cannot create pods: serviceaccount omvee-job-runner not found in namespace "
         f"{namespace}; apply charts/omvee/examples/job-runner-rbac.yaml in it"
@@ -43,6 +63,8 @@ def test_a_namespace_without_the_job_runner_account_says_so_then_fails(
         timeout=25,
     )
     assert (waiting["phase"], waiting["message"]) == ("Pending", expected)
+    shown = omvee_cli(kubeconfig, "jobs", "get", body["spec"]["jobId"], "-o", "json")
+    assert (shown["reason"], shown["message"]) == ("PodCreationRefused", expected)
     failed = ojobs.wait_final("no-account", timeout=60)
     assert (failed["phase"], failed["reason"], failed["message"]) == (
         "Failed",
