@@ -104,15 +104,20 @@ class Kube:
         return items
 
     def omveejobs_with_job_id(self, namespace: str, job_id: str) -> list[dict[str, Any]]:
-        """The OmveeJobs of ``namespace`` whose spec.jobId is ``job_id`` (a selectable field)."""
-        listed = self.custom.list_namespaced_custom_object(
-            constants.GROUP,
-            constants.VERSION,
-            namespace,
-            constants.PLURAL,
-            field_selector=f"spec.jobId={job_id}",
-        )
-        return list(listed.get("items", []))
+        """The OmveeJobs of ``namespace`` whose spec.jobId is ``job_id`` (a selectable field),
+        as written, lower-case or upper-case (the API writes lower-case; a manifest may not)."""
+        found: dict[str, dict[str, Any]] = {}
+        for form in dict.fromkeys((job_id, job_id.lower(), job_id.upper())):
+            listed = self.custom.list_namespaced_custom_object(
+                constants.GROUP,
+                constants.VERSION,
+                namespace,
+                constants.PLURAL,
+                field_selector=f"spec.jobId={form}",
+            )
+            for item in listed.get("items", []):
+                found[item["metadata"]["name"]] = item
+        return list(found.values())
 
     def failed_create(self, namespace: str, job_uid: str) -> dict[str, Any] | None:
         """The newest ``FailedCreate`` Event the Job controller posted on the Job ``job_uid``

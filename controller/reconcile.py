@@ -19,7 +19,7 @@ from api.catalog.profiles import Catalog, JobProfile
 from api.catalog.upstreams import upstream_job_ids
 from api.logs import archive
 from api.logs.store import LogStore, LogStoreError
-from api.v1alpha1.types import OmveeJobSpec, OmveeJobStatus, Phase
+from api.v1alpha1.types import OmveeJobSpec, OmveeJobStatus
 from controller import builders, naming, ownership, refusals, transitions
 from controller.k8s import Conflict, Gone, JobNameTaken, JobRefused, Kube, event_time
 from controller.metrics.observations import observe_write
@@ -27,7 +27,7 @@ from controller.metrics.registry import OperatorMetrics
 from controller.metrics.snapshot import count_jobs
 from controller.mirror.rows import build_row
 from controller.mirror.writer import MirrorWriter
-from controller.status import FailedCreate, format_time, parse_time
+from controller.status import FailedCreate, parse_time
 
 log = logging.getLogger(__name__)
 MAX_CONFLICT_RETRIES = 5
@@ -119,11 +119,17 @@ class Reconciler:
         return ownership.foreign_upstream(spec, namespace, found)
 
     def _failed_create(
-        self, namespace: str, job: dict[str, Any] | None, pods: list[dict[str, Any]]
+        self,
+        namespace: str,
+        status: OmveeJobStatus,
+        job: dict[str, Any] | None,
+        pods: list[dict[str, Any]],
     ) -> FailedCreate | None:
-        """The Job controller's newest pod-creation refusal for ``job``, read only while no
-        pod of the run is waiting or running (else there is nothing to explain)."""
+        """The Job controller's newest pod-creation refusal for ``job``, read only while the
+        run is unfinished and no pod of it is waiting or running (else nothing to explain)."""
         if job is None or transitions.job_finished(job):
+            return None
+        if status.phase is not None and status.phase.final:
             return None
         if any(p.get("status", {}).get("phase") in ("Pending", "Running") for p in pods):
             return None
@@ -158,10 +164,10 @@ class Reconciler:
         job_name = naming.job_name(name, run)
         job = self.kube.get_job(namespace, job_name)
         pods = self.kube.list_job_pods(namespace, job["metadata"]["uid"]) if job else []
-        if not new_run or spec.cancel:
+        if not new_run:
             return self._decide_and_act(ojob, spec, status, run, job_name, job, pods, profile)
         # A new run: decide who owns the job id, and record the run, under the id's lock.
-        stripe = zlib.crc32(f"{namespace}/{spec.job_id}".encode()) % JOB_ID_LOCKS
+        stripe = zlib.crc32(f"{namespace}/{spec.job_id.lower()}".encode()) % JOB_ID_LOCKS
         with self._job_id_locks[stripe]:
             refused_input = self._refused_start(namespace, name, spec)
             return self._decide_and_act(
@@ -197,7 +203,7 @@ class Reconciler:
             pending_timeout=spec.pending_timeout_seconds or profile.pending_timeout_seconds,
             now=datetime.now(UTC),
             refused_input=refused_input,
-            failed_create=self._failed_create(namespace, job, pods),
+            failed_create=self._failed_create(namespace, status, job, pods),
         )
         if not decision.status:
             if decision.delete_job:  # a final status already written; its Job still stands
@@ -228,21 +234,17 @@ class Reconciler:
             try:
                 created = self.kube.ensure_job(manifest, meta["uid"])
             except JobNameTaken as taken:
-                decision.status |= {
-                    "phase": Phase.FAILED.value,
-                    "reason": "JobNameTaken",
-                    "message": str(taken),
-                    "finishedAt": decision.status.get("finishedAt")
-                    or format_time(datetime.now(UTC)),
-                }
+                decision.status = transitions.failed_instead(
+                    decision.status, "JobNameTaken", str(taken), datetime.now(UTC)
+                )
             except JobRefused as refused:
                 refusal = refusals.classify_job_refusal(refused.status, refused.message)
-                decision.status |= {"reason": refusal.reason, "message": refusal.message}
                 if refusal.permanent:
-                    decision.status |= {
-                        "phase": Phase.FAILED.value,
-                        "finishedAt": format_time(datetime.now(UTC)),
-                    }
+                    decision.status = transitions.failed_instead(
+                        decision.status, refusal.reason, refusal.message, datetime.now(UTC)
+                    )
+                else:
+                    decision.status |= {"reason": refusal.reason, "message": refusal.message}
             else:
                 decision.status["jobUid"] = created["metadata"]["uid"]
         patch = transitions.changed(previous, decision.status)

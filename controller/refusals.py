@@ -16,8 +16,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-# A refusal that cannot heal still gets this long, measured from the Job's creation, before the
-# run fails: the missing ServiceAccount may be created by the same `kubectl apply` a moment later.
+# A refusal that cannot heal fails the run only when the Job controller refuses again this long
+# or more after the Job's creation: the missing ServiceAccount may be created by the same
+# `kubectl apply` a moment later, and the controller's next retry (its backoff doubles from 1 s)
+# then goes through.
 PERMANENT_GRACE_SECONDS = 30
 
 REASON_QUOTA = "QuotaExceeded"  # Pending: waits for quota (healable)
@@ -26,17 +28,22 @@ REASON_REFUSED = "PodCreationRefused"  # refused for a reason waiting cannot fix
 # The operator's own create of the run's Job refused by the API server:
 REASON_JOB_BLOCKED = "JobCreationBlocked"  # Pending: a quota on Jobs, our own RBAC, a webhook down
 REASON_JOB_REFUSED = "JobRefused"  # Failed: the Job is invalid or a webhook denied it
+# Reasons of a run whose Job the API server refuses for now: the pending timeout ends the wait.
+JOB_CREATE_WAITS = frozenset({REASON_QUOTA, REASON_JOB_BLOCKED})
 
 _SERVICE_ACCOUNT = re.compile(r'serviceaccount "?([a-z0-9.-]+)"? not found')
-_PREFIX = re.compile(r'^Error creating:\s*(pods "[^"]*" is forbidden:\s*)?')
+# Events the recorder folds together start "(combined from similar events): ".
+_PREFIX = re.compile(
+    r'^(\(combined from similar events\):\s*)?Error creating:\s*(pods "[^"]*" is forbidden:\s*)?'
+)
 
 
 @dataclass(frozen=True)
 class Refusal:
     """One reading of a FailedCreate message.
 
-    ``reason`` is one of REASON_QUOTA, REASON_BLOCKED, REASON_REFUSED; ``message`` is the sentence
-    for status.message; ``permanent`` says waiting cannot heal it.
+    ``reason`` is one of the REASON_* constants above; ``message`` is the sentence for
+    status.message; ``permanent`` says waiting cannot heal it.
     """
 
     reason: str
@@ -76,7 +83,11 @@ def classify(event_message: str, namespace: str, service_account: str) -> Refusa
         return Refusal(
             REASON_BLOCKED, f"waiting for an admission webhook: cannot create pods: {detail}", False
         )
-    if "is forbidden" in event_message or "is invalid" in event_message:
+    if (
+        "is forbidden" in event_message
+        or "is invalid" in event_message
+        or "denied the request" in lowered
+    ):
         # PodSecurity, a LimitRange, a webhook's denial, a rejected field: the same pod is
         # refused the same way every time.
         return Refusal(REASON_REFUSED, f"cannot create pods: {detail}", True)

@@ -315,6 +315,7 @@ def _current_refusal(
     if failed_create is None:
         return None
     created = parse_time(_created(latest)) if latest else None
-    if created is not None and failed_create.last_seen < created:
+    # Timestamps have whole seconds: a tie goes to the pod (its creation may be the fix).
+    if created is not None and failed_create.last_seen <= created:
         return None
     return failed_create.refusal

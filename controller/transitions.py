@@ -8,7 +8,8 @@ Rules:
   rather than running the work twice.
 - An attempt waiting to start longer than the pending timeout fails the run (PendingTimeout).
 - Pod creation refused in a way waiting cannot fix (a missing ServiceAccount, PodSecurity...)
-  fails the run once the Job is PERMANENT_GRACE_SECONDS old (PodCreationRefused).
+  fails the run once the Job controller refused it again PERMANENT_GRACE_SECONDS or more after
+  the Job's creation (PodCreationRefused).
 - An OmveeJob whose spec.jobId an older OmveeJob of its namespace already holds, or whose input
   names another project's job, fails before any Job exists (DuplicateJobId, UpstreamNotFound).
 - The operator never lowers ``progress`` within a run; it only resets it for a new run and sets
@@ -201,6 +202,10 @@ def decide(
 
     if new_run:
         base = {"new_run": True}
+        if refused_input is not None:  # first: a loser's status must never read as the owner's
+            decision.delete_job = job is not None
+            reason, message = refused_input
+            return finish(Phase.FAILED, reason, message, **base)
         if spec.cancel:
             decision.delete_job = job is not None  # created just before a crash
             return finish(Phase.CANCELLED, "Cancelled", "cancelled before it started", **base)
@@ -208,10 +213,6 @@ def decide(
             return finish(
                 Phase.FAILED, "InvalidInput", "invalid input: " + "; ".join(input_errors), **base
             )
-        if refused_input is not None:
-            decision.delete_job = job is not None
-            reason, message = refused_input
-            return finish(Phase.FAILED, reason, message, **base)
         decision.create_job = True
         return finish(Phase.PENDING, "Creating", f"creating Job {job_name}", **base)
 
@@ -240,6 +241,18 @@ def decide(
                 f"the Job {job_name} was deleted before it finished",
                 **carried,
             )
+        since = _run_started(status)
+        if (
+            status.reason in refusals.JOB_CREATE_WAITS
+            and since is not None
+            and (now - since).total_seconds() >= pending_timeout
+        ):  # the API server kept refusing the Job itself (a quota on Jobs, our RBAC)
+            return finish(
+                Phase.FAILED,
+                "PendingTimeout",
+                f"did not start within {pending_timeout}s: {status.message}",
+                **carried,
+            )
         decision.create_job = True  # created but not yet recorded: create-or-adopt again
         return finish(Phase.PENDING, "Creating", f"creating Job {job_name}", **carried)
 
@@ -255,8 +268,11 @@ def decide(
     created = parse_time(job.get("metadata", {}).get("creationTimestamp"))
     if (
         seen.refused
+        and failed_create is not None
         and created is not None
-        and (now - created).total_seconds() >= refusals.PERMANENT_GRACE_SECONDS
+        # The Job controller refused again after the grace: a cause fixed within it (the
+        # ServiceAccount applied a moment later) lets its next retry through instead.
+        and (failed_create.last_seen - created).total_seconds() >= refusals.PERMANENT_GRACE_SECONDS
     ):
         decision.delete_job = True  # else the Job controller keeps trying for good
         return _finish_observed(finish, seen, Phase.FAILED, seen.reason, seen.message)
@@ -270,6 +286,46 @@ def decide(
             f"did not start within {pending_timeout}s: {seen.message}",
         )
     return _finish_observed(finish, seen, seen.phase, seen.reason, seen.message)
+
+
+def _run_started(status: OmveeJobStatus) -> datetime | None:
+    """When the current run began: its conditions are all set anew when a run starts, and a run
+    that never got a Job keeps at least one of them unchanged since."""
+    times = [c.last_transition_time for c in status.conditions if c.last_transition_time]
+    parsed = [t for t in (parse_time(str(x)) for x in times) if t is not None]
+    return min(parsed) if parsed else None
+
+
+def failed_instead(
+    status: dict[str, Any], reason: str, message: str, now: datetime
+) -> dict[str, Any]:
+    """Pure: ``status`` (a full operator-owned status) turned Failed with ``reason`` and
+    ``message`` after the fact, e.g. when creating the run's Job was refused; its conditions
+    say the same as its phase."""
+    stamp = format_time(now)
+    wanted = {
+        constants.CONDITION_RUNNING: ("False", Phase.FAILED.value, ""),
+        constants.CONDITION_FINISHED: ("True", Phase.FAILED.value, message),
+    }
+    conditions = []
+    for condition in status.get("conditions") or []:
+        if condition["type"] in wanted:
+            state, why, text = wanted[condition["type"]]
+            since = condition["lastTransitionTime"] if condition["status"] == state else stamp
+            condition = condition | {
+                "status": state,
+                "reason": why,
+                "message": text,
+                "lastTransitionTime": since,
+            }
+        conditions.append(condition)
+    return status | {
+        "phase": Phase.FAILED.value,
+        "reason": reason,
+        "message": message,
+        "finishedAt": status.get("finishedAt") or stamp,
+        "conditions": conditions,
+    }
 
 
 def _finish_observed(

@@ -31,18 +31,25 @@ class WorkQueue(Generic[K]):
         self._closed = False
         # add_after: (due, tiebreak, key) in a heap, moved to the queue by one timer thread
         self._delayed: list[tuple[float, int, K]] = []
+        self._due: dict[K, float] = {}  # the one due time that counts per waiting key
         self._sequence = itertools.count()
         self._timer: threading.Thread | None = None
 
     def add_after(self, key: K, delay: float) -> None:
-        """Add ``key`` once ``delay`` seconds have passed (controller-runtime's AddAfter)."""
+        """Add ``key`` once ``delay`` seconds have passed (controller-runtime's AddAfter): a key
+        already waiting keeps the earlier of its two due times, so repeated requests for one
+        key never pile up."""
         if delay <= 0:
             self.add(key)
             return
         with self._changed:
             if self._closed:
                 return
-            heapq.heappush(self._delayed, (time.monotonic() + delay, next(self._sequence), key))
+            due = time.monotonic() + delay
+            if key in self._due and self._due[key] <= due:
+                return
+            self._due[key] = due
+            heapq.heappush(self._delayed, (due, next(self._sequence), key))
             if self._timer is None:
                 self._timer = threading.Thread(
                     target=self._release_due, name="workqueue-delays", daemon=True
@@ -54,11 +61,11 @@ class WorkQueue(Generic[K]):
         with self._changed:
             while not self._closed:
                 now = time.monotonic()
-                due = []
                 while self._delayed and self._delayed[0][0] <= now:
-                    due.append(heapq.heappop(self._delayed)[2])
-                for key in due:
-                    self._add_locked(key)
+                    due, _, key = heapq.heappop(self._delayed)
+                    if self._due.get(key) == due:  # else superseded by an earlier due time
+                        del self._due[key]
+                        self._add_locked(key)
                 wait = self._delayed[0][0] - now if self._delayed else None
                 self._delays_changed.wait(wait)
 

@@ -192,3 +192,11 @@ def test_a_row_is_never_taken_over_by_another_project_or_namespace(mirror_db: st
     assert read(mirror_db, job_id)["status"] == "running"
     # The owner itself goes on as before.
     assert write(mirror_db, row(job_id, 3, k8s_namespace="media", k8s_name="a")) == "updated"
+
+
+def test_a_row_without_a_namespace_is_taken_by_its_projects_first_omveejob(mirror_db: str) -> None:
+    job_id = str(uuid.uuid4())  # e.g. left by the old BackgroundTasks, resubmitted
+    assert write(mirror_db, row(job_id, 1, "queued")) == "inserted"
+    assert write(mirror_db, row(job_id, 2, k8s_namespace="media", k8s_name="a")) == "updated"
+    with pytest.raises(psycopg.errors.CheckViolation):
+        write(mirror_db, row(job_id, 3, k8s_namespace="other", k8s_name="a"))

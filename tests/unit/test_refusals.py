@@ -91,3 +91,17 @@ def test_the_operators_own_job_create_refused() -> None:
         403, 'jobs.batch is forbidden: User "system:serviceaccount:o:op" cannot create resource'
     )
     assert (rbac.reason, rbac.permanent) == ("JobCreationBlocked", False)
+
+
+def test_a_webhook_denial_without_forbidden_and_combined_events_read_the_same() -> None:
+    denied = classify(
+        '(combined from similar events): Error creating: admission webhook "p.example.com" '
+        "denied the request: no GPUs on Sundays",
+        "jobs",
+        "omvee-job-runner",
+    )
+    assert (denied.reason, denied.permanent) == (REASON_REFUSED, True)
+    assert denied.message == (
+        'cannot create pods: admission webhook "p.example.com" denied the request: no GPUs on '
+        "Sundays"
+    )

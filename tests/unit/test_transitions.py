@@ -11,7 +11,14 @@ from api.v1alpha1.types import OmveeJobSpec, OmveeJobStatus, Phase
 from controller.reconcile import recheck_after
 from controller.refusals import classify
 from controller.status import FailedCreate
-from controller.transitions import Decision, changed, decide, events_for, target_run
+from controller.transitions import (
+    Decision,
+    changed,
+    decide,
+    events_for,
+    failed_instead,
+    target_run,
+)
 from tests.unit.objects import JobObj, PodObj
 
 NOW = datetime(2026, 1, 1, 0, 10, tzinfo=UTC)
@@ -248,10 +255,16 @@ def test_a_refused_pod_creation_is_said_at_once_and_fails_after_the_grace() -> N
         "apply charts/omvee/examples/job-runner-rbac.yaml in it"
     )
     assert not early.delete_job
-    late = decide_with(
-        refusal(NO_ACCOUNT, created),
+    fixed_in_time = decide_with(
+        refusal(NO_ACCOUNT, "2026-01-01T00:10:05Z"),  # 15 s after the Job was created
         JobObj(created=created).build(),
-        now=NOW + timedelta(seconds=25),
+        now=NOW + timedelta(seconds=30),
+    )
+    assert fixed_in_time.status["phase"] == "Pending" and not fixed_in_time.delete_job
+    late = decide_with(
+        refusal(NO_ACCOUNT, "2026-01-01T00:10:21Z"),  # refused again 31 s after creation
+        JobObj(created=created).build(),
+        now=NOW + timedelta(seconds=35),
     )
     assert (late.status["phase"], late.status["reason"]) == ("Failed", "PodCreationRefused")
     assert late.status["message"] == early.status["message"]
@@ -362,3 +375,72 @@ def test_a_deadline_passed_while_waiting_keeps_its_cause_through_failure_target(
         job=failed_job,
     )
     assert (failed.status["reason"], failed.status["message"]) == ("DeadlineExceeded", said)
+
+
+def test_a_duplicate_fails_as_one_even_when_cancelled_or_with_bad_input() -> None:
+    for fields, errors in (({"cancel": True}, []), ({}, ["input.x: Field required"])):
+        decision = decide(
+            spec=spec(**fields),
+            status=status(),
+            generation=1,
+            job_name="x-r0",
+            job=None,
+            pods=[],
+            input_errors=errors,
+            gpu=False,
+            pending_timeout=600,
+            now=NOW,
+            refused_input=("DuplicateJobId", "job id x already belongs to OmveeJob y"),
+        )
+        assert decision.status["reason"] == "DuplicateJobId"
+
+
+def test_a_refused_job_create_fails_with_conditions_that_agree() -> None:
+    pending = run(spec(), status()).status  # a new run: Pending, Creating
+    failed = failed_instead(pending, "JobRefused", "the API server refused the Job: x", NOW)
+    assert (failed["phase"], failed["reason"], failed["finishedAt"]) == (
+        "Failed",
+        "JobRefused",
+        "2026-01-01T00:10:00Z",
+    )
+    conditions = {c["type"]: (c["status"], c["reason"]) for c in failed["conditions"]}
+    assert conditions["Finished"] == ("True", "Failed")
+    assert conditions["Running"] == ("False", "Failed")
+
+
+def test_a_job_the_api_server_keeps_refusing_ends_at_the_pending_timeout() -> None:
+    started = run(spec(), status(), pending_timeout=600).status  # conditions stamped at NOW
+    refused = status(
+        **(started | {"reason": "QuotaExceeded", "message": "waiting for quota: cannot create"})
+    )
+    later = decide(
+        spec=spec(),
+        status=refused,
+        generation=1,
+        job_name="x-r0",
+        job=None,
+        pods=[],
+        input_errors=[],
+        gpu=False,
+        pending_timeout=600,
+        now=NOW + timedelta(seconds=599),
+    )
+    assert later.create_job  # tries again
+    over = decide(
+        spec=spec(),
+        status=refused,
+        generation=1,
+        job_name="x-r0",
+        job=None,
+        pods=[],
+        input_errors=[],
+        gpu=False,
+        pending_timeout=600,
+        now=NOW + timedelta(seconds=600),
+    )
+    assert not over.create_job
+    assert (over.status["phase"], over.status["reason"], over.status["message"]) == (
+        "Failed",
+        "PendingTimeout",
+        "did not start within 600s: waiting for quota: cannot create",
+    )

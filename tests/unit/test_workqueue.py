@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 from controller.workqueue import WorkQueue, start_workers
 from tests.waiting import wait_for
@@ -78,4 +79,16 @@ def test_add_after_hands_the_key_out_once_its_delay_passed() -> None:
     queue.done("soon")
     assert len(queue) == 0  # "late" is not due yet
     assert queue.get() == "late"
+    queue.close()
+
+
+def test_add_after_keeps_one_due_time_per_key_the_earliest() -> None:
+    queue: WorkQueue[str] = WorkQueue()
+    for _ in range(50):  # a recheck asked by every reconcile of a job that keeps waiting
+        queue.add_after("waiting", 0.2)
+    queue.add_after("waiting", 0.05)  # an earlier one wins
+    assert queue.get() == "waiting"
+    queue.done("waiting")
+    time.sleep(0.4)  # every later due time has passed: none of them comes back
+    assert len(queue) == 0
     queue.close()

@@ -85,8 +85,10 @@ begin
     -- A job id belongs to one OmveeJob's project and namespace: another OmveeJob that carries
     -- the same id (a copy in another namespace, another project's manifest) must not take over
     -- the row. Refused as a data error: the operator sets the row aside and says so.
+    -- A row with no namespace yet (left by the old BackgroundTasks, then resubmitted through
+    -- `stuck_rows --resubmit`) is taken by the first OmveeJob of its project.
     if current.project_id <> (job ->> 'project_id')::uuid
-            or current.k8s_namespace is distinct from (job ->> 'k8s_namespace') then
+            or current.k8s_namespace <> (job ->> 'k8s_namespace') then
         raise exception 'job % belongs to project % in namespace %; refused a write from '
             'OmveeJob %/% of project %', current.id, current.project_id,
             current.k8s_namespace, job ->> 'k8s_namespace', job ->> 'k8s_name',
