@@ -6,8 +6,10 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import httpx
 import jwt
 
+from tests import factories
 from tests.local_service import LocalService
 
 JWT_SECRET = "test-jwt-secret-that-is-long-enough-0123456789"
@@ -34,8 +36,25 @@ def user_token(
     return jwt.encode(claims, secret, algorithm="HS256")
 
 
+def upstream_job(http: httpx.Client, project: str) -> str:
+    """The id of a new transcription of ``project`` (kwok plays it in 200 ms) for later jobs to
+    take input from: the API accepts only an earlier job of the submitting project."""
+    response = http.post(
+        "/v1/jobs",
+        json={
+            "type": "transcription",
+            "project_id": project,
+            "input": {"audio_url": "https://media.example.com/upstream.mp3"},
+            "pod_annotations": factories.pod_annotations(),
+        },
+    )
+    assert response.status_code == 202, response.text
+    job_id: str = response.json()["id"]
+    return job_id
+
+
 class ApiProcess(LocalService):
-    module = "api.rest"
+    module = "tests.api_offline"  # api.rest, with the example names resolving (tests.fakedns)
 
     def __init__(
         self,

@@ -3,9 +3,9 @@ the API, the CRD and the job images validate one model per type."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_snake
 
 from api.catalog.inputs import (
@@ -17,6 +17,7 @@ from api.catalog.inputs import (
 )
 from api.v1alpha1.public import JobPublic as JobPublic
 from api.v1alpha1.public import to_public as to_public
+from api.v1alpha1.text import FREE_TEXT, Text, check_value
 from api.v1alpha1.types import MAX_RETRIES, MAX_TIMEOUT_SECONDS, UUID_PATTERN, JobType, Phase
 
 SNAKE = ConfigDict(alias_generator=to_snake, populate_by_name=True, extra="forbid")
@@ -38,11 +39,18 @@ class SubmitOptions(BaseModel):
     timeout_seconds: int | None = Field(
         None, ge=1, le=MAX_TIMEOUT_SECONDS, description="Deadline for the whole run."
     )
-    pod_annotations: dict[str, str] | None = Field(
+    pod_annotations: Annotated[dict[str, Text] | None, FREE_TEXT] = Field(
         None,
         description="Annotations for the job's pods; only keys under the prefixes the "
-        "deployment allows (OMVEE_API_POD_ANNOTATION_PREFIXES).",
+        "deployment allows (OMVEE_API_POD_ANNOTATION_PREFIXES). Values hold no control "
+        "characters but tab and line breaks.",
     )
+
+    @field_validator("pod_annotations", mode="after")
+    @classmethod
+    def _printable_keys(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        """Keys too (the value type checks values): no control characters."""
+        return check_value(value, free_text=True)
 
 
 class JobCreate(SubmitOptions):

@@ -9,6 +9,8 @@ from typing import Literal
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from api.urlpolicy import DEFAULT_BLOCKED_NETWORKS, UrlPolicy
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="OMVEE_API_", env_file=None)
@@ -22,10 +24,14 @@ class Settings(BaseSettings):
     service_tokens: list[str] = Field(default_factory=list)
     # Bodies larger than this are refused with 413 before they are parsed.
     max_body_bytes: int = 64 * 1024
-    # Hosts job inputs may point at (glob patterns, e.g. "*.supabase.co"); empty: any public.
+    # The URL policy (api.urlpolicy), the same as the job pods' ($OMVEE_URL_*): hosts job inputs
+    # may point at (glob patterns, e.g. "*.supabase.co"; empty: any public host) ...
     url_hosts: list[str] = Field(default_factory=list)
-    # Extra address ranges pods must not be sent to (the cluster's pod and service networks).
-    blocked_networks: list[str] = Field(default_factory=lambda: ["10.96.0.0/12", "10.244.0.0/16"])
+    # ... extra address ranges pods must not be sent to (the cluster's pod and service networks)
+    blocked_networks: list[str] = Field(default_factory=lambda: list(DEFAULT_BLOCKED_NETWORKS))
+    # ... and ranges allowed although not public, on any port (a development cluster's own
+    # media server); link-local (cloud metadata) stays refused.
+    url_allowed_networks: list[str] = Field(default_factory=list)
     page_size_max: int = 500
     # Streams (the dashboard's, /events, followed logs) open at once; each holds one of the
     # 40 worker threads, so this leaves the rest to other requests.
@@ -37,8 +43,16 @@ class Settings(BaseSettings):
     # publish it; 0: /metrics on the API's port.
     metrics_port: int = Field(0, ge=0, le=65535)
 
+    def url_policy(self) -> UrlPolicy:
+        return UrlPolicy(
+            allowed_hosts=tuple(self.url_hosts),
+            blocked_networks=tuple(self.blocked_networks),
+            allowed_networks=tuple(self.url_allowed_networks),
+        )
+
     @model_validator(mode="after")
     def _secure_outside_development(self) -> Settings:
+        self.url_policy()  # an address range that does not parse fails at start-up
         if self.environment != "development":
             if not self.jwt_secret and not self.service_tokens:
                 raise ValueError(

@@ -107,6 +107,21 @@ class JobStore:
             raise NotFound(f"no job {job_id}")
         return found
 
+    def find_in_project(self, job_id: str, project_id: str) -> dict[str, Any] | None:
+        """The OmveeJob with ``spec.jobId`` ``job_id`` (as given, or in lower case as the API
+        stores ids) in ``project_id``, or None, also when one exists in another project."""
+        for candidate in dict.fromkeys((job_id, job_id.lower())):
+            listed = self._custom(
+                "find the job",
+                "list_namespaced_custom_object",
+                field_selector=f"spec.jobId={candidate}",
+            )
+            for item in listed.get("items") or []:
+                if str(item["spec"].get("projectId", "")).lower() == project_id.lower():
+                    found: dict[str, Any] = item
+                    return found
+        return None
+
     def list_jobs(
         self, *, selectors: dict[str, str], limit: int, cursor: str | None
     ) -> tuple[list[dict[str, Any]], str | None]:

@@ -1,4 +1,5 @@
-"""Pure: a validated submission -> the OmveeJob to create, with idempotency and URL checks."""
+"""Pure: a validated submission -> the OmveeJob to create, with idempotency and URL checks, and
+the earlier jobs its input names (which the route looks up in the submitting project)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ from typing import Any
 from pydantic import ValidationError
 
 from api.catalog.inputs import INPUT_MODELS
+from api.catalog.upstreams import upstream_fields
 from api.rest.schemas import JobCreate
 from api.rest.store import REQUEST_HASH
-from api.rest.urls import Resolver, resolve, url_problem
+from api.urlpolicy import Resolver, UrlPolicy, resolve
 from api.v1alpha1 import constants
 from api.v1alpha1.names import omveejob_name
 
@@ -42,11 +44,7 @@ def fingerprint(create: JobCreate, spec_input: dict[str, Any]) -> str:
 
 
 def input_problems(
-    create: JobCreate,
-    *,
-    allowed_hosts: Sequence[str] = (),
-    blocked_networks: Sequence[str] = (),
-    resolver: Resolver = resolve,
+    create: JobCreate, *, policy: UrlPolicy, resolver: Resolver = resolve
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The input as stored in the spec (camelCase), and FastAPI-style 422 error entries."""
     model = INPUT_MODELS[create.type]
@@ -64,12 +62,7 @@ def input_problems(
     problems = []
     for field, value in parsed.model_dump().items():
         if field.endswith("_url") and isinstance(value, str):
-            problem = url_problem(
-                value,
-                allowed_hosts=allowed_hosts,
-                blocked_networks=blocked_networks,
-                resolver=resolver,
-            )
+            problem = policy.problem(value, resolver)
             if problem:
                 problems.append(
                     {
@@ -79,6 +72,27 @@ def input_problems(
                     }
                 )
     return parsed.model_dump(by_alias=True, exclude_none=True), problems
+
+
+def upstream_job_ids(create: JobCreate) -> dict[str, str]:
+    """{input field: job id} of the earlier jobs a valid input names (every ``*_job_id``
+    field, see api.catalog.upstreams, so a type added later is covered as well)."""
+    parsed = INPUT_MODELS[create.type].model_validate(create.input).model_dump()
+    return {
+        field: parsed[field]
+        for field in upstream_fields(create.type)
+        if isinstance(parsed.get(field), str)
+    }
+
+
+def unknown_upstream_problem(field: str, job_id: str) -> dict[str, Any]:
+    """The answer for a named job that is not in the submitting project: the same whether it
+    does not exist or belongs to another project, so that nothing is learnt about others."""
+    return {
+        "loc": ["body", "input", field],
+        "msg": f"no job {job_id} in this project",
+        "type": "job_not_found",
+    }
 
 
 def annotation_problems(create: JobCreate, allowed_prefixes: Sequence[str]) -> list[dict[str, Any]]:

@@ -31,7 +31,7 @@ def generate(
         raise PermanentError(f"invalid input: {error.errors()[0]['msg']}") from None
     backend = backend or backend_from_env()
     if prompts is None:
-        prompts = previous_json(context.job.namespace, options.prompts_job_id, "json")
+        prompts = previous_json(context.job, options.prompts_job_id, "json")
     items = prompts.get("prompts", [])
     images = []
     for number, item in enumerate(items, start=1):

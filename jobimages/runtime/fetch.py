@@ -1,4 +1,5 @@
-"""Download an input to a local file, streamed, with a size limit and clear errors."""
+"""Download an input to a local file, streamed, with a size limit and clear errors; every
+connection and redirect checked against the URL policy (jobimages.runtime.egress)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from pathlib import Path
 
 import httpx
 
+from api.urlpolicy import Resolver, UrlPolicy, resolve
+from jobimages.runtime.egress import MAX_REDIRECTS, Refused, checked_client, refusal
 from jobimages.runtime.exitcodes import PermanentError, RetryableError
 
 Progress = Callable[[int, int | None], None]  # bytes so far, total if known
@@ -19,9 +22,17 @@ def download(
     max_bytes: int,
     progress: Progress | None = None,
     timeout: float = 30.0,
+    policy: UrlPolicy | None = None,
+    resolver: Resolver = resolve,
 ) -> Path:
+    """Fetch ``url`` into ``target``. Raises PermanentError (a refused URL or address, 4xx,
+    too large, too many redirects) or RetryableError (network trouble, 5xx, 408, 429).
+    ``policy``: the pod's ($OMVEE_URL_*) unless given."""
     try:
-        with httpx.stream("GET", url, timeout=timeout, follow_redirects=True) as response:
+        with (
+            checked_client(timeout=timeout, policy=policy, resolver=resolver) as client,
+            client.stream("GET", url) as response,
+        ):
             if response.status_code in (404, 410):
                 raise PermanentError(f"{url} does not exist (HTTP {response.status_code})")
             if 400 <= response.status_code < 500 and response.status_code not in (408, 429):
@@ -41,6 +52,10 @@ def download(
                     out.write(chunk)
                     if progress:
                         progress(received, total)
+    except Refused as refused:
+        raise refusal(url, refused) from None
+    except httpx.TooManyRedirects:
+        raise PermanentError(f"{url} redirects more than {MAX_REDIRECTS} times") from None
     except httpx.HTTPError as error:  # refused, reset, timed out, cut short
         raise RetryableError(f"downloading {url} failed: {type(error).__name__}: {error}") from None
     return target

@@ -1,4 +1,5 @@
-"""Read what an earlier job produced: its OmveeJob's status.result and the files it names."""
+"""Read what an earlier job of the same project produced: its OmveeJob's status.result and the
+files it names."""
 
 from __future__ import annotations
 
@@ -9,19 +10,36 @@ from urllib.parse import unquote, urlsplit
 
 import httpx
 
+from api.urlpolicy import Resolver, UrlPolicy, resolve
 from api.v1alpha1 import constants
+from jobimages.runtime.egress import Refused, checked_client, refusal
 from jobimages.runtime.exitcodes import PermanentError, RetryableError
+from jobimages.runtime.job import Job
+from jobimages.runtime.results import results_host_from_env
 
 
-def read_location(location: str) -> bytes:
+def read_location(
+    location: str, *, policy: UrlPolicy | None = None, resolver: Resolver = resolve
+) -> bytes:
+    """The bytes at a result location: a file:// path, or a URL fetched under the URL policy
+    (the deployment's own result store, $SUPABASE_URL, is trusted). PermanentError when it
+    does not exist or is refused, RetryableError on network trouble."""
     parts = urlsplit(location)
     if parts.scheme == "file":
         path = Path(unquote(parts.path))
         if not path.is_file():
             raise PermanentError(f"the result file {location} does not exist")
         return path.read_bytes()
+    trusted = [host] if (host := results_host_from_env()) else []
     try:
-        response = httpx.get(location, timeout=30, follow_redirects=True)
+        with checked_client(
+            timeout=30, policy=policy, resolver=resolver, trusted=trusted
+        ) as client:
+            response = client.get(location)
+    except Refused as refused:
+        raise refusal(location, refused) from None
+    except httpx.TooManyRedirects:
+        raise PermanentError(f"the result {location} redirects too many times") from None
     except httpx.HTTPError as error:
         raise RetryableError(f"reading {location} failed: {error}") from None
     if response.status_code == 404:
@@ -31,41 +49,61 @@ def read_location(location: str) -> bytes:
     return response.content
 
 
-def previous_result(namespace: str, job_id: str) -> dict[str, Any]:
-    """The result of the OmveeJob with spec.jobId ``job_id`` in ``namespace``; it must have
-    succeeded."""
+def _custom_objects() -> Any:
     from kubernetes import client, config
 
     try:
         config.load_incluster_config()
     except config.ConfigException:
         config.load_kube_config()
-    api = client.CustomObjectsApi()
-    listed = api.list_namespaced_custom_object(
-        constants.GROUP,
-        constants.VERSION,
-        namespace,
-        constants.PLURAL,
-        field_selector=f"spec.jobId={job_id}",
+    return client.CustomObjectsApi()
+
+
+def previous_result(job: Job, upstream_id: str, api: Any = None) -> dict[str, Any]:
+    """The result of the OmveeJob with spec.jobId ``upstream_id`` in ``job``'s namespace and
+    project; it must have succeeded. A job of another project is answered like a missing one
+    (PermanentError), and nothing of it is read. ``api``: a CustomObjectsApi (tests)."""
+    if not job.namespace:
+        raise PermanentError("this job reads another job's result, which needs a cluster")
+    api = api or _custom_objects()
+    candidates: list[dict[str, Any]] = []
+    for job_id in dict.fromkeys((upstream_id, upstream_id.lower())):
+        listed = api.list_namespaced_custom_object(
+            constants.GROUP,
+            constants.VERSION,
+            job.namespace,
+            constants.PLURAL,
+            field_selector=f"spec.jobId={job_id}",
+        )
+        candidates += listed.get("items") or []
+    same_project = [
+        item
+        for item in candidates
+        if str((item.get("spec") or {}).get("projectId", "")).lower() == job.project_id.lower()
+    ]
+    if not same_project:
+        raise PermanentError(
+            f"there is no job {upstream_id} in project {job.project_id} to take input from"
+        )
+    # the oldest owns a job id (later duplicates are refused by the operator)
+    upstream = min(
+        same_project,
+        key=lambda item: (item["metadata"]["creationTimestamp"], item["metadata"]["name"]),
     )
-    items = listed.get("items") or []
-    if not items:
-        raise PermanentError(f"there is no job {job_id} to take input from")
-    status = items[0].get("status") or {}
+    status = upstream.get("status") or {}
     if status.get("phase") != "Succeeded" or not status.get("result"):
         raise PermanentError(
-            f"job {job_id} has not succeeded (it is "
+            f"job {upstream_id} has not succeeded (it is "
             f"{status.get('phase') or 'Pending'}); nothing to take as input"
         )
     result: dict[str, Any] = status["result"]
     return result
 
 
-def previous_json(namespace: str | None, job_id: str, file_key: str) -> dict[str, Any]:
-    if not namespace:
-        raise PermanentError("this job reads another job's result, which needs a cluster")
-    location = (previous_result(namespace, job_id).get("files") or {}).get(file_key)
+def previous_json(job: Job, upstream_id: str, file_key: str, api: Any = None) -> dict[str, Any]:
+    """The JSON file ``file_key`` of the earlier job ``upstream_id`` of ``job``'s project."""
+    location = (previous_result(job, upstream_id, api).get("files") or {}).get(file_key)
     if not location:
-        raise PermanentError(f"job {job_id} has no {file_key} result")
+        raise PermanentError(f"job {upstream_id} has no {file_key} result")
     data: dict[str, Any] = json.loads(read_location(location))
     return data

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Protocol
+from urllib.parse import urlsplit
 
 
 class ResultStore(Protocol):
@@ -37,6 +38,14 @@ class SupabaseResults:
             key, data, {"content-type": content_type, "upsert": "true"}
         )
         return f"{self.url}/storage/v1/object/{self.bucket}/{key}"
+
+
+def results_host_from_env() -> str | None:
+    """The host of the result store ($SUPABASE_URL with OMVEE_RESULTS=supabase), whose
+    locations a later job reads; None for a local directory."""
+    if os.environ.get("OMVEE_RESULTS") != "supabase" or not os.environ.get("SUPABASE_URL"):
+        return None
+    return urlsplit(os.environ["SUPABASE_URL"]).hostname
 
 
 def results_from_env() -> ResultStore:

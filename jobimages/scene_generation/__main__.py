@@ -33,7 +33,7 @@ def generate(context: Context, transcript: dict[str, Any] | None = None) -> dict
         raise PermanentError(f"invalid input: {error.errors()[0]['msg']}") from None
     context.reporter.progress(10, "reading the transcript")
     if transcript is None:
-        transcript = previous_json(context.job.namespace, options.transcript_job_id, "json")
+        transcript = previous_json(context.job, options.transcript_job_id, "json")
     scenes = split_scenes(transcript, max_seconds=options.max_scene_seconds)
     if chat := chat_from_env():  # better titles; the cuts stay the algorithm's
         for scene in scenes:

@@ -25,7 +25,7 @@ def generate(context: Context) -> dict[str, Any]:
         options = VideoGenerationInput.model_validate(context.job.input)
     except ValidationError as error:
         raise PermanentError(f"invalid input: {error.errors()[0]['msg']}") from None
-    images = previous_json(context.job.namespace, options.images_job_id, "json")["images"]
+    images = previous_json(context.job, options.images_job_id, "json")["images"]
     paths, durations = [], []
     for number, item in enumerate(images):
         path = context.workdir / f"scene-{number:03d}.png"

@@ -35,7 +35,7 @@ def generate(context: Context, scenes: dict[str, Any] | None = None) -> dict[str
     except ValidationError as error:
         raise PermanentError(f"invalid input: {error.errors()[0]['msg']}") from None
     if scenes is None:
-        scenes = previous_json(context.job.namespace, options.scenes_job_id, "json")
+        scenes = previous_json(context.job, options.scenes_job_id, "json")
     prompts = [prompt_for(scene, options.style) for scene in scenes.get("scenes", [])]
     if chat := chat_from_env():
         for prompt, scene in zip(prompts, scenes.get("scenes", []), strict=True):

@@ -11,7 +11,7 @@ import uuid
 import httpx
 from kubernetes import client, config
 
-from tests.api_process import SERVICE_TOKEN, ApiProcess
+from tests.api_process import SERVICE_TOKEN, ApiProcess, upstream_job
 from tests.bench.controlplane import default_cluster, percentile
 from tests.crds import install_crd
 from tests.localcluster.cluster import LocalCluster
@@ -35,6 +35,10 @@ def run(cluster: LocalCluster) -> None:
     statuses: dict[int, int] = {}
     lock = threading.Lock()
     project = str(uuid.uuid4())
+    with httpx.Client(
+        base_url=server.url, timeout=30, headers={"Authorization": f"Bearer {SERVICE_TOKEN}"}
+    ) as session:
+        upstream = upstream_job(session, project)  # what every scene job takes input from
 
     def worker(indices: range) -> None:
         with httpx.Client(
@@ -44,7 +48,7 @@ def run(cluster: LocalCluster) -> None:
                 body = {
                     "type": "scene-generation",
                     "project_id": project,
-                    "input": {"transcript_job_id": str(uuid.uuid4())},
+                    "input": {"transcript_job_id": upstream},
                 }
                 started = time.perf_counter()
                 response = session.post(
@@ -74,7 +78,7 @@ def run(cluster: LocalCluster) -> None:
                         "omvee.io", "v1alpha1", namespace, "omveejobs"
                     )["items"]
                 )
-                == statuses.get(202, 0)
+                == statuses.get(202, 0) + 1  # and the upstream
             ),
             "the OmveeJobs to be listed",
             30,

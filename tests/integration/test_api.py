@@ -12,13 +12,14 @@ import pytest
 from kubernetes import client
 
 from tests import factories
-from tests.api_process import SERVICE_TOKEN, ApiProcess, user_token
+from tests.api_process import SERVICE_TOKEN, ApiProcess, upstream_job, user_token
 from tests.localcluster.stages import RUN_DURATION
 from tests.omveejobs import OmveeJobs
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.cluster
 AUDIO = "https://media.example.com/projects/episode-1.mp3"
+UPSTREAM = "<an earlier job of the same project>"
 
 
 @pytest.fixture
@@ -70,32 +71,23 @@ def test_transcription_route_creates_the_omveejob_and_it_completes(
 @pytest.mark.parametrize(
     ("path", "body", "job_type"),
     [
-        (
-            "scenes",
-            {"transcript_job_id": str(uuid.uuid4()), "max_scene_seconds": 20},
-            "scene-generation",
-        ),
-        (
-            "visual-prompts",
-            {"scenes_job_id": str(uuid.uuid4()), "style": "watercolour"},
-            "visual-prompts",
-        ),
+        ("scenes", {"transcript_job_id": UPSTREAM, "max_scene_seconds": 20}, "scene-generation"),
+        ("visual-prompts", {"scenes_job_id": UPSTREAM, "style": "watercolour"}, "visual-prompts"),
         (
             "images",
-            {"prompts_job_id": str(uuid.uuid4()), "width": 512, "height": 512},
+            {"prompts_job_id": UPSTREAM, "width": 512, "height": 512},
             "image-generation",
         ),
-        (
-            "videos",
-            {"images_job_id": str(uuid.uuid4()), "audio_url": AUDIO, "fps": 30},
-            "video-generation",
-        ),
+        ("videos", {"images_job_id": UPSTREAM, "audio_url": AUDIO, "fps": 30}, "video-generation"),
     ],
 )
 def test_every_typed_route_submits_its_type(
     http: httpx.Client, ojobs: OmveeJobs, path: str, body: dict[str, Any], job_type: str
 ) -> None:
-    response = http.post(f"/v1/projects/{project()}/{path}", json=body)
+    pid = project()
+    upstream = upstream_job(http, pid)
+    body = {k: upstream if v == UPSTREAM else v for k, v in body.items()}
+    response = http.post(f"/v1/projects/{pid}/{path}", json=body)
     assert response.status_code == 202, response.text
     assert ojobs.get(f"job-{response.json()['id']}")["spec"]["type"] == job_type
 
@@ -104,10 +96,11 @@ def test_generic_submission_list_filters_and_pages(http: httpx.Client) -> None:
     pid = project()
     ids = []
     for job_type, job_input in (
-        ("scene-generation", {"transcript_job_id": str(uuid.uuid4())}),
-        ("scene-generation", {"transcriptJobId": str(uuid.uuid4())}),
         ("transcription", {"audio_url": AUDIO}),
+        ("scene-generation", {"transcript_job_id": UPSTREAM}),
+        ("scene-generation", {"transcriptJobId": UPSTREAM}),
     ):
+        job_input = {k: ids[0] if v == UPSTREAM else v for k, v in job_input.items()}
         response = http.post(
             "/v1/jobs", json={"type": job_type, "project_id": pid, "input": job_input}
         )
@@ -121,7 +114,7 @@ def test_generic_submission_list_filters_and_pages(http: httpx.Client) -> None:
     assert {j["id"] for j in page["items"] + rest["items"]} == set(ids)
     assert rest["next"] is None
     scenes = http.get("/v1/jobs", params={"project_id": pid, "type": "scene-generation"}).json()
-    assert {j["id"] for j in scenes["items"]} == set(ids[:2])
+    assert {j["id"] for j in scenes["items"]} == set(ids[1:])
     for job_id in ids:
         wait_phase(http, job_id, {"Succeeded"})
     done = http.get("/v1/jobs", params={"project_id": pid, "phase": "Succeeded"}).json()
@@ -130,14 +123,14 @@ def test_generic_submission_list_filters_and_pages(http: httpx.Client) -> None:
 
 
 def test_cancel_and_retry_reach_the_operators_outcome(http: httpx.Client, ojobs: OmveeJobs) -> None:
-    job_id = str(uuid.uuid4())
+    job_id, pid = str(uuid.uuid4()), project()
     response = http.post(
         "/v1/jobs",
         json={
             "type": "scene-generation",
-            "project_id": project(),
+            "project_id": pid,
             "job_id": job_id,
-            "input": {"transcript_job_id": str(uuid.uuid4())},
+            "input": {"transcript_job_id": upstream_job(http, pid)},
             "pod_annotations": factories.pod_annotations(run_duration="1h"),
         },
     )
@@ -164,14 +157,14 @@ def test_cancel_and_retry_reach_the_operators_outcome(http: httpx.Client, ojobs:
 
 
 def test_events_stream_status_changes_until_final(http: httpx.Client, ojobs: OmveeJobs) -> None:
-    job_id = str(uuid.uuid4())
+    job_id, pid = str(uuid.uuid4()), project()
     http.post(
         "/v1/jobs",
         json={
             "type": "scene-generation",
-            "project_id": project(),
+            "project_id": pid,
             "job_id": job_id,
-            "input": {"transcript_job_id": str(uuid.uuid4())},
+            "input": {"transcript_job_id": upstream_job(http, pid)},
             "pod_annotations": factories.pod_annotations(run_duration="2s"),
         },
     )
@@ -233,12 +226,28 @@ def test_idempotency_key_under_concurrent_duplicates(
         (
             {"audio_url": "http://169.254.169.254/latest/meta-data"},
             ["body", "input", "audio_url"],
-            "private, loopback, link-local or cluster address",
+            "host 169.254.169.254 is a link-local address",
         ),
         (
             {"audio_url": "http://10.96.0.1/x.mp3"},
             ["body", "input", "audio_url"],
-            "private, loopback, link-local or cluster address",
+            "host 10.96.0.1 is in the blocked network 10.96.0.0/12",
+        ),
+        (
+            {"audio_url": "https://exa mple.org/x"},
+            ["body", "input", "audio_url"],
+            "host 'exa mple.org' must not contain spaces",
+        ),
+        (
+            {"audio_url": "https://exa%00mple.org/x"},
+            ["body", "input", "audio_url"],
+            "host exa%00mple.org is not a valid host name",
+        ),
+        ({"audio_url": "https:///x.mp3"}, ["body", "input", "audio_url"], "has no host"),
+        (
+            {"audio_url": "http://media.invalid/x.mp3"},
+            ["body", "input", "audio_url"],
+            "host media.invalid does not resolve",
         ),
         (
             {"audio_url": "http://minio.storage.svc/a.mp3"},
@@ -268,6 +277,44 @@ def test_bad_input_is_a_field_level_422_and_creates_nothing(
     assert http.get("/v1/jobs", params={"project_id": pid}).json()["items"] == []
 
 
+def test_an_earlier_job_of_another_project_is_refused_like_an_unknown_one(
+    api_server: ApiProcess,
+) -> None:
+    """Users of project B cannot take project A's results as input, nor learn that A's job
+    exists: both are the same field-level 422, and nothing is created."""
+    project_a, project_b = project(), project()
+
+    def session(pid: str) -> httpx.Client:
+        token = user_token([pid], subject=f"user-of-{pid}")
+        return httpx.Client(
+            base_url=api_server.url, timeout=30, headers={"Authorization": f"Bearer {token}"}
+        )
+
+    with session(project_a) as a, session(project_b) as b:
+        theirs = a.post(f"/v1/projects/{project_a}/transcriptions", json={"audio_url": AUDIO})
+        assert theirs.status_code == 202, theirs.text
+        answers = {}
+        for job_id in (theirs.json()["id"], str(uuid.uuid4())):
+            response = b.post(
+                f"/v1/projects/{project_b}/scenes", json={"transcript_job_id": job_id}
+            )
+            [error] = response.json()["detail"]
+            answers[job_id] = (response.status_code, error["loc"], error["msg"])
+        assert answers == {
+            job_id: (
+                422,
+                ["body", "input", "transcript_job_id"],
+                f"no job {job_id} in this project",
+            )
+            for job_id in answers
+        }
+        assert b.get("/v1/jobs", params={"project_id": project_b}).json()["items"] == []
+        mine = a.post(
+            f"/v1/projects/{project_a}/scenes", json={"transcript_job_id": theirs.json()["id"]}
+        )
+        assert mine.status_code == 202, mine.text
+
+
 def test_other_bad_requests(http: httpx.Client) -> None:
     assert http.get(f"/v1/jobs/{uuid.uuid4()}").status_code == 404
     assert http.get("/v1/jobs/not-a-uuid").status_code == 422
@@ -286,6 +333,20 @@ def test_other_bad_requests(http: httpx.Client) -> None:
     unknown = http.post("/v1/jobs", json={"type": "karaoke", "project_id": project(), "input": {}})
     assert unknown.status_code == 422
     assert unknown.json()["detail"][0]["loc"] == ["body", "type"]
+
+
+def test_u0000_in_an_input_is_a_field_level_422_and_creates_nothing(http: httpx.Client) -> None:
+    pid = project()
+    response = http.post(  # a JSON \u0000 escape, as a client sends it
+        f"/v1/projects/{pid}/transcriptions",
+        content=b'{"audio_url": "https://example.org/a\\u0000b.wav"}',
+        headers={"Content-Type": "application/json"},
+    )
+    assert response.status_code == 422, response.text
+    [error] = response.json()["detail"]
+    assert (error["loc"], error["type"]) == (["body", "audio_url"], "control_character")
+    assert "found U+0000" in error["msg"]
+    assert http.get("/v1/jobs", params={"project_id": pid}).json()["items"] == []
 
 
 def test_auth_rules(api_server: ApiProcess) -> None:
@@ -331,15 +392,15 @@ def test_health_and_readiness(http: httpx.Client) -> None:
 
 
 def test_logs_of_the_latest_or_a_given_attempt_stream(http: httpx.Client, ojobs: OmveeJobs) -> None:
-    job_id = str(uuid.uuid4())
+    job_id, pid = str(uuid.uuid4()), project()
     http.post(
         "/v1/jobs",
         json={
             "type": "scene-generation",
-            "project_id": project(),
+            "project_id": pid,
             "job_id": job_id,
             "retries": 2,
-            "input": {"transcript_job_id": str(uuid.uuid4())},
+            "input": {"transcript_job_id": upstream_job(http, pid)},
             "pod_annotations": factories.pod_annotations(exit_code=1, fail_attempts=1),
         },
     )
@@ -364,15 +425,15 @@ def test_logs_of_the_latest_or_a_given_attempt_stream(http: httpx.Client, ojobs:
 def test_a_failed_jobs_logs_of_every_attempt_outlive_its_pods(
     http: httpx.Client, ojobs: OmveeJobs, batch: client.BatchV1Api, api_namespace: str
 ) -> None:
-    job_id = str(uuid.uuid4())
+    job_id, pid = str(uuid.uuid4()), project()
     http.post(
         "/v1/jobs",
         json={
             "type": "scene-generation",
-            "project_id": project(),
+            "project_id": pid,
             "job_id": job_id,
             "retries": 2,
-            "input": {"transcript_job_id": str(uuid.uuid4())},
+            "input": {"transcript_job_id": upstream_job(http, pid)},
             "pod_annotations": factories.pod_annotations(exit_code=3),
         },
     )

@@ -1,9 +1,9 @@
 """Schema-driven fuzzing: schemathesis generates requests from the app's own OpenAPI document
 and checks that no answer is a 5xx or breaks that document. (Not checked: that every
-schema-valid request is accepted: the API also refuses, with a 422, URLs pods must not fetch and
-input that does not fit the chosen type.) The app talks to the real local
-control plane, in a namespace without the job pods' ServiceAccount (so fuzzed jobs never run
-and take no GPU)."""
+schema-valid request is accepted: the API also refuses, with a 422, URLs pods must not fetch,
+earlier jobs that are not the project's, and input that does not fit the chosen type.) The app
+talks to the real local control plane, in a namespace without the job pods' ServiceAccount (so
+fuzzed jobs never run and take no GPU)."""
 
 from __future__ import annotations
 

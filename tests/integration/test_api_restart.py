@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from tests import factories
-from tests.api_process import SERVICE_TOKEN, ApiProcess
+from tests.api_process import SERVICE_TOKEN, ApiProcess, upstream_job
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.cluster
@@ -19,6 +19,10 @@ pytestmark = pytest.mark.cluster
 
 def test_api_killed_mid_submissions(api_server: ApiProcess) -> None:
     project = str(uuid.uuid4())
+    with httpx.Client(
+        base_url=api_server.url, timeout=10, headers={"Authorization": f"Bearer {SERVICE_TOKEN}"}
+    ) as session:
+        upstream = upstream_job(session, project)  # what every scene job takes input from
     accepted: dict[int, str] = {}
     rejected: list[int] = []
     connection_errors = 0
@@ -29,7 +33,7 @@ def test_api_killed_mid_submissions(api_server: ApiProcess) -> None:
         body = {
             "type": "scene-generation",
             "project_id": project,
-            "input": {"transcript_job_id": str(uuid.uuid4()) if i % 10 else "bad"},
+            "input": {"transcript_job_id": upstream if i % 10 else "bad"},
             "pod_annotations": factories.pod_annotations(run_duration="1s"),
         }
         deadline = time.monotonic() + 60
@@ -81,7 +85,7 @@ def test_api_killed_mid_submissions(api_server: ApiProcess) -> None:
                 listed += page.json()["items"]
                 if not (cursor := page.json()["next"]):
                     break
-            assert {job["id"] for job in listed} == set(accepted.values())  # nothing else
+            assert {job["id"] for job in listed} == {*accepted.values(), upstream}  # nothing else
             return all(job["phase"] == "Succeeded" for job in listed)
 
         wait_for(all_succeeded, "the 90 accepted jobs to succeed", 180)

@@ -4,6 +4,7 @@ and a real `helm install` that creates every object."""
 from __future__ import annotations
 
 import base64
+import ipaddress
 import json
 import subprocess
 import uuid
@@ -15,6 +16,8 @@ import yaml
 from kubernetes import client, dynamic
 
 from api.catalog.profiles import DEFAULT_PROFILES, load_catalog
+from api.v1alpha1.types import OmveeJobSpec
+from controller.builders import job_labels
 from tests.helm import CHART, Helm, HelmError, servicemonitor_crd
 from tests.namespaces import JOB_RUNNER_RBAC, create_namespace
 
@@ -84,6 +87,11 @@ def test_lint_passes(offline_helm: Helm, values: str) -> None:
         (["--set", "jobs.types.upscaling.image=x"], "additional properties 'upscaling'"),
         (["--set", "jobNamespaces={Bad_Name}"], "at '/jobNamespaces/0'"),
         (["--set", "api.blockedNetworks={everything}"], "at '/api/blockedNetworks/0'"),
+        (
+            ["--set", "jobs.networkPolicy.blockedCIDRs={metadata}"],
+            "at '/jobs/networkPolicy/blockedCIDRs/0'",
+        ),
+        (["--set", "jobs.networkPolicy.podCidr=10.0.0.0/8"], "additional properties 'podCidr'"),
     ],
 )
 def test_wrong_values_fail_with_the_key_named(
@@ -139,6 +147,91 @@ def test_job_runner_rights_match_the_example(offline_helm: Helm) -> None:
     roles = [o for o in by_kind(objects, "Role") if o["metadata"]["name"] == "omvee-job-runner"]
     assert sorted(r["metadata"]["namespace"] for r in roles) == ["a", "b"]
     assert all(r["rules"] == example["Role"]["rules"] for r in roles)
+
+
+def job_egress(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [o for o in by_kind(objects, "NetworkPolicy") if o["metadata"]["name"].endswith("-jobs")]
+
+
+def selects(policy: dict[str, Any], labels: dict[str, str]) -> bool:
+    selector = policy["spec"]["podSelector"]
+    return all(labels.get(k) == v for k, v in selector.get("matchLabels", {}).items()) and all(
+        e["operator"] == "Exists" and e["key"] in labels
+        for e in selector.get("matchExpressions", [])
+    )
+
+
+def allows(policy: dict[str, Any], address: str, port: int, protocol: str = "TCP") -> bool:
+    """Whether the egress rules let a selected pod connect to ``address``:``port``."""
+    ip = ipaddress.ip_address(address)
+
+    def in_block(block: dict[str, Any]) -> bool:
+        cidr = ipaddress.ip_network(block["cidr"])
+        return (
+            ip.version == cidr.version
+            and ip in cidr
+            and not any(
+                ip in ipaddress.ip_network(e)
+                for e in block.get("except", [])
+                if ipaddress.ip_network(e).version == ip.version
+            )
+        )
+
+    for rule in policy["spec"]["egress"]:
+        ports = rule.get("ports")
+        if ports and not any(
+            p["port"] == port and p.get("protocol", "TCP") == protocol for p in ports
+        ):
+            continue
+        if "to" not in rule or any(in_block(peer["ipBlock"]) for peer in rule["to"]):
+            return True
+    return False
+
+
+def test_job_pods_may_reach_dns_the_api_server_and_the_internet_only(offline_helm: Helm) -> None:
+    objects = offline_helm.template("--set", "jobNamespaces={a,b}", "--namespace", "a")
+    policies = job_egress(objects)
+    assert sorted(p["metadata"]["namespace"] for p in policies) == ["a", "b"]
+    policy = policies[0]
+    assert policy["spec"]["policyTypes"] == ["Egress"]
+    spec = OmveeJobSpec.model_validate(
+        {"type": "transcription", "projectId": str(uuid.uuid4()), "jobId": str(uuid.uuid4())}
+        | {"input": {"audioUrl": "https://media.example.com/a.mp3"}}
+    )
+    assert selects(policy, job_labels("job-x", spec, 0))  # what the operator puts on job pods
+    for deployment in by_kind(objects, "Deployment"):  # the operator and the API: not jobs
+        assert not selects(policy, deployment["spec"]["template"]["metadata"]["labels"])
+    for address, port, protocol, allowed in [
+        ("169.254.169.254", 80, "TCP", False),  # cloud metadata
+        ("169.254.169.254", 443, "TCP", False),
+        ("10.244.3.7", 8080, "TCP", False),  # a pod
+        ("10.96.12.1", 80, "TCP", False),  # a service
+        ("192.168.1.10", 10250, "TCP", False),  # a node's kubelet
+        ("10.96.0.10", 53, "UDP", True),  # DNS
+        ("169.254.20.10", 53, "UDP", True),  # NodeLocal DNSCache
+        ("10.96.0.1", 443, "TCP", True),  # the API server (not looked up offline: any address)
+        ("93.184.215.14", 443, "TCP", True),  # the internet
+        ("93.184.215.14", 8080, "TCP", True),
+        ("2606:2800:21f:cb07:6820:80da:af6b:8b2c", 443, "TCP", True),
+        ("fe80::1", 80, "TCP", False),
+        ("fd00:ec2::254", 80, "TCP", False),
+    ]:
+        assert allows(policy, address, port, protocol) is allowed, (address, port)
+
+
+def test_job_egress_follows_values(offline_helm: Helm) -> None:
+    [policy] = job_egress(
+        offline_helm.template(
+            "--set", "jobs.networkPolicy.apiServer.cidrs={172.18.0.2/32,10.96.0.1/32}",
+            "--set", "jobs.networkPolicy.podCIDR=30.0.0.0/16",
+            "--set", "jobs.networkPolicy.extraEgress[0].to[0].ipBlock.cidr=10.20.0.5/32",
+        )
+    )  # fmt: skip
+    assert allows(policy, "172.18.0.2", 6443) and allows(policy, "10.96.0.1", 443)
+    assert not allows(policy, "10.244.0.9", 443)  # 443 only to the API server
+    assert not allows(policy, "30.0.3.4", 80)  # a pod network in public space
+    assert allows(policy, "10.20.0.5", 80)  # an in-cluster dependency, listed
+    assert not job_egress(offline_helm.template("--set", "jobs.networkPolicy.enabled=false"))
 
 
 def test_pods_are_hardened_and_probed(offline_helm: Helm) -> None:
@@ -240,6 +333,32 @@ def test_rendered_manifests_are_valid_for_the_api_server(
     finally:
         for namespace in created:
             client.CoreV1Api(k8s).delete_namespace(namespace)
+
+
+@pytest.mark.cluster
+def test_job_egress_allows_the_api_server_it_looks_up(helm: Helm, k8s: client.ApiClient) -> None:
+    """Rendered against a cluster, the job pods may reach the `kubernetes` Service's address
+    and its endpoints on the API server ports, and nothing else in the cluster on them."""
+    service = client.CoreV1Api(k8s).read_namespaced_service("kubernetes", "default")
+    addresses = set(service.spec.cluster_i_ps)
+    try:  # none here: the local API server runs without an endpoint reconciler
+        endpoints = client.DiscoveryV1Api(k8s).read_namespaced_endpoint_slice(
+            "kubernetes", "default"
+        )
+        addresses |= {a for e in endpoints.endpoints for a in e.addresses}
+    except client.ApiException as error:
+        if error.status != 404:
+            raise
+    [policy] = job_egress(helm.template("--dry-run=server"))
+    [to_api_server] = [
+        r
+        for r in policy["spec"]["egress"]
+        if {"port": 443, "protocol": "TCP"} in r.get("ports", [])
+    ]
+    assert {ipaddress.ip_network(p["ipBlock"]["cidr"]) for p in to_api_server["to"]} == {
+        ipaddress.ip_network(a) for a in addresses
+    }
+    assert not allows(policy, "10.244.0.9", 443)
 
 
 @pytest.mark.cluster

@@ -18,7 +18,7 @@ import pytest
 from kubernetes import client
 
 from tests import factories
-from tests.api_process import SERVICE_TOKEN, ApiProcess
+from tests.api_process import SERVICE_TOKEN, ApiProcess, upstream_job
 from tests.local_service import saved_logs_env
 from tests.omveejobs import OmveeJobs, manifest
 from tests.waiting import wait_for
@@ -312,14 +312,14 @@ def test_stuck_rows_through_omvee(kubeconfig: Path, mirror_db: str) -> None:
 
 
 def submit(http: httpx.Client, **annotations: Any) -> str:
-    job_id = str(uuid.uuid4())
+    job_id, project = str(uuid.uuid4()), str(uuid.uuid4())
     response = http.post(
         "/v1/jobs",
         json={
             "type": "scene-generation",
-            "project_id": str(uuid.uuid4()),
+            "project_id": project,
             "job_id": job_id,
-            "input": {"transcript_job_id": str(uuid.uuid4())},
+            "input": {"transcript_job_id": upstream_job(http, project)},
             "pod_annotations": factories.pod_annotations(**annotations),
         },
     )

@@ -18,7 +18,7 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from api.v1alpha1 import constants
 from tests import factories
-from tests.api_process import SERVICE_TOKEN, ApiProcess
+from tests.api_process import SERVICE_TOKEN, ApiProcess, upstream_job
 from tests.localcluster.layout import REPO_ROOT
 from tests.waiting import wait_for
 
@@ -66,11 +66,17 @@ def cleanup(http: httpx.Client) -> Iterator[list[str]]:
 
 
 def submit(
-    http: httpx.Client, project: str, job_type: str, run: str, cleanup: list[str]
+    http: httpx.Client,
+    project: str,
+    job_type: str,
+    run: str,
+    cleanup: list[str],
+    upstream: str = "",
 ) -> dict[str, Any]:
+    """``upstream``: the project's transcription a scene-generation job takes input from."""
     inputs = {
         "transcription": {"audio_url": "https://media.example.com/a.mp3"},
-        "scene-generation": {"transcript_job_id": str(uuid.uuid4())},
+        "scene-generation": {"transcript_job_id": upstream},
     }
     response = http.post(
         "/v1/jobs",
@@ -119,8 +125,11 @@ def test_jobs_appear_and_change_live_and_gpu_waits_are_shown(
     page.fill("#filter-project", project)
     expect(page.locator("#empty")).to_be_visible()
 
-    slow = submit(http, project, "scene-generation", "1h", cleanup)
-    quick = submit(http, project, "scene-generation", "3s", cleanup)
+    # the scene jobs' input, ended before the GPU jobs below need both GPUs
+    upstream = upstream_job(http, project)
+    wait_for(lambda: phase_of(http, upstream) == "Succeeded", "the transcription to end", 60)
+    slow = submit(http, project, "scene-generation", "1h", cleanup, upstream)
+    quick = submit(http, project, "scene-generation", "3s", cleanup, upstream)
     expect(row(page, slow["id"])).to_be_visible(timeout=LIVE)
     expect(row(page, quick["id"])).to_be_visible(timeout=LIVE)
     expect(row(page, slow["id"]).locator("td.type")).to_have_text("scene-generation")
@@ -147,11 +156,11 @@ def test_jobs_appear_and_change_live_and_gpu_waits_are_shown(
     for job in gpu:
         expect(row(page, job["id"]).locator(".badge.gpu")).to_have_count(0)
 
-    expect(page.locator("#shown")).to_contain_text("5 of ")
+    expect(page.locator("#shown")).to_contain_text("6 of ")
     counts = page.locator("#type-counts [data-count=transcription] b")
-    assert int(counts.inner_text()) >= 3
+    assert int(counts.inner_text()) >= 4
     page.select_option("#filter-type", "transcription")
-    expect(page.locator("#job-rows tr")).to_have_count(3)
+    expect(page.locator("#job-rows tr")).to_have_count(4)
     page.select_option("#filter-phase", "Pending")
     expect(page.locator("#job-rows tr")).to_have_count(1)
     page.select_option("#filter-phase", "")
@@ -164,7 +173,7 @@ def test_job_page_shows_timeline_attempts_log_and_its_buttons_work(
     page: Page, http: httpx.Client, k8s: client.ApiClient, api_namespace: str, cleanup: list[str]
 ) -> None:
     project = str(uuid.uuid4())
-    job = submit(http, project, "scene-generation", "1h", cleanup)
+    job = submit(http, project, "scene-generation", "1h", cleanup, upstream_job(http, project))
     wait_for(lambda: phase_of(http, job["id"]) == "Running", "the job to run", 60)
     report_progress(k8s, api_namespace, job["id"], 25)
     page.fill("#filter-project", project)

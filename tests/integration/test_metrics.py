@@ -19,7 +19,7 @@ from api.v1alpha1.names import omveejob_name
 from controller.metrics.registry import QUEUE_BUCKETS, RUN_BUCKETS
 from controller.status import parse_time
 from tests import factories
-from tests.api_process import ApiProcess
+from tests.api_process import ApiProcess, upstream_job
 from tests.omveejobs import FINAL, OmveeJobs
 from tests.operator_process import OperatorProcess
 from tests.waiting import wait_for
@@ -43,21 +43,30 @@ def delta(before: Samples, after: Samples, name: str, **labels: str) -> float:
     return after.get(key, 0.0) - before.get(key, 0.0)
 
 
-INPUTS = {
-    "transcription": {"audio_url": "https://media.example.com/a.mp3"},
-    "scene-generation": {"transcript_job_id": str(uuid.uuid4())},
-    "visual-prompts": {"scenes_job_id": str(uuid.uuid4())},
-    "video-generation": {"images_job_id": str(uuid.uuid4())},
+INPUT_FIELDS = {
+    "transcription": "audio_url",
+    "scene-generation": "transcript_job_id",
+    "visual-prompts": "scenes_job_id",
+    "video-generation": "images_job_id",
 }
 
 
-def submit(http: httpx.Client, job_type: str, annotations: dict[str, str], **extra: Any) -> str:
+def submit(
+    http: httpx.Client,
+    job_type: str,
+    annotations: dict[str, str],
+    upstream: tuple[str, str],
+    **extra: Any,
+) -> str:
+    """``upstream``: (project, its job that every job but a transcription takes input from)."""
     job_id = str(uuid.uuid4())
+    project, upstream_id = upstream
+    value = "https://media.example.com/a.mp3" if job_type == "transcription" else upstream_id
     body = {
         "type": job_type,
-        "project_id": str(uuid.uuid4()),
+        "project_id": project,
         "job_id": job_id,
-        "input": INPUTS[job_type],
+        "input": {INPUT_FIELDS[job_type]: value},
         "pod_annotations": annotations,
         **extra,
     }
@@ -123,20 +132,23 @@ def test_metrics_after_a_known_set_of_jobs(
     api_namespace: str,
 ) -> None:
     ojobs = OmveeJobs(k8s, api_namespace)
+    project = str(uuid.uuid4())
+    upstream = (project, upstream_job(http, project))  # ended before the figures are read
+    ojobs.wait_final(omveejob_name(upstream[1]), timeout=60)
     settle(k8s)
     op_before, api_before = scrape(operator.url), scrape(api_server.url)
 
     quick = factories.pod_annotations(run_duration="1s")
     long_run = factories.pod_annotations(run_duration="1h")
-    succeeded = [submit(http, "visual-prompts", quick) for _ in range(2)]
+    succeeded = [submit(http, "visual-prompts", quick, upstream) for _ in range(2)]
     failing = submit(
-        http, "scene-generation", factories.pod_annotations(exit_code=1), retries=2
+        http, "scene-generation", factories.pod_annotations(exit_code=1), upstream, retries=2
     )  # 3 attempts, then BackoffLimitExceeded
     # two GPU nodes with one GPU each: the video job takes one, a transcription the other, and
     # the second transcription waits for a GPU
-    video = submit(http, "video-generation", long_run)
+    video = submit(http, "video-generation", long_run, upstream)
     wait_for(lambda: ojobs.status(omveejob_name(video)).get("phase") == "Running", "video", 30)
-    gpu_jobs = [submit(http, "transcription", long_run) for _ in range(2)]
+    gpu_jobs = [submit(http, "transcription", long_run, upstream) for _ in range(2)]
 
     def one_waiting() -> str | None:
         reasons = {j: ojobs.status(omveejob_name(j)).get("reason") for j in gpu_jobs}

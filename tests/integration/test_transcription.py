@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from api.urlpolicy import ENV_ALLOWED_NETWORKS
 from jobimages.runtime.job import Job
 from jobimages.runtime.results import LocalResults
 from jobimages.runtime.run import execute
@@ -45,6 +46,15 @@ class Recorder:
 
     def note(self, message: str) -> None:
         self.notes.append(message)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def local_media_allowed() -> Iterator[None]:
+    """The media server is on 127.0.0.1, which the URL policy refuses; this test-only allowance
+    opens that one address to the job runtime, in process and in the entrypoints it starts."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(ENV_ALLOWED_NETWORKS, '["127.0.0.1/32"]')
+        yield
 
 
 @pytest.fixture(scope="module")

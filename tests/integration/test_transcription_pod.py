@@ -18,11 +18,13 @@ import pytest
 import yaml
 from kubernetes import client, watch
 
+from api.urlpolicy import ENV_ALLOWED_NETWORKS
 from tests import factories
 from tests.localcluster.layout import REPO_ROOT
 from tests.media import SENTENCE, serve, speak, word_error_rate
 from tests.omveejobs import OmveeJobs, manifest
 from tests.operator_process import OperatorProcess
+from tests.recorder import recording_server
 
 pytestmark = [pytest.mark.cluster, pytest.mark.media]
 # Long enough (about 25 s of audio) for several rate-limited progress reports.
@@ -70,6 +72,8 @@ def run_as_pod(
             "OMVEE_JOB": json.dumps(document),
             "KUBECONFIG": str(as_job_runner(kubeconfig, namespace, tmp_path / "sa.yaml")),
             "OMVEE_RESULTS_DIR": str(tmp_path / "results"),
+            # the media server's address, which the URL policy refuses: open for tests only
+            ENV_ALLOWED_NETWORKS: '["127.0.0.1/32"]',
         },
     )
 
@@ -192,6 +196,7 @@ def test_scene_generation_reads_the_transcription_jobs_result(
         "scene-generation",
         input={"transcriptJobId": source["spec"]["jobId"], "maxSceneSeconds": 10},
         pod_annotations=factories.pod_annotations(run_duration="1h"),
+        projectId=source["spec"]["projectId"],  # a job takes input from its own project's only
     )
     ojobs.create(scenes_job)
     ojobs.wait_status("scenes", "Running", lambda s: s.get("phase") == "Running")
@@ -206,3 +211,48 @@ def test_scene_generation_reads_the_transcription_jobs_result(
         (4.0, 6.0, "Two dogs."),
     ]
     ojobs.patch_spec("scenes", {"cancel": True})
+
+
+def test_a_job_naming_another_projects_job_reads_nothing_of_it(
+    operator: OperatorProcess,
+    k8s: client.ApiClient,
+    job_namespace: str,
+    kubeconfig: Path,
+    tmp_path: Path,
+) -> None:
+    """Run as its pod would be even if the operator had let it start: the scene job of another
+    project exits 65 before fetching the earlier job's result."""
+    ojobs = OmveeJobs(k8s, job_namespace)
+    with recording_server(lambda path, body: (200, {"segments": []})) as results:
+        source = manifest(
+            "theirs", "transcription", pod_annotations=factories.pod_annotations(run_duration="1h")
+        )
+        ojobs.create(source)
+        ojobs.wait_status("theirs", "its first run", lambda s: s.get("run") == 0)
+        ojobs.custom.patch_namespaced_custom_object_status(
+            "omvee.io",
+            "v1alpha1",
+            job_namespace,
+            "omveejobs",
+            "theirs",
+            {
+                "status": {
+                    "phase": "Succeeded",
+                    "reason": "Succeeded",
+                    "result": {"files": {"json": f"{results.url}/transcript.json"}},
+                }
+            },
+        )
+        upstream = source["spec"]["jobId"]
+        scenes_job = manifest("mine", "scene-generation", input={"transcriptJobId": upstream})
+        ojobs.create(scenes_job)  # (the operator refuses it too: not its project's upstream)
+        result = run_as_pod(
+            "jobimages.scene_generation", scenes_job, "mine", job_namespace, kubeconfig, tmp_path
+        )
+    project = scenes_job["spec"]["projectId"]
+    assert result.returncode == 65, result.stderr
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"permanent failure: there is no job {upstream} in project {project} to take input from"
+    )
+    assert results.requests == []
+    ojobs.patch_spec("theirs", {"cancel": True})

@@ -12,7 +12,14 @@ from api.rest.metrics import app_metrics
 from api.rest.schemas import JobAccepted, JobCreate, Problem
 from api.rest.settings import Settings
 from api.rest.store import REQUEST_HASH, JobStore
-from api.rest.submit import annotation_problems, build_omveejob, input_problems, job_id_for
+from api.rest.submit import (
+    annotation_problems,
+    build_omveejob,
+    input_problems,
+    job_id_for,
+    unknown_upstream_problem,
+    upstream_job_ids,
+)
 
 ACCEPTED_RESPONSES: dict[int | str, dict[str, object]] = {
     202: {"model": JobAccepted, "description": "Accepted: the job exists and will run."},
@@ -34,9 +41,13 @@ def submit(
 ) -> JSONResponse:
     if not principal.may_access(create.project_id):
         raise NotFound(f"no project {create.project_id}")
-    spec_input, problems = input_problems(
-        create, allowed_hosts=settings.url_hosts, blocked_networks=settings.blocked_networks
-    )
+    spec_input, problems = input_problems(create, policy=settings.url_policy())
+    if spec_input:  # the input is valid: the jobs it names must be this project's
+        problems += [
+            unknown_upstream_problem(field, upstream)
+            for field, upstream in upstream_job_ids(create).items()
+            if store.find_in_project(upstream, create.project_id) is None
+        ]
     problems += annotation_problems(create, settings.pod_annotation_prefixes)
     if problems:
         raise RequestValidationError(problems)

@@ -1,0 +1,102 @@
+"""A job takes input only from an earlier job of its own project: the runtime checks the
+project before it reads anything, and answers another project's job like a missing one."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from jobimages.runtime import previous
+from jobimages.runtime.job import Job
+from jobimages.runtime.results import LocalResults
+from jobimages.runtime.run import execute
+from jobimages.scene_generation.__main__ import generate
+from tests.unit.test_jobimages_egress import Notes
+
+MINE, THEIRS = str(uuid.uuid4()), str(uuid.uuid4())
+
+
+class FakeOmveeJobs:
+    """list_namespaced_custom_object over some OmveeJobs, with field selectors on spec.jobId."""
+
+    def __init__(self, *items: dict[str, Any]) -> None:
+        self.items = list(items)
+        self.selectors: list[str] = []
+
+    def list_namespaced_custom_object(self, *args: Any, field_selector: str) -> dict[str, Any]:
+        self.selectors.append(field_selector)
+        job_id = field_selector.removeprefix("spec.jobId=")
+        return {"items": [i for i in self.items if i["spec"]["jobId"] == job_id]}
+
+
+def transcription(project: str, job_id: str, transcript: Path) -> dict[str, Any]:
+    return {
+        "metadata": {"name": f"job-{job_id}", "creationTimestamp": "2026-01-01T00:00:00Z"},
+        "spec": {"type": "transcription", "projectId": project, "jobId": job_id},
+        "status": {"phase": "Succeeded", "result": {"files": {"json": transcript.as_uri()}}},
+    }
+
+
+@pytest.fixture
+def transcript(tmp_path: Path) -> Path:
+    path = tmp_path / "transcript.json"
+    segments = [{"start": 0.0, "end": 2.0, "text": "One quick fox.", "words": []}]
+    path.write_text(json.dumps({"segments": segments, "duration": 2.0, "language": "en"}))
+    return path
+
+
+def scenes_job(project: str, upstream: str) -> Job:
+    return Job(
+        "scene-generation",
+        project,
+        str(uuid.uuid4()),
+        {"transcriptJobId": upstream},
+        name="scenes",
+        namespace="omvee",
+    )
+
+
+def run(
+    job: Job, api: FakeOmveeJobs, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> tuple[int, list[str]]:
+    """The scene-generation entrypoint's exit code and what it said."""
+    monkeypatch.setattr(previous, "_custom_objects", lambda: api)
+    notes = Notes()
+    code = execute(generate, job, notes, LocalResults(tmp_path / "results"))
+    return code, notes.notes
+
+
+def test_another_projects_job_is_refused_without_reading_its_result(
+    tmp_path: Path, transcript: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    theirs = str(uuid.uuid4())
+    api = FakeOmveeJobs(transcription(THEIRS, theirs, transcript))
+    read: list[str] = []
+    monkeypatch.setattr(previous, "read_location", lambda location, **_: read.append(location))
+    assert run(scenes_job(MINE, theirs), api, tmp_path, monkeypatch) == (
+        65,
+        [f"permanent failure: there is no job {theirs} in project {MINE} to take input from"],
+    )
+    assert read == []
+    # exactly what a job id that exists nowhere gets
+    missing = str(uuid.uuid4())
+    assert run(scenes_job(MINE, missing), api, tmp_path, monkeypatch) == (
+        65,
+        [f"permanent failure: there is no job {missing} in project {MINE} to take input from"],
+    )
+
+
+def test_a_job_of_the_same_project_is_read(
+    tmp_path: Path, transcript: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    upstream = str(uuid.uuid4())
+    api = FakeOmveeJobs(
+        transcription(THEIRS, upstream, tmp_path / "not-this-one.json"),  # a duplicate id
+        transcription(MINE.upper(), upstream, transcript),  # ids compare case-blind
+    )
+    assert run(scenes_job(MINE, upstream.upper()), api, tmp_path, monkeypatch) == (0, [])
+    assert api.selectors == [f"spec.jobId={upstream.upper()}", f"spec.jobId={upstream}"]
