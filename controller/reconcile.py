@@ -338,14 +338,20 @@ class Reconciler:
         if self.metrics is not None:
             self.metrics.record_jobs(count_jobs(ojobs))
         for ojob in ojobs:
-            self.offer(ojob)
-            status = ojob.get("status") or {}
-            spec = ojob.get("spec") or {}
-            final = status.get("phase") in ("Succeeded", "Failed", "Cancelled")
-            rerun = int(spec.get("rerun") or 0) > int(status.get("run") or 0)
-            unsaved = self.logs is not None and archive.logs_pending(status, now)
+            key = (ojob["metadata"]["namespace"], ojob["metadata"]["name"])
+            try:
+                self.offer(ojob)
+                status = ojob.get("status") or {}
+                spec = ojob.get("spec") or {}
+                final = status.get("phase") in ("Succeeded", "Failed", "Cancelled")
+                rerun = int(spec.get("rerun") or 0) > int(status.get("run") or 0)
+                unsaved = self.logs is not None and archive.logs_pending(status, now)
+            except Exception as error:  # one odd object must not stop the resync of the rest
+                log.error("Resync could not read OmveeJob %s/%s: %s", *key, error)
+                keys.append(key)  # its reconcile says what is wrong with it
+                continue
             if not final or rerun or unsaved:
-                keys.append((ojob["metadata"]["namespace"], ojob["metadata"]["name"]))
+                keys.append(key)
         return keys
 
 
