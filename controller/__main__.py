@@ -108,7 +108,15 @@ def main() -> None:
         mirror.start(stop)
         log.info("Mirroring job status to %s", sink.describe())
     kube = Kube(_api_client(options.max_workers + 4))
-    reconciler = Reconciler(kube, catalog, mirror, options.namespaces, logs, metrics=metrics)
+    reconciler = Reconciler(
+        kube,
+        catalog,
+        mirror,
+        options.namespaces,
+        logs,
+        metrics=metrics,
+        job_env=options.job_env,
+    )
     gate = ActiveGate(
         kube,
         options.peering_name,

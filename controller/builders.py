@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from api.catalog.profiles import JobProfile
@@ -68,7 +69,10 @@ def build_job(
     spec: OmveeJobSpec,
     run: int,
     profile: JobProfile,
+    extra_env: Sequence[tuple[str, str]] = (),
 ) -> dict[str, Any]:
+    """The batch/v1 Job of one run; ``extra_env`` is (name, value) pairs every job container
+    gets as well (the operator's job_env: the URL policy)."""
     labels = job_labels(name, spec, run)
     container: dict[str, Any] = {
         "name": constants.CONTAINER_NAME,
@@ -78,6 +82,7 @@ def build_job(
             {"name": constants.ENV_JOB, "value": job_document(name, namespace, spec, run)},
             {"name": "OMVEE_POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
             {"name": "TMPDIR", "value": "/tmp"},
+            *({"name": key, "value": value} for key, value in extra_env),
         ],
         "resources": profile.resources.model_dump(exclude_defaults=True),
         "securityContext": {

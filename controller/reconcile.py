@@ -54,8 +54,10 @@ class Reconciler:
         namespaces: tuple[str, ...] = (),
         logs: LogStore | None = None,
         metrics: OperatorMetrics | None = None,
+        job_env: tuple[tuple[str, str], ...] = (),
     ) -> None:
         self.logs = logs
+        self.job_env = job_env
         self.metrics = metrics
         self.kube = kube
         self.catalog = catalog
@@ -230,6 +232,7 @@ class Reconciler:
                 spec=spec,
                 run=run,
                 profile=profile,
+                extra_env=self.job_env,
             )
             try:
                 created = self.kube.ensure_job(manifest, meta["uid"])

@@ -8,7 +8,10 @@ import socket
 from dataclasses import dataclass
 from pathlib import Path
 
+from api import urlpolicy
 from api.catalog.profiles import DEFAULT_PROFILES
+
+JOB_ENV = (urlpolicy.ENV_HOSTS, urlpolicy.ENV_BLOCKED_NETWORKS, urlpolicy.ENV_ALLOWED_NETWORKS)
 
 
 class SettingsError(ValueError):
@@ -50,6 +53,10 @@ class OperatorSettings:
     mirror_dsn: str = ""
     supabase_url: str = ""
     supabase_service_role_key: str = ""
+    # Passed on to every job container as is: the URL policy the job runtime enforces on each
+    # connection ($OMVEE_URL_HOSTS, $OMVEE_URL_BLOCKED_NETWORKS, $OMVEE_URL_ALLOWED_NETWORKS;
+    # see api.urlpolicy), so pods apply the same policy as the API. Unset: the default policy.
+    job_env: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def from_env(cls) -> OperatorSettings:
@@ -93,4 +100,5 @@ class OperatorSettings:
             peering_name=env.get("OMVEE_PEERING", ""),
             peering_priority=_priority(env.get("OMVEE_PEERING_PRIORITY", "")),
             identity=env.get("POD_NAME") or f"{socket.gethostname()}-{os.getpid()}",
+            job_env=tuple((name, env[name]) for name in JOB_ENV if env.get(name)),
         )

@@ -183,7 +183,10 @@ def allows(policy: dict[str, Any], address: str, port: int, protocol: str = "TCP
             p["port"] == port and p.get("protocol", "TCP") == protocol for p in ports
         ):
             continue
-        if "to" not in rule or any(in_block(peer["ipBlock"]) for peer in rule["to"]):
+        # A namespaceSelector peer (DNS in kube-system) matches pods, not addresses.
+        if "to" not in rule or any(
+            in_block(peer["ipBlock"]) for peer in rule["to"] if "ipBlock" in peer
+        ):
             return True
     return False
 
@@ -207,8 +210,9 @@ def test_job_pods_may_reach_dns_the_api_server_and_the_internet_only(offline_hel
         ("10.244.3.7", 8080, "TCP", False),  # a pod
         ("10.96.12.1", 80, "TCP", False),  # a service
         ("192.168.1.10", 10250, "TCP", False),  # a node's kubelet
-        ("10.96.0.10", 53, "UDP", True),  # DNS
         ("169.254.20.10", 53, "UDP", True),  # NodeLocal DNSCache
+        ("10.244.3.7", 53, "UDP", False),  # any pod's port 53: only kube-system's (below)
+        ("8.8.8.8", 53, "UDP", True),  # a public resolver is the internet
         ("10.96.0.1", 443, "TCP", True),  # the API server (not looked up offline: any address)
         ("93.184.215.14", 443, "TCP", True),  # the internet
         ("93.184.215.14", 8080, "TCP", True),
@@ -217,6 +221,12 @@ def test_job_pods_may_reach_dns_the_api_server_and_the_internet_only(offline_hel
         ("fd00:ec2::254", 80, "TCP", False),
     ]:
         assert allows(policy, address, port, protocol) is allowed, (address, port)
+    [dns] = [
+        r for r in policy["spec"]["egress"] if {"port": 53, "protocol": "UDP"} in r.get("ports", [])
+    ]
+    assert {
+        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}}
+    } in dns["to"]
 
 
 def test_job_egress_follows_values(offline_helm: Helm) -> None:
@@ -232,6 +242,24 @@ def test_job_egress_follows_values(offline_helm: Helm) -> None:
     assert not allows(policy, "30.0.3.4", 80)  # a pod network in public space
     assert allows(policy, "10.20.0.5", 80)  # an in-cluster dependency, listed
     assert not job_egress(offline_helm.template("--set", "jobs.networkPolicy.enabled=false"))
+
+
+def test_the_operator_passes_the_apis_url_policy_to_job_pods(offline_helm: Helm) -> None:
+    objects = offline_helm.template(
+        "--set", "api.urlHosts={*.example-cdn.com}",
+        "--set", "api.blockedNetworks={10.0.0.0/8}",
+    )  # fmt: skip
+    deployments = {d["metadata"]["name"]: d for d in by_kind(objects, "Deployment")}
+    envs = {
+        name.rsplit("-", 1)[-1]: {
+            e["name"]: e.get("value") for e in d["spec"]["template"]["spec"]["containers"][0]["env"]
+        }
+        for name, d in deployments.items()
+    }
+    assert envs["operator"]["OMVEE_URL_HOSTS"] == envs["api"]["OMVEE_API_URL_HOSTS"]
+    assert envs["operator"]["OMVEE_URL_HOSTS"] == '["*.example-cdn.com"]'
+    assert envs["operator"]["OMVEE_URL_BLOCKED_NETWORKS"] == '["10.0.0.0/8"]'
+    assert envs["api"]["OMVEE_API_BLOCKED_NETWORKS"] == '["10.0.0.0/8"]'
 
 
 def test_pods_are_hardened_and_probed(offline_helm: Helm) -> None:

@@ -9,6 +9,7 @@ from api.v1alpha1 import constants
 from api.v1alpha1.types import JobType, OmveeJobSpec
 from controller.builders import build_job
 from controller.naming import job_name
+from controller.settings import OperatorSettings
 
 SPEC = OmveeJobSpec.model_validate(
     {
@@ -117,3 +118,37 @@ def test_pod_is_hardened_placed_on_gpu_and_told_its_job() -> None:
         "jobId": SPEC.job_id,
         "input": {"audioUrl": "https://x/a.mp3"},
     }
+
+
+def test_the_url_policy_the_operator_was_given_reaches_every_job_container() -> None:
+    spec = OmveeJobSpec.model_validate(
+        {
+            "type": "transcription",
+            "projectId": "2f1c6a0e-8d3b-4c55-9a57-3f0b7e6d9c10",
+            "jobId": "7b9e2c41-5a0f-4e8e-b1d2-6c3f4a5b6d7e",
+            "input": {"audioUrl": "https://media.example.com/a.mp3"},
+        }
+    )
+    job = build_job(
+        name="ep-1",
+        namespace="media",
+        uid="uid-1",
+        job_name="ep-1-r0",
+        spec=spec,
+        run=0,
+        profile=load_catalog().profile(spec.type),
+        extra_env=(("OMVEE_URL_HOSTS", '["*.example.com"]'),),
+    )
+    [container] = job["spec"]["template"]["spec"]["containers"]
+    assert {"name": "OMVEE_URL_HOSTS", "value": '["*.example.com"]'} in container["env"]
+
+
+def test_the_operator_passes_on_only_the_url_policy_it_was_given(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("OMVEE_URL_BLOCKED_NETWORKS", '["10.0.0.0/8"]')
+    monkeypatch.delenv("OMVEE_URL_HOSTS", raising=False)
+    monkeypatch.setenv("OMVEE_URL_ALLOWED_NETWORKS", "")
+    assert OperatorSettings.from_env().job_env == (
+        ("OMVEE_URL_BLOCKED_NETWORKS", '["10.0.0.0/8"]'),
+    )
