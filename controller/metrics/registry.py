@@ -23,6 +23,8 @@ from controller.metrics.snapshot import JobCounts
 RUN_BUCKETS = (1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 14400, 28800, 86400)
 QUEUE_BUCKETS = (0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 7200, 21600)
 MIRROR_LAG_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900)
+# Which kind of mirror row was dropped past the writer's capacity (controller.mirror.backlog).
+MIRROR_DROPPED_KINDS = frozenset({"SetAside", "Waiting"})
 
 
 class OperatorMetrics:
@@ -86,6 +88,14 @@ class OperatorMetrics:
             ["reason"],
             registry=on,
         )
+        self.mirror_dropped_rows = Counter(
+            "omvee_mirror_rows_dropped_total",
+            "Mirror rows dropped because the writer held as many as it may, by kind: SetAside "
+            "(a row the database refused, dropped first) or Waiting (a row waiting for the "
+            "database). The next resync offers every job's row again.",
+            ["kind"],
+            registry=on,
+        )
         self.reconcile_errors = Counter(
             "omvee_reconcile_errors_total",
             "Reconciles that raised an error (the OmveeJob is retried at the next resync).",
@@ -95,6 +105,8 @@ class OperatorMetrics:
             self.retries.labels(job_type.value)
         for reason in labels.MIRROR_FAILURE_REASONS:
             self.mirror_failures.labels(reason)
+        for kind in MIRROR_DROPPED_KINDS:
+            self.mirror_dropped_rows.labels(kind)
         on.register(_Gauges(self))
 
     def record(self, seen: Observations) -> None:
@@ -120,6 +132,10 @@ class OperatorMetrics:
 
     def mirror_failed(self, reason: str) -> None:
         self.mirror_failures.labels(labels.bounded(reason, labels.MIRROR_FAILURE_REASONS)).inc()
+
+    def mirror_dropped(self, kind: str, rows: int = 1) -> None:
+        """``rows`` mirror rows of ``kind`` (``SetAside`` or ``Waiting``) dropped past capacity."""
+        self.mirror_dropped_rows.labels(labels.bounded(kind, MIRROR_DROPPED_KINDS)).inc(rows)
 
     def reconcile_failed(self) -> None:
         self.reconcile_errors.inc()

@@ -4,13 +4,19 @@ The operator never waits on the database: ``offer`` only records the newest row 
 one thread writes them. Two kinds of failure are told apart (``sinks.failure_reason``):
 
 - the database is *unavailable* (unreachable, timed out, a 5xx): no row can go in, so rows wait
-  (one per job, at most ``capacity``; past that the oldest is dropped and the next resync offers
-  it again), the writer retries with backoff, and the log says the mirror is behind, then when
-  it caught up;
+  (one per job), the writer retries with backoff, and the log says the mirror is behind, then
+  when it caught up;
 - the database *refuses a row* for its content (a data error, a constraint): that row is set
   aside with the database's message, logged once, counted as ``Rejected``, and tried again on
   its own backoff (30 s doubling to 10 min); every other row goes on. A newer row of the same
-  job replaces it and is tried at once.
+  job replaces it and is tried at once. Set-aside rows whose retry time has come take turns with
+  waiting rows (one each while both are ready), so many falling due together (after a restart)
+  hold up no waiting row.
+
+Rows held, waiting and set aside together, are at most ``capacity``: past that the row set aside
+longest ago is dropped, else the oldest waiting row, so set-aside rows never keep a new row out;
+each drop is counted (``omvee_mirror_rows_dropped_total{kind}``) and the next resync offers the
+dropped row again.
 
 What the database cannot store at all (U+0000, unpaired surrogates) is replaced before a row is
 held (``rows.storable``), and the log says where.
@@ -25,7 +31,7 @@ from collections import OrderedDict
 from typing import Any
 
 from controller.metrics.registry import OperatorMetrics
-from controller.mirror.backlog import FIRST_RETRY, MAX_RETRY, Backlog
+from controller.mirror.backlog import FIRST_RETRY, MAX_RETRY, SET_ASIDE, WAITING, Backlog
 from controller.mirror.rows import storable
 from controller.mirror.sinks import REJECTED, Sink, error_message, failure_reason
 
@@ -58,16 +64,21 @@ class MirrorWriter:
 
     @property
     def dropped(self) -> int:
+        """Rows dropped past ``capacity`` so far, set aside or waiting."""
         return self._backlog.dropped
 
     def offer(self, row: dict[str, Any]) -> None:
         """Hold ``row`` (a ``rows.build_row`` dict) for writing unless its job's row is already
-        written or held at that revision or a newer one."""
+        written or held at that revision or a newer one. Past ``capacity`` one held row is
+        dropped (see the module's docstring)."""
         with self._changed:
             if not self._backlog.newer(row):
                 return
             safe, replaced = storable(row)
+            dropped, dropped_set_aside = self._backlog.dropped, self._backlog.dropped_set_aside
             self._backlog.offer(safe, time.monotonic())
+            dropped_set_aside = self._backlog.dropped_set_aside - dropped_set_aside
+            dropped_waiting = self._backlog.dropped - dropped - dropped_set_aside
             self._changed.notify()
             news = bool(replaced) and self._replaced.get(row["id"]) != tuple(replaced)
             if replaced:
@@ -75,6 +86,10 @@ class MirrorWriter:
                 self._replaced.move_to_end(row["id"])
                 if len(self._replaced) > self.remember:
                     self._replaced.popitem(last=False)
+        if self.metrics is not None:
+            for kind, count in ((SET_ASIDE, dropped_set_aside), (WAITING, dropped_waiting)):
+                if count:
+                    self.metrics.mirror_dropped(kind, count)
         if news:
             log.warning(
                 "Mirror row of job %s (OmveeJob %s/%s): replaced characters PostgreSQL cannot "
@@ -124,7 +139,7 @@ class MirrorWriter:
         message = error_message(error)
         with self._changed:
             outcome = self._backlog.refused(row, message, time.monotonic())
-        if outcome is None:  # a newer row of the job came meanwhile: it goes next
+        if outcome is None:  # a newer row of the job came meanwhile (it goes next), or dropped
             return
         refusal, news = outcome
         (log.error if news else log.debug)(

@@ -197,6 +197,26 @@ def test_set_aside_rows_have_their_own_gauge(
     assert value(metrics, "omvee_mirror_write_failures_total", reason="Unavailable") == 0
 
 
+def test_rows_dropped_past_capacity_are_counted_by_kind(
+    metrics: OperatorMetrics, stop: threading.Event
+) -> None:
+    sink = Sink()
+    sink.error = psycopg.errors.CheckViolation("violates check constraint")
+    writer = MirrorWriter(sink, capacity=2, metrics=metrics, first_retry=3600)
+    assert value(metrics, "omvee_mirror_rows_dropped_total", kind="SetAside") == 0
+    assert value(metrics, "omvee_mirror_rows_dropped_total", kind="Waiting") == 0
+    writer.offer({"id": "bad", "revision": 1})
+    writer.start(stop)
+    wait_for(lambda: writer.set_aside() == 1, "the row to be set aside", 10)
+    stop.set()
+    for key in ("a", "b", "c"):
+        writer.offer({"id": key, "revision": 1})
+    # "b" pushed out the set-aside row, "c" then the oldest waiting row, "a"
+    assert value(metrics, "omvee_mirror_rows_dropped_total", kind="SetAside") == 1
+    assert value(metrics, "omvee_mirror_rows_dropped_total", kind="Waiting") == 1
+    assert (writer.pending(), writer.set_aside(), writer.dropped) == (2, 0, 2)
+
+
 def test_reconcile_errors(metrics: OperatorMetrics) -> None:
     metrics.reconcile_failed()
     assert value(metrics, "omvee_reconcile_errors_total") == 1

@@ -110,5 +110,78 @@ def test_capacity_bounds_waiting_and_set_aside_rows_together() -> None:
     drain(backlog, now=0, refuse="bad")
     for i in range(5):
         backlog.offer(row(f"job-{i}", 1), now=0)
-    assert (backlog.waiting(), backlog.set_aside(), backlog.dropped) == (2, 1, 3)
-    assert drain(backlog, now=0) == [("job-3", 1), ("job-4", 1)]
+    # the set-aside row went first, then the oldest waiting rows
+    assert (backlog.waiting(), backlog.set_aside()) == (3, 0)
+    assert (backlog.dropped, backlog.dropped_set_aside) == (3, 1)
+    assert drain(backlog, now=10_000) == [("job-2", 1), ("job-3", 1), ("job-4", 1)]
+
+
+def test_set_aside_rows_filling_capacity_never_keep_a_new_row_out() -> None:
+    backlog = Backlog(capacity=3)
+    for i in range(3):
+        backlog.offer(row(f"bad-{i}", 1), now=i)
+        drain(backlog, now=i, refuse=f"bad-{i}")
+    assert (backlog.waiting(), backlog.set_aside()) == (0, 3)
+    assert backlog.offer(row("good", 1), now=5) is True
+    assert (backlog.waiting(), backlog.set_aside()) == (1, 2)
+    assert (backlog.dropped, backlog.dropped_set_aside) == (1, 1)  # bad-0: set aside longest
+    assert drain(backlog, now=5) == [("good", 1)]
+    assert drain(backlog, now=10_000) == [("bad-1", 1), ("bad-2", 1)]
+    assert backlog.offer(row("bad-0", 1), now=10_001) is True  # the resync offers it again
+
+
+def test_the_oldest_waiting_row_is_dropped_only_when_none_is_set_aside() -> None:
+    backlog = Backlog(capacity=2)
+    for i in range(4):
+        backlog.offer(row(f"job-{i}", 1), now=0)
+    assert (backlog.dropped, backlog.dropped_set_aside) == (2, 0)
+    assert drain(backlog, now=0) == [("job-2", 1), ("job-3", 1)]
+
+
+def test_due_set_aside_rows_take_turns_with_waiting_rows() -> None:
+    backlog = Backlog()
+    for i in range(3):
+        backlog.offer(row(f"bad-{i}", 1), now=0)
+    for _ in range(3):
+        backlog.refused(backlog.next(0) or {}, REFUSED, now=0)
+    for i in range(4):
+        backlog.offer(row(f"job-{i}", 1), now=10)
+    assert backlog.next(29) == row("job-0", 1)  # none due yet
+    # all three fall due together (as after a restart): neither kind waits for the other
+    assert drain(backlog, now=30) == [
+        ("bad-0", 1),
+        ("job-0", 1),
+        ("bad-1", 1),
+        ("job-1", 1),
+        ("bad-2", 1),
+        ("job-2", 1),
+        ("job-3", 1),
+    ]
+
+
+def test_a_refused_retry_counts_as_its_turn() -> None:
+    backlog = Backlog()
+    for key in ("bad", "worse"):
+        backlog.offer(row(key, 1), now=0)
+        backlog.refused(backlog.next(0) or {}, REFUSED, now=0)
+    for i in range(2):
+        backlog.offer(row(f"job-{i}", 1), now=0)
+    tries = []
+    for _ in range(4):
+        found = backlog.next(30) or {}
+        tries.append(found["id"])
+        if found["id"].startswith("job"):
+            backlog.written(found, now=30)
+        else:
+            backlog.refused(found, REFUSED, now=30)  # set aside again, due at 90
+    assert tries == ["bad", "job-0", "worse", "job-1"]
+    assert backlog.next(30) is None
+
+
+def test_the_row_handed_out_comes_back_until_its_outcome_is_known() -> None:
+    backlog = Backlog()
+    backlog.offer(row("bad", 1), now=0)
+    backlog.refused(backlog.next(0) or {}, REFUSED, now=0)
+    backlog.offer(row("job-0", 1), now=0)
+    assert backlog.next(30) == row("bad", 1)  # the database unavailable: no outcome
+    assert backlog.next(31) == row("bad", 1)

@@ -169,6 +169,43 @@ def test_a_newer_revision_replaces_a_refused_row_and_goes_at_once(stop: threadin
     assert [(key, revision) for key, revision, _ in sink.tries] == [("bad", 1), ("bad", 2)]
 
 
+def test_set_aside_rows_filling_capacity_never_keep_a_new_row_out(stop: threading.Event) -> None:
+    sink = RefusingSink({(f"bad-{i}", 1) for i in range(3)})
+    writer = MirrorWriter(sink, capacity=3, first_retry=3600)  # their retries come in an hour
+    for i in range(3):
+        writer.offer(row(f"bad-{i}", 1))
+    writer.start(stop)
+    wait_for(lambda: writer.set_aside() == 3, "the three rows to be set aside", 10)
+    writer.offer(row("good", 1))
+    wait_for(lambda: sink.applied == [("good", 1)], "the new row to be written", 10)
+    assert (writer.pending(), writer.set_aside(), writer.dropped) == (0, 2, 1)
+
+
+def test_due_set_aside_rows_take_turns_with_waiting_rows(stop: threading.Event) -> None:
+    sink = RefusingSink({(f"bad-{i}", 1) for i in range(3)}, times=3)  # each refused once
+    writer = MirrorWriter(sink, max_backoff=0.05, first_retry=0.5)
+    for i in range(3):
+        writer.offer(row(f"bad-{i}", 1))
+    writer.start(stop)
+    wait_for(lambda: writer.set_aside() == 3, "the three rows to be set aside", 10)
+    sink.up = False  # rows wait until the three retries have all fallen due, as after a restart
+    for i in range(4):
+        writer.offer(row(f"job-{i}", 1))
+    time.sleep(0.7)
+    assert sink.applied == []
+    sink.up = True
+    wait_for(lambda: len(sink.applied) == 7, "every row to be written", 10)
+    assert sink.applied == [
+        ("bad-0", 1),
+        ("job-0", 1),
+        ("bad-1", 1),
+        ("job-1", 1),
+        ("bad-2", 1),
+        ("job-2", 1),
+        ("job-3", 1),
+    ]
+
+
 def test_while_unavailable_rows_wait_in_order_and_none_is_set_aside(
     stop: threading.Event,
 ) -> None:
