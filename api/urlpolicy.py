@@ -5,11 +5,14 @@ for the job runtime, which checks again on every connection, redirects included
 (``jobimages.runtime.egress``). Pods fetch from inside the cluster, so a URL must not reach the
 node, the cluster's pods and services, or a cloud metadata service: not when it is submitted,
 not after a redirect, and not when its name resolves to another address later.
+
+Resolving a name has three outcomes: its addresses; none, because the name does not exist (a
+permanent refusal: "does not resolve"); or ``ResolutionUnavailable``, because the resolver
+failed for now or did not answer in time (the API answers 503, the job runtime retries).
 """
 
 from __future__ import annotations
 
-import contextlib
 import fnmatch
 import ipaddress
 import json
@@ -38,35 +41,78 @@ NEVER_ALLOWED = {
     "::/128": "not a unicast address",
     "224.0.0.0/3": "not a unicast address",
     "ff00::/8": "not a unicast address",
+    # Teredo tunnels to an obfuscated IPv4 address through a relay; never a media server's.
+    "2001::/32": "a Teredo tunnel address",
 }
+# IPv6 prefixes whose last 32 bits are an IPv4 address that the connection reaches (besides
+# IPv4-mapped ::ffff:0:0/96 and 6to4 2002::/16, which ipaddress unwraps itself): NAT64's
+# well-known and local-use prefixes (RFC 6052, RFC 8215), IPv4-translated (RFC 2765) and the
+# deprecated IPv4-compatible ::/96 (but for :: and ::1, which are themselves).
+EMBEDDING_PREFIXES = ("64:ff9b::/96", "64:ff9b:1::/48", "::ffff:0:0:0/96", "::/96")
 BLOCKED_SUFFIXES = (".local", ".localhost", ".internal", ".svc", ".cluster.local", ".lan")
 STANDARD_PORTS = (80, 443)
 RESOLVE_SECONDS = 5.0
 _LABEL = re.compile(r"^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
+# getaddrinfo's answers for "no such name" and "the name has no address": permanent. Any
+# other failure (EAI_AGAIN, EAI_FAIL, ...) says nothing of the name, only of the resolver.
+NO_SUCH_NAME = frozenset(
+    code
+    for code in (getattr(socket, "EAI_NONAME", None), getattr(socket, "EAI_NODATA", None))
+    if code is not None
+)
+
+# host -> its addresses; [] when the name does not exist; raises ResolutionUnavailable.
 Resolver = Callable[[str], list[str]]
 
 
+class ResolutionUnavailable(Exception):
+    """``host`` could not be resolved just now (a temporary DNS failure, or no answer in
+    time): worth trying again later; says nothing of whether the name exists."""
+
+    def __init__(self, host: str, reason: str) -> None:
+        super().__init__(f"host {host} cannot be resolved just now: {reason}")
+        self.host, self.reason = host, reason
+
+
 def resolve(host: str, timeout: float = RESOLVE_SECONDS) -> list[str]:
-    """The addresses ``host`` resolves to, in the system's order of preference; empty when it
-    does not resolve within ``timeout`` seconds (getaddrinfo has no timeout of its own, so it
-    runs in a thread)."""
+    """The addresses ``host`` resolves to, in the system's order of preference; empty when the
+    name does not exist or has no address (EAI_NONAME, EAI_NODATA). ``ResolutionUnavailable``
+    when the resolver fails otherwise (EAI_AGAIN, EAI_FAIL...) or does not answer within
+    ``timeout`` seconds (getaddrinfo has no timeout of its own, so it runs in a thread)."""
     found: list[str] = []
+    failures: list[OSError] = []
 
     def lookup() -> None:
-        with contextlib.suppress(OSError, UnicodeError):
+        try:
             infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
-            found.extend(dict.fromkeys(str(info[4][0]) for info in infos))
+        except UnicodeError:  # not a name that can exist (IDNA refuses it)
+            return
+        except socket.gaierror as error:
+            if error.errno not in NO_SUCH_NAME:
+                failures.append(error)
+            return
+        except OSError as error:
+            failures.append(error)
+            return
+        found.extend(dict.fromkeys(str(info[4][0]) for info in infos))
 
     thread = threading.Thread(target=lookup, name=f"resolve {host}", daemon=True)
     thread.start()
     thread.join(timeout)
-    return [] if thread.is_alive() else list(found)
+    if thread.is_alive():
+        raise ResolutionUnavailable(host, f"no answer within {timeout:g} s")
+    if failures:
+        raise ResolutionUnavailable(host, failures[0].strerror or str(failures[0]))
+    return list(found)
 
 
 def _networks(values: Sequence[str]) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
     return tuple(ipaddress.ip_network(value, strict=False) for value in values)
+
+
+_EMBEDDING = tuple(ipaddress.IPv6Network(prefix) for prefix in EMBEDDING_PREFIXES)
 
 
 def _ip(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
@@ -79,6 +125,8 @@ def _ip(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
         embedded = ip.ipv4_mapped or ip.sixtofour
         if embedded is not None:
             return embedded
+        if int(ip) > 1 and any(ip in prefix for prefix in _EMBEDDING):
+            return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
     return ip
 
 
@@ -173,16 +221,26 @@ class UrlPolicy:
         return None
 
     def connection_problem(
-        self, host: str, port: int | None, addresses: Sequence[str]
+        self,
+        host: str,
+        port: int | None,
+        addresses: Sequence[str],
+        *,
+        reveal_addresses: bool = False,
     ) -> str | None:
         """Why connecting to ``host`` at any of ``addresses`` (what it resolved to) is refused,
-        or None; every address is checked, since any of them may be the one connected to."""
+        or None; every address is checked, since any of them may be the one connected to.
+        A refused address a name resolved to is named only with ``reveal_addresses`` (the job
+        runtime, whose messages only the job's owner reads); else the message says "a
+        non-public address", so that callers of the API cannot map internal DNS with it."""
         if not addresses:
             return f"host {host} does not resolve"
         for address in addresses:
             if kind := self.address_problem(address):
                 if address == host:
                     return f"host {host} is {kind}"
+                if not reveal_addresses:
+                    return f"host {host} resolves to a non-public address"
                 return f"host {host} has address {address}, {kind}"
         if (
             port is not None
@@ -193,13 +251,19 @@ class UrlPolicy:
             return "must use port 80 or 443"
         return None
 
-    def problem(self, url: str, resolver: Resolver = resolve) -> str | None:
-        """Why ``url`` is refused, resolving its host once; None when a pod may fetch it."""
+    def problem(
+        self, url: str, resolver: Resolver = resolve, *, reveal_addresses: bool = False
+    ) -> str | None:
+        """Why ``url`` is refused, resolving its host once; None when a pod may fetch it.
+        Raises ``ResolutionUnavailable`` (from ``resolver``) when the name cannot be resolved
+        just now: neither refused nor allowed."""
         if problem := self.url_problem(url):
             return problem
         host = host_of(url)
         addresses = [host] if _ip(host) is not None else resolver(host)
-        return self.connection_problem(host, port_of(url), addresses)
+        return self.connection_problem(
+            host, port_of(url), addresses, reveal_addresses=reveal_addresses
+        )
 
     def _any_port(self) -> bool:
         return bool(self.allowed_hosts or self.allowed_networks)

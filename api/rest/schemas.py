@@ -3,10 +3,12 @@ the API, the CRD and the job images validate one model per type."""
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_snake
+from pydantic_core import PydanticCustomError
 
 from api.catalog.inputs import (
     ImageGenerationInput,
@@ -21,6 +23,53 @@ from api.v1alpha1.text import FREE_TEXT, Text, check_value
 from api.v1alpha1.types import MAX_RETRIES, MAX_TIMEOUT_SECONDS, UUID_PATTERN, JobType, Phase
 
 SNAKE = ConfigDict(alias_generator=to_snake, populate_by_name=True, extra="forbid")
+
+# A Kubernetes qualified name (an annotation or label key): an optional DNS subdomain prefix
+# and "/", then a name (k8s.io/apimachinery validation.IsQualifiedName).
+QUALIFIED_NAME = re.compile(r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]")
+DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+QUALIFIED_NAME_LENGTH, DNS_SUBDOMAIN_LENGTH = 63, 253
+
+
+def annotation_key_problem(key: str) -> str | None:
+    """Why ``key`` is not a Kubernetes annotation key (the API server would refuse the pod),
+    or None."""
+    parts = key.split("/")
+    if len(parts) > 2:
+        return "must hold at most one '/' (between a prefix and a name)"
+    name = parts[-1]
+    if len(parts) == 2:
+        prefix = parts[0]
+        if not prefix:
+            return "must not have an empty prefix before '/'"
+        if len(prefix) > DNS_SUBDOMAIN_LENGTH or not DNS_SUBDOMAIN.fullmatch(prefix):
+            return (
+                f"must have a prefix that is a DNS subdomain of at most {DNS_SUBDOMAIN_LENGTH} "
+                "characters (lower-case letters, digits, '-' and '.', e.g. example.com)"
+            )
+    if not name:
+        return "must have a name"
+    if len(name) > QUALIFIED_NAME_LENGTH or not QUALIFIED_NAME.fullmatch(name):
+        return (
+            f"must have a name of at most {QUALIFIED_NAME_LENGTH} characters: letters, digits, "
+            "'-', '_' and '.', beginning and ending with a letter or digit"
+        )
+    return None
+
+
+def _check_annotation_key(key: str) -> str:
+    check_value(key)  # strictly: no control character at all (tab and line breaks neither)
+    if problem := annotation_key_problem(key):
+        raise PydanticCustomError(
+            "annotation_key",
+            "the key {problem}",
+            {"problem": problem},
+        )
+    return key
+
+
+# An annotation key: no control character, and a Kubernetes qualified name.
+AnnotationKey = Annotated[str, AfterValidator(_check_annotation_key)]
 
 
 class SubmitOptions(BaseModel):
@@ -39,18 +88,14 @@ class SubmitOptions(BaseModel):
     timeout_seconds: int | None = Field(
         None, ge=1, le=MAX_TIMEOUT_SECONDS, description="Deadline for the whole run."
     )
-    pod_annotations: Annotated[dict[str, Text] | None, FREE_TEXT] = Field(
+    pod_annotations: Annotated[dict[AnnotationKey, Text] | None, FREE_TEXT] = Field(
         None,
         description="Annotations for the job's pods; only keys under the prefixes the "
-        "deployment allows (OMVEE_API_POD_ANNOTATION_PREFIXES). Values hold no control "
-        "characters but tab and line breaks.",
+        "deployment allows (OMVEE_API_POD_ANNOTATION_PREFIXES). Keys are Kubernetes qualified "
+        "names (an optional DNS subdomain prefix of at most 253 characters and '/', then a "
+        "name of at most 63: letters, digits, '-', '_', '.') without control characters; "
+        "values hold no control characters but tab and line breaks.",
     )
-
-    @field_validator("pod_annotations", mode="after")
-    @classmethod
-    def _printable_keys(cls, value: dict[str, str] | None) -> dict[str, str] | None:
-        """Keys too (the value type checks values): no control characters."""
-        return check_value(value, free_text=True)
 
 
 class JobCreate(SubmitOptions):

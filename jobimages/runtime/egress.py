@@ -9,6 +9,8 @@ The URL policy (api.urlpolicy) is enforced on every connection, not only at subm
   against the name, and the Host header carries it.
 
 A refusal raises ``Refused`` (a PermanentError: exit 65), naming the URL, host and address.
+A name that cannot be resolved just now (a temporary DNS failure, or no answer within 5 s) is
+a connection error like any network trouble, which the callers make a RetryableError (exit 75).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Any
 import httpcore
 import httpx
 
-from api.urlpolicy import Resolver, UrlPolicy, resolve
+from api.urlpolicy import ResolutionUnavailable, Resolver, UrlPolicy, resolve
 from jobimages.runtime.exitcodes import PermanentError
 
 MAX_REDIRECTS = 5
@@ -62,11 +64,15 @@ class _CheckedBackend(httpcore.NetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.NetworkStream:
-        addresses = self.resolver(host)
+        try:
+            addresses = self.resolver(host)
+        except ResolutionUnavailable as error:  # worth another attempt: network trouble
+            raise httpcore.ConnectError(str(error)) from None
         if not addresses:
             raise httpcore.ConnectError(f"{host} does not resolve")
         if host not in self.trusted:
-            problem = self.policy.connection_problem(host, port, addresses)
+            # the job's owner reads this in its status: name the address, for debugging
+            problem = self.policy.connection_problem(host, port, addresses, reveal_addresses=True)
             if problem:
                 raise _AddressRefused(problem)
         failure: Exception | None = None

@@ -120,11 +120,17 @@ def test_pod_annotations_refuse_control_characters_in_keys_and_values() -> None:
     assert JobCreate.model_validate(base | {"pod_annotations": ok}).pod_annotations == ok
     for pod_annotations, loc in [
         ({"a": "x\x00"}, ("pod_annotations", "a")),
-        ({"a\x00": "x"}, ("pod_annotations",)),
+        ({"a\x00": "x"}, ("pod_annotations", "a\x00", "[key]")),
+        # keys strictly: not even a tab or a line break, which values may hold
+        ({"a\tb": "x"}, ("pod_annotations", "a\tb", "[key]")),
+        ({"a\rb": "x"}, ("pod_annotations", "a\rb", "[key]")),
+        ({"a\nb": "x"}, ("pod_annotations", "a\nb", "[key]")),
     ]:
         with pytest.raises(ValidationError) as raised:
             JobCreate.model_validate(base | {"pod_annotations": pod_annotations})
-        assert [e["loc"] for e in raised.value.errors()] == [loc]
+        assert [(e["loc"], e["type"]) for e in raised.value.errors()] == [
+            (loc, "control_character")
+        ]
     spec = {"type": "transcription", "projectId": JOB_ID, "jobId": JOB_ID}
     with pytest.raises(ValidationError, match=r"podAnnotations\.a"):
         OmveeJobSpec.model_validate(spec | {"podAnnotations": {"a": "x\x00"}})

@@ -22,8 +22,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from api.urlpolicy import UrlPolicy
-from jobimages.runtime.exitcodes import PERMANENT, PermanentError, RetryableError
+from api.urlpolicy import ResolutionUnavailable, UrlPolicy
+from jobimages.runtime.exitcodes import PERMANENT, RETRYABLE, PermanentError, RetryableError
 from jobimages.runtime.fetch import download
 from jobimages.runtime.job import Job
 from jobimages.runtime.previous import read_location
@@ -153,6 +153,59 @@ def test_a_name_resolving_to_loopback_at_fetch_time_is_refused(
         f"permanent failure: {url} is refused: host media.example.com has address 127.0.0.1, "
         "a loopback address"
     ]
+
+
+@pytest.mark.parametrize(
+    ("code", "text"),
+    [
+        (socket.EAI_AGAIN, "Temporary failure in name resolution"),
+        (socket.EAI_FAIL, "Non-recoverable failure in name resolution"),
+    ],
+)
+def test_a_temporary_dns_failure_at_fetch_time_is_retried_not_permanent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, code: int, text: str
+) -> None:
+    """The resolver failing for now says nothing of the URL: the attempt fails with exit 75
+    (another attempt follows), never 65."""
+    real = socket.getaddrinfo
+
+    def failing(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+        if host == "media.example.com":
+            raise socket.gaierror(code, text)
+        return real(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", failing)
+    url = "http://media.example.com/episode.wav"
+    job = Job("transcription", "proj", str(uuid.uuid4()), {"audioUrl": url})
+    notes = Notes()
+    assert execute(transcribe, job, notes, LocalResults(tmp_path)) == RETRYABLE == 75
+    assert notes.notes == [
+        f"failed: downloading {url} failed: ConnectError: host media.example.com cannot be "
+        f"resolved just now: {text}"
+    ]
+
+
+@pytest.mark.parametrize("reason", ["Temporary failure in name resolution", "no answer within 5 s"])
+def test_an_unavailable_resolver_is_a_retryable_error_for_inputs_and_results(
+    tmp_path: Path, reason: str
+) -> None:
+    def unavailable(host: str) -> list[str]:
+        raise ResolutionUnavailable(host, reason)
+
+    with pytest.raises(RetryableError, match=f"cannot be resolved just now: {reason}"):
+        download(
+            "https://media.example.com/a.wav",
+            tmp_path / "a",
+            max_bytes=10,
+            policy=UrlPolicy(),
+            resolver=unavailable,
+        )
+    with pytest.raises(RetryableError, match=f"cannot be resolved just now: {reason}"):
+        read_location(
+            "https://results.example.com/r/p/j/run-0/transcript.json",
+            policy=UrlPolicy(),
+            resolver=unavailable,
+        )
 
 
 def test_the_connection_goes_to_the_address_checked_with_the_name_kept(tmp_path: Path) -> None:

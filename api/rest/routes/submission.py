@@ -7,7 +7,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from api.rest.auth import Principal
-from api.rest.errors import Conflict, NotFound
+from api.rest.errors import Conflict, NameResolutionUnavailable, NotFound
 from api.rest.metrics import app_metrics
 from api.rest.schemas import JobAccepted, JobCreate, Problem
 from api.rest.settings import Settings
@@ -27,6 +27,12 @@ ACCEPTED_RESPONSES: dict[int | str, dict[str, object]] = {
         "model": Problem,
         "description": "The id or Idempotency-Key was used for a different request.",
     },
+    503: {
+        "model": Problem,
+        "description": "The Kubernetes API is unreachable (`kubernetes_unavailable`), or a "
+        "URL's host cannot be resolved just now (`name_resolution_unavailable`: DNS failed "
+        "for now or did not answer within 5 s); nothing was created, try again later.",
+    },
 }
 
 
@@ -41,14 +47,20 @@ def submit(
 ) -> JSONResponse:
     if not principal.may_access(create.project_id):
         raise NotFound(f"no project {create.project_id}")
-    spec_input, problems = input_problems(create, policy=settings.url_policy())
+    refused_annotations = annotation_problems(create, settings.pod_annotation_prefixes)
+    try:
+        spec_input, problems = input_problems(create, policy=settings.url_policy())
+    except NameResolutionUnavailable:
+        if refused_annotations:  # refused whatever DNS says: a 422 is the better answer
+            raise RequestValidationError(refused_annotations) from None
+        raise
     if spec_input:  # the input is valid: the jobs it names must be this project's
         problems += [
             unknown_upstream_problem(field, upstream)
             for field, upstream in upstream_job_ids(create).items()
             if store.find_in_project(upstream, create.project_id) is None
         ]
-    problems += annotation_problems(create, settings.pod_annotation_prefixes)
+    problems += refused_annotations
     if problems:
         raise RequestValidationError(problems)
     job_id = job_id_for(create, principal.subject, idempotency_key)
