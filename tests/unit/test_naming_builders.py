@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -42,7 +43,7 @@ def test_long_names_are_cut_and_stay_unique() -> None:
     assert job_name("x" * 63, 3) == first  # deterministic
 
 
-def build(**overrides: object) -> dict[str, object]:
+def build(extra_env: tuple[tuple[str, str], ...] = (), **overrides: object) -> dict[str, Any]:
     spec = SPEC.model_copy(update=overrides)
     profile = load_catalog().profile(JobType.TRANSCRIPTION)
     return build_job(
@@ -53,6 +54,7 @@ def build(**overrides: object) -> dict[str, object]:
         spec=spec,
         run=0,
         profile=profile,
+        extra_env=extra_env,
     )
 
 
@@ -121,24 +123,7 @@ def test_pod_is_hardened_placed_on_gpu_and_told_its_job() -> None:
 
 
 def test_the_url_policy_the_operator_was_given_reaches_every_job_container() -> None:
-    spec = OmveeJobSpec.model_validate(
-        {
-            "type": "transcription",
-            "projectId": "2f1c6a0e-8d3b-4c55-9a57-3f0b7e6d9c10",
-            "jobId": "7b9e2c41-5a0f-4e8e-b1d2-6c3f4a5b6d7e",
-            "input": {"audioUrl": "https://media.example.com/a.mp3"},
-        }
-    )
-    job = build_job(
-        name="ep-1",
-        namespace="media",
-        uid="uid-1",
-        job_name="ep-1-r0",
-        spec=spec,
-        run=0,
-        profile=load_catalog().profile(spec.type),
-        extra_env=(("OMVEE_URL_HOSTS", '["*.example.com"]'),),
-    )
+    job = build(extra_env=(("OMVEE_URL_HOSTS", '["*.example.com"]'),))
     [container] = job["spec"]["template"]["spec"]["containers"]
     assert {"name": "OMVEE_URL_HOSTS", "value": '["*.example.com"]'} in container["env"]
 

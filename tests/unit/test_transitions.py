@@ -46,6 +46,9 @@ def run(
     pods: list[dict[str, Any]] | None = None,
     errors: list[str] | None = None,
     pending_timeout: int = 600,
+    now: datetime = NOW,
+    refused_input: tuple[str, str] | None = None,
+    failed_create: FailedCreate | None = None,
 ) -> Decision:
     return decide(
         spec=s,
@@ -57,7 +60,9 @@ def run(
         input_errors=errors or [],
         gpu=False,
         pending_timeout=pending_timeout,
-        now=NOW,
+        now=now,
+        refused_input=refused_input,
+        failed_create=failed_create,
     )
 
 
@@ -228,19 +233,8 @@ def refusal(message: str, last_seen: str = "2026-01-01T00:00:05Z") -> FailedCrea
 
 
 def decide_with(failed_create: FailedCreate, job: dict[str, Any], now: datetime = NOW) -> Decision:
-    return decide(
-        spec=spec(),
-        status=status(phase="Pending", run=0, jobUid="u", reason="Creating"),
-        generation=1,
-        job_name="x-r0",
-        job=job,
-        pods=[],
-        input_errors=[],
-        gpu=False,
-        pending_timeout=600,
-        now=now,
-        failed_create=failed_create,
-    )
+    creating = status(phase="Pending", run=0, jobUid="u", reason="Creating")
+    return run(spec(), creating, job=job, now=now, failed_create=failed_create)
 
 
 NO_ACCOUNT = 'error looking up service account jobs/runner: serviceaccount "runner" not found'
@@ -285,35 +279,19 @@ def test_a_quota_refusal_waits_until_the_pending_timeout_saying_why() -> None:
 
 def test_a_refusal_older_than_the_runs_latest_pod_is_forgotten() -> None:
     pod = PodObj("p1", "2026-01-01T00:01:00Z").failed(1).build()
-    decision = decide(
-        spec=spec(),
-        status=status(phase="Running", run=0, jobUid="u", attempts=1),
-        generation=1,
-        job_name="x-r0",
+    decision = run(
+        spec(),
+        status(phase="Running", run=0, jobUid="u", attempts=1),
         job=JobObj().counts(failed=1).build(),
         pods=[pod],
-        input_errors=[],
-        gpu=False,
-        pending_timeout=600,
-        now=NOW,
         failed_create=refusal(NO_ACCOUNT, "2026-01-01T00:00:05Z"),
     )
     assert decision.status["reason"] == "Retrying"
 
 
 def test_a_new_run_refused_before_it_starts_fails_without_a_job() -> None:
-    decision = decide(
-        spec=spec(),
-        status=status(),
-        generation=1,
-        job_name="x-r0",
-        job=None,
-        pods=[],
-        input_errors=[],
-        gpu=False,
-        pending_timeout=600,
-        now=NOW,
-        refused_input=("DuplicateJobId", "job id x already belongs to OmveeJob y"),
+    decision = run(
+        spec(), status(), refused_input=("DuplicateJobId", "job id x already belongs to OmveeJob y")
     )
     assert not decision.create_job
     assert (decision.status["phase"], decision.status["reason"], decision.status["message"]) == (
@@ -379,17 +357,10 @@ def test_a_deadline_passed_while_waiting_keeps_its_cause_through_failure_target(
 
 def test_a_duplicate_fails_as_one_even_when_cancelled_or_with_bad_input() -> None:
     for fields, errors in (({"cancel": True}, []), ({}, ["input.x: Field required"])):
-        decision = decide(
-            spec=spec(**fields),
-            status=status(),
-            generation=1,
-            job_name="x-r0",
-            job=None,
-            pods=[],
-            input_errors=errors,
-            gpu=False,
-            pending_timeout=600,
-            now=NOW,
+        decision = run(
+            spec(**fields),
+            status(),
+            errors=errors,
             refused_input=("DuplicateJobId", "job id x already belongs to OmveeJob y"),
         )
         assert decision.status["reason"] == "DuplicateJobId"
@@ -413,31 +384,9 @@ def test_a_job_the_api_server_keeps_refusing_ends_at_the_pending_timeout() -> No
     refused = status(
         **(started | {"reason": "QuotaExceeded", "message": "waiting for quota: cannot create"})
     )
-    later = decide(
-        spec=spec(),
-        status=refused,
-        generation=1,
-        job_name="x-r0",
-        job=None,
-        pods=[],
-        input_errors=[],
-        gpu=False,
-        pending_timeout=600,
-        now=NOW + timedelta(seconds=599),
-    )
+    later = run(spec(), refused, now=NOW + timedelta(seconds=599))
     assert later.create_job  # tries again
-    over = decide(
-        spec=spec(),
-        status=refused,
-        generation=1,
-        job_name="x-r0",
-        job=None,
-        pods=[],
-        input_errors=[],
-        gpu=False,
-        pending_timeout=600,
-        now=NOW + timedelta(seconds=600),
-    )
+    over = run(spec(), refused, now=NOW + timedelta(seconds=600))
     assert not over.create_job
     assert (over.status["phase"], over.status["reason"], over.status["message"]) == (
         "Failed",
