@@ -114,5 +114,9 @@ class ProcessTable:
             if self.alive(name):
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(managed.pid, signal.SIGKILL)
+                # SIGKILL is delivered asynchronously: until the process is gone its ports are
+                # still bound, and an `up` right after would find them in use.
+                with contextlib.suppress(WaitTimeout):
+                    wait_for(lambda: self.alive(name) is None, f"{name} to die", 10)
         self.pidfile(name).unlink(missing_ok=True)
         return managed is not None

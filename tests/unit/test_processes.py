@@ -58,3 +58,19 @@ def test_a_crash_is_reported_with_the_log_tail(tmp_path: Path) -> None:
         wait_for(lambda: False, "never", 10, lambda: table.check_running("broken"))
     assert "broken exited during start-up" in str(raised.value)
     assert "bind: denied" in str(raised.value)
+
+
+def test_a_process_that_ignores_sigterm_is_killed_and_gone_when_stop_returns(
+    tmp_path: Path,
+) -> None:
+    table = ProcessTable(tmp_path)
+    stubborn = [
+        sys.executable,
+        "-c",
+        "import signal, socket, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+        "s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen(); time.sleep(60)",
+    ]
+    table.start("stubborn", stubborn)
+    wait_for(lambda: table.alive("stubborn"), "the process to start", 10)
+    assert table.stop("stubborn", timeout=0.5) is True
+    assert table.alive("stubborn") is None  # gone, so its ports are free for the next `up`
