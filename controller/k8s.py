@@ -104,10 +104,12 @@ class Kube:
         return items
 
     def omveejobs_with_job_id(self, namespace: str, job_id: str) -> list[dict[str, Any]]:
-        """The OmveeJobs of ``namespace`` whose spec.jobId is ``job_id`` (a selectable field),
-        as written, lower-case or upper-case (the API writes lower-case; a manifest may not)."""
+        """The OmveeJobs of ``namespace`` whose spec.jobId is ``job_id`` (a selectable field)
+        as written or in lower case, the form the API writes: one LIST for an API job, two for
+        a manifest that spells its id otherwise. Field selectors match exactly, so a copy
+        spelled in yet another case is not found from here (it finds this one when decided)."""
         found: dict[str, dict[str, Any]] = {}
-        for form in dict.fromkeys((job_id, job_id.lower(), job_id.upper())):
+        for form in dict.fromkeys((job_id, job_id.lower())):
             listed = self.custom.list_namespaced_custom_object(
                 constants.GROUP,
                 constants.VERSION,
