@@ -26,6 +26,8 @@ router = APIRouter(prefix="/v1/projects/{project_id}", tags=["projects"], respon
 ProjectId = Annotated[str, Path(pattern=UUID_PATTERN, description="The project (a UUID).")]
 IdempotencyKey = Annotated[str | None, Header(max_length=200)]
 OPTION_FIELDS = set(SubmitOptions.model_fields)
+# These routes take the input's fields at the top of the body, so a 422 names them there.
+TYPED_INPUT_LOC = ("body",)
 
 
 def _generic(job_type: JobType, project_id: str, body: BaseModel) -> JobCreate:
@@ -61,6 +63,7 @@ def transcribe(
         settings=settings,
         idempotency_key=idempotency_key,
         request=request,
+        input_loc=TYPED_INPUT_LOC,
     )
 
 
@@ -87,6 +90,7 @@ def generate_scenes(
         settings=settings,
         idempotency_key=idempotency_key,
         request=request,
+        input_loc=TYPED_INPUT_LOC,
     )
 
 
@@ -113,6 +117,7 @@ def generate_visual_prompts(
         settings=settings,
         idempotency_key=idempotency_key,
         request=request,
+        input_loc=TYPED_INPUT_LOC,
     )
 
 
@@ -139,6 +144,7 @@ def generate_images(
         settings=settings,
         idempotency_key=idempotency_key,
         request=request,
+        input_loc=TYPED_INPUT_LOC,
     )
 
 
@@ -165,4 +171,5 @@ def generate_video(
         settings=settings,
         idempotency_key=idempotency_key,
         request=request,
+        input_loc=TYPED_INPUT_LOC,
     )

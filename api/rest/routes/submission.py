@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -36,6 +38,14 @@ ACCEPTED_RESPONSES: dict[int | str, dict[str, object]] = {
 }
 
 
+def relocated(problems: list[dict[str, Any]], input_loc: tuple[str, ...]) -> list[dict[str, Any]]:
+    """422 entries whose ``loc`` starts ``body, input`` moved to ``input_loc``."""
+    return [
+        p | {"loc": [*input_loc, *p["loc"][2:]]} if list(p["loc"][:2]) == ["body", "input"] else p
+        for p in problems
+    ]
+
+
 def submit(
     create: JobCreate,
     *,
@@ -44,10 +54,16 @@ def submit(
     settings: Settings,
     idempotency_key: str | None,
     request: Request,
+    input_loc: tuple[str, ...] = ("body", "input"),
 ) -> JSONResponse:
+    """Create the OmveeJob of a submission (idempotent). ``input_loc`` is where the route's
+    body holds the input's fields, for the ``loc`` of 422 entries. Raises NotFound,
+    RequestValidationError (422), NameResolutionUnavailable (503) or Conflict (409)."""
     if not principal.may_access(create.project_id):
         raise NotFound(f"no project {create.project_id}")
-    refused_annotations = annotation_problems(create, settings.pod_annotation_prefixes)
+    refused_annotations = relocated(
+        annotation_problems(create, settings.pod_annotation_prefixes), input_loc
+    )
     try:
         spec_input, problems = input_problems(create, policy=settings.url_policy())
     except NameResolutionUnavailable:
@@ -60,7 +76,7 @@ def submit(
             for field, upstream in upstream_job_ids(create).items()
             if store.find_in_project(upstream, create.project_id) is None
         ]
-    problems += refused_annotations
+    problems = relocated(problems, input_loc) + refused_annotations
     if problems:
         raise RequestValidationError(problems)
     job_id = job_id_for(create, principal.subject, idempotency_key)
