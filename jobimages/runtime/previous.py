@@ -15,18 +15,27 @@ from api.v1alpha1 import constants
 from jobimages.runtime.egress import Refused, checked_client, refusal
 from jobimages.runtime.exitcodes import PermanentError, RetryableError
 from jobimages.runtime.job import Job
-from jobimages.runtime.results import results_host_from_env
+from jobimages.runtime.results import results_dir_from_env, results_host_from_env
 
 
 def read_location(
     location: str, *, policy: UrlPolicy | None = None, resolver: Resolver = resolve
 ) -> bytes:
-    """The bytes at a result location: a file:// path, or a URL fetched under the URL policy
-    (the deployment's own result store, $SUPABASE_URL, is trusted). PermanentError when it
-    does not exist or is refused, RetryableError on network trouble."""
+    """The bytes at a result location: a file:// path inside the result directory
+    ($OMVEE_RESULTS_DIR), or a URL fetched under the URL policy (the deployment's own result
+    store, $SUPABASE_URL, is trusted). PermanentError when it does not exist or is refused,
+    RetryableError on network trouble."""
     parts = urlsplit(location)
     if parts.scheme == "file":
-        path = Path(unquote(parts.path))
+        # Only what a job of this deployment stored: a result names its own location, and a
+        # pod may write any status of its namespace, so a path elsewhere (/etc, a mounted
+        # secret) is refused rather than read.
+        root = results_dir_from_env()
+        path = Path(unquote(parts.path)).resolve()
+        if not path.is_relative_to(root):
+            raise PermanentError(
+                f"the result file {location} is outside the result directory {root}; refused"
+            )
         if not path.is_file():
             raise PermanentError(f"the result file {location} does not exist")
         return path.read_bytes()

@@ -48,6 +48,11 @@ def results_host_from_env() -> str | None:
     return urlsplit(os.environ["SUPABASE_URL"]).hostname
 
 
+def results_dir_from_env() -> Path:
+    """The local result directory ($OMVEE_RESULTS_DIR, default ./omvee-results), resolved."""
+    return Path(os.environ.get("OMVEE_RESULTS_DIR", "omvee-results")).resolve()
+
+
 def results_from_env() -> ResultStore:
     """OMVEE_RESULTS=supabase (SUPABASE_URL, SUPABASE_SERVICE_ROLE_KEY, OMVEE_RESULTS_BUCKET)
     or a directory (OMVEE_RESULTS_DIR, default ./omvee-results)."""
@@ -57,4 +62,4 @@ def results_from_env() -> ResultStore:
             os.environ["SUPABASE_SERVICE_ROLE_KEY"],
             os.environ.get("OMVEE_RESULTS_BUCKET", "job-results"),
         )
-    return LocalResults(Path(os.environ.get("OMVEE_RESULTS_DIR", "omvee-results")))
+    return LocalResults(results_dir_from_env())

@@ -147,7 +147,9 @@ def test_scene_generation_reads_the_transcription_jobs_result(
     tmp_path: Path,
 ) -> None:
     ojobs = OmveeJobs(k8s, job_namespace)
-    transcript = tmp_path / "transcript.json"
+    # where the earlier job stored it: the result directory both pods share
+    transcript = tmp_path / "results" / "transcript.json"
+    transcript.parent.mkdir()
     words = [
         (0.2, 0.6, "One"),
         (0.7, 1.5, "quick"),

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from jobimages.runtime import previous
+from jobimages.runtime.exitcodes import PermanentError
 from jobimages.runtime.job import Job
 from jobimages.runtime.results import LocalResults
 from jobimages.runtime.run import execute
@@ -65,6 +66,7 @@ def run(
 ) -> tuple[int, list[str]]:
     """The scene-generation entrypoint's exit code and what it said."""
     monkeypatch.setattr(previous, "_custom_objects", lambda: api)
+    monkeypatch.setenv("OMVEE_RESULTS_DIR", str(tmp_path))  # where the fixtures' results lie
     notes = Notes()
     code = execute(generate, job, notes, LocalResults(tmp_path / "results"))
     return code, notes.notes
@@ -100,3 +102,18 @@ def test_a_job_of_the_same_project_is_read(
     )
     assert run(scenes_job(MINE, upstream.upper()), api, tmp_path, monkeypatch) == (0, [])
     assert api.selectors == [f"spec.jobId={upstream.upper()}", f"spec.jobId={upstream}"]
+
+
+def test_a_result_file_is_read_only_from_the_result_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    results = tmp_path / "results"
+    (results / "p" / "j").mkdir(parents=True)
+    (results / "p" / "j" / "transcript.json").write_text("{}")
+    secret = tmp_path / "secret.txt"
+    secret.write_text("token")
+    monkeypatch.setenv("OMVEE_RESULTS_DIR", str(results))
+    assert previous.read_location((results / "p/j/transcript.json").as_uri()) == b"{}"
+    for outside in (secret.as_uri(), f"file://{results}/../secret.txt", "file:///etc/hostname"):
+        with pytest.raises(PermanentError, match="outside the result directory"):
+            previous.read_location(outside)
