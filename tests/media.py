@@ -15,6 +15,16 @@ from pathlib import Path
 from typing import Any
 
 SENTENCE = "The quick brown fox jumps over the lazy dog. Then it runs into the dark forest."
+# Long enough for several progress reports, and no sentence twice: whisper decodes repeated
+# text with a high compression ratio, which makes faster-whisper fall back to sampling at a
+# raised temperature, and the transcript then differs from run to run.
+PARAGRAPH = (
+    "The quick brown fox jumps over the lazy dog. Then it runs into the dark forest. "
+    "A small boat sails across the quiet lake at noon. "
+    "My sister reads the morning paper before she goes to work. "
+    "Heavy rain fell on the city for three long days. "
+    "We planted apple trees along the garden wall last spring."
+)
 
 
 def speak(text: str, path: Path) -> Path:

@@ -21,14 +21,14 @@ from kubernetes import client, watch
 from api.urlpolicy import ENV_ALLOWED_NETWORKS
 from tests import factories
 from tests.localcluster.layout import REPO_ROOT
-from tests.media import SENTENCE, serve, speak, word_error_rate
+from tests.media import PARAGRAPH, serve, speak, word_error_rate
 from tests.omveejobs import OmveeJobs, manifest
 from tests.operator_process import OperatorProcess
 from tests.recorder import recording_server
 
 pytestmark = [pytest.mark.cluster, pytest.mark.media]
 # Long enough (about 25 s of audio) for several rate-limited progress reports.
-SPEECH = " ".join([SENTENCE] * 5)
+SPEECH = PARAGRAPH
 
 
 @pytest.fixture
