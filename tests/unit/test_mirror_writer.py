@@ -191,7 +191,14 @@ def test_due_set_aside_rows_take_turns_with_waiting_rows(stop: threading.Event) 
     sink.up = False  # rows wait until the three retries have all fallen due, as after a restart
     for i in range(4):
         writer.offer(row(f"job-{i}", 1))
-    time.sleep(0.7)
+    refusals = writer._backlog._refusals  # when each set-aside row's retry falls due
+    wait_for(
+        lambda: (
+            len(refusals) == 3 and all(r.retry_at <= time.monotonic() for r in refusals.values())
+        ),
+        "the three retries to fall due",
+        10,
+    )
     assert sink.applied == []
     sink.up = True
     wait_for(lambda: len(sink.applied) == 7, "every row to be written", 10)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 
 from controller.workqueue import WorkQueue, start_workers
 from tests.waiting import wait_for
@@ -89,6 +88,7 @@ def test_add_after_keeps_one_due_time_per_key_the_earliest() -> None:
     queue.add_after("waiting", 0.05)  # an earlier one wins
     assert queue.get() == "waiting"
     queue.done("waiting")
-    time.sleep(0.4)  # every later due time has passed: none of them comes back
+    queue.add_after("marker", 0.4)  # due after every later due time of "waiting"
+    assert queue.get() == "marker"  # and none of those brought "waiting" back first
     assert len(queue) == 0
     queue.close()
