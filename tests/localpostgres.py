@@ -79,7 +79,7 @@ class LocalPostgres:
     @property
     def place(self) -> str:
         """Where the data is, and why there, for messages."""
-        return str(self.root) if self.shared is None else f"{self.root} ({self.shared.why})"
+        return str(self.root) if self.shared is None else f"{self.root}, {self.shared.why}"
 
     @property
     def data(self) -> Path:

@@ -59,7 +59,7 @@ def test_starts_from_a_checkout_other_users_cannot_enter(tmp_path: Path) -> None
     try:
         up = postgres("up")
         assert up.returncode == 0, up.stderr
-        assert f"data in {data} (outside the checkout" in up.stderr
+        assert f"data in {data}, outside the checkout" in up.stderr
         assert others_can_enter(data)
         status = postgres("status")
         assert status.returncode == 0, status.stdout + status.stderr
