@@ -28,12 +28,18 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP) ## create .venv and install the package with its dev tools
 
-sysdeps: ## install the Debian packages the suite needs (PostgreSQL server, espeak-ng, chromium) if missing
+sysdeps: ## install the Debian packages the suite needs (PostgreSQL server, espeak-ng, chromium, containerd, runc, CNI plugins, iptables, mmdebstrap, buildah) if missing
 	@missing=""; \
 	compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || command -v initdb >/dev/null \
 	  || missing="$$missing postgresql"; \
 	command -v espeak-ng >/dev/null || missing="$$missing espeak-ng"; \
 	command -v chromium >/dev/null || missing="$$missing chromium fonts-dejavu-core"; \
+	command -v containerd >/dev/null || missing="$$missing containerd"; \
+	command -v runc >/dev/null || missing="$$missing runc"; \
+	test -x /usr/lib/cni/bridge || missing="$$missing containernetworking-plugins"; \
+	command -v iptables >/dev/null || missing="$$missing iptables"; \
+	command -v mmdebstrap >/dev/null || missing="$$missing mmdebstrap"; \
+	command -v buildah >/dev/null || missing="$$missing buildah"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    echo "[sysdeps] installing$$missing" >&2; \
@@ -66,8 +72,10 @@ lint: venv ## ruff, mypy and the import layering contracts
 bench: controlplane ## benchmarks; each prints its figures
 	$(PY) -m tests.bench
 
-images: ## build the operator/API image and the job images with Docker (not used by the tests)
-	@command -v docker >/dev/null || { echo "error: make images needs Docker" >&2; exit 1; }
+images: venv ## build the operator/API image and the job images (Docker; else buildah archives, cached)
+	@if ! command -v docker >/dev/null; then \
+	  IMAGE_REPO=$(IMAGE_REPO) IMAGE_TAG=$(IMAGE_TAG) $(PY) -m tests.localcluster images; exit; \
+	fi
 	@echo "[images] $(IMAGE_REPO)/omvee-jobs:$(IMAGE_TAG)"
 	@docker build -f controller/Dockerfile -t $(IMAGE_REPO)/omvee-jobs:$(IMAGE_TAG) .
 	@for type in $(JOB_TYPES); do \

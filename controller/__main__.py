@@ -107,6 +107,15 @@ def main() -> None:
         metrics.rows_set_aside = mirror.set_aside
         mirror.start(stop)
         log.info("Mirroring job status to %s", sink.describe())
+    if options.results is None:
+        log.warning(
+            "No results store (OMVEE_RESULTS_STORE): job result files stay in the pods' /tmp "
+            "and are lost when they end; status.result still holds their summaries"
+        )
+    else:
+        store = options.results
+        where = store.host_path or store.claim or f"bucket {store.bucket}"
+        log.info("Job results go to the %s store: %s", store.kind, where)
     kube = Kube(_api_client(options.max_workers + 4))
     reconciler = Reconciler(
         kube,
@@ -116,6 +125,7 @@ def main() -> None:
         logs,
         metrics=metrics,
         job_env=options.job_env,
+        results=options.results,
     )
     gate = ActiveGate(
         kube,

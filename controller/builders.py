@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from api.catalog.profiles import JobProfile
 from api.v1alpha1 import constants
@@ -12,6 +13,58 @@ from api.v1alpha1.types import OmveeJobSpec
 
 # The container runs as this uid; images are built for it (jobimages/*/Dockerfile).
 RUN_AS_USER = 10001
+# Where a volume results store is mounted in every job container ($OMVEE_RESULTS_DIR there).
+# The same path in every pod, so that a file:// location one job stores another job reads.
+RESULTS_MOUNT_PATH = "/var/lib/omvee/results"
+RESULTS_VOLUME = "results"
+
+
+@dataclass(frozen=True)
+class ResultsStore:
+    """Where job containers store their result files.
+
+    ``volume``: a host directory (``host_path``, one machine; it must exist, writable for uid
+    10001 or its group) or a ReadWriteMany PersistentVolumeClaim (``claim``), mounted at
+    RESULTS_MOUNT_PATH. ``supabase``: Supabase Storage bucket ``bucket``, with SUPABASE_URL and
+    SUPABASE_SERVICE_ROLE_KEY taken from the Secret ``secret`` (keys of those names)."""
+
+    kind: Literal["volume", "supabase"]
+    host_path: str = ""
+    claim: str = ""
+    secret: str = ""
+    bucket: str = "job-results"
+
+
+def results_pod_parts(
+    store: ResultsStore | None,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+    """(volumes, volume mounts, env) that give a job container ``store``; all empty for None
+    (results then land in the pod's /tmp and are lost with it)."""
+    if store is None:
+        return [], [], []
+    if store.kind == "supabase":
+        env: list[dict[str, Any]] = [
+            {"name": "OMVEE_RESULTS", "value": "supabase"},
+            {"name": "OMVEE_RESULTS_BUCKET", "value": store.bucket},
+            *(
+                {
+                    "name": name,
+                    "valueFrom": {"secretKeyRef": {"name": store.secret, "key": name}},
+                }
+                for name in ("SUPABASE_URL", "SUPABASE_SERVICE_ROLE_KEY")
+            ),
+        ]
+        return [], [], env
+    source: dict[str, Any] = (
+        {"persistentVolumeClaim": {"claimName": store.claim}}
+        if store.claim
+        else {"hostPath": {"path": store.host_path, "type": "Directory"}}
+    )
+    return (
+        [{"name": RESULTS_VOLUME, **source}],
+        [{"name": RESULTS_VOLUME, "mountPath": RESULTS_MOUNT_PATH}],
+        [{"name": "OMVEE_RESULTS_DIR", "value": RESULTS_MOUNT_PATH}],
+    )
 
 
 def job_labels(name: str, spec: OmveeJobSpec, run: int) -> dict[str, str]:
@@ -70,10 +123,13 @@ def build_job(
     run: int,
     profile: JobProfile,
     extra_env: Sequence[tuple[str, str]] = (),
+    results: ResultsStore | None = None,
 ) -> dict[str, Any]:
     """The batch/v1 Job of one run; ``extra_env`` is (name, value) pairs every job container
-    gets as well (the operator's job_env: the URL policy)."""
+    gets as well (the operator's job_env: the URL policy); ``results`` is the store its result
+    files go to (see ``results_pod_parts``)."""
     labels = job_labels(name, spec, run)
+    results_volumes, results_mounts, results_env = results_pod_parts(results)
     container: dict[str, Any] = {
         "name": constants.CONTAINER_NAME,
         "image": profile.image,
@@ -83,6 +139,7 @@ def build_job(
             {"name": "OMVEE_POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
             {"name": "TMPDIR", "value": "/tmp"},
             *({"name": key, "value": value} for key, value in extra_env),
+            *results_env,
         ],
         "resources": profile.resources.model_dump(exclude_defaults=True),
         "securityContext": {
@@ -91,7 +148,7 @@ def build_job(
             "runAsNonRoot": True,
             "capabilities": {"drop": ["ALL"]},
         },
-        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}, *results_mounts],
         "terminationMessagePolicy": "FallbackToLogsOnError",
     }
     if profile.args:
@@ -107,7 +164,7 @@ def build_job(
             "seccompProfile": {"type": "RuntimeDefault"},
         },
         "containers": [container],
-        "volumes": [{"name": "tmp", "emptyDir": {}}],
+        "volumes": [{"name": "tmp", "emptyDir": {}}, *results_volumes],
     }
     if profile.node_selector:
         pod_spec["nodeSelector"] = profile.node_selector

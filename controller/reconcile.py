@@ -55,9 +55,11 @@ class Reconciler:
         logs: LogStore | None = None,
         metrics: OperatorMetrics | None = None,
         job_env: tuple[tuple[str, str], ...] = (),
+        results: builders.ResultsStore | None = None,
     ) -> None:
         self.logs = logs
         self.job_env = job_env
+        self.results = results
         self.metrics = metrics
         self.kube = kube
         self.catalog = catalog
@@ -233,6 +235,7 @@ class Reconciler:
                 run=run,
                 profile=profile,
                 extra_env=self.job_env,
+                results=self.results,
             )
             try:
                 created = self.kube.ensure_job(manifest, meta["uid"])

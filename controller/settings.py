@@ -5,17 +5,65 @@ from __future__ import annotations
 import os
 import random
 import socket
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from api import urlpolicy
 from api.catalog.profiles import DEFAULT_PROFILES
+from controller.builders import ResultsStore
 
 JOB_ENV = (urlpolicy.ENV_HOSTS, urlpolicy.ENV_BLOCKED_NETWORKS, urlpolicy.ENV_ALLOWED_NETWORKS)
 
 
 class SettingsError(ValueError):
     """A setting is missing or wrong; the message names the variable."""
+
+
+def _results(env: Mapping[str, str]) -> ResultsStore | None:
+    """OMVEE_RESULTS_STORE: ``volume`` (OMVEE_RESULTS_HOST_PATH, an existing host directory,
+    or OMVEE_RESULTS_CLAIM, a ReadWriteMany PersistentVolumeClaim), ``supabase``
+    (OMVEE_RESULTS_SECRET, a Secret with SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY;
+    OMVEE_RESULTS_BUCKET, default job-results) or ``off``. Unset: inferred from which of those
+    is set, else none (results are lost with the pod)."""
+    host_path = env.get("OMVEE_RESULTS_HOST_PATH", "")
+    claim = env.get("OMVEE_RESULTS_CLAIM", "")
+    secret = env.get("OMVEE_RESULTS_SECRET", "")
+    bucket = env.get("OMVEE_RESULTS_BUCKET", "") or "job-results"
+    kind = env.get("OMVEE_RESULTS_STORE", "").strip().lower()
+    if not kind:
+        kind = "volume" if host_path or claim else "supabase" if secret else "off"
+    if kind == "off":
+        return None
+    if kind == "volume":
+        if bool(host_path) == bool(claim):
+            raise SettingsError(
+                "OMVEE_RESULTS_STORE=volume needs exactly one of OMVEE_RESULTS_HOST_PATH (a host "
+                "directory, one machine) and OMVEE_RESULTS_CLAIM (a ReadWriteMany "
+                "PersistentVolumeClaim)"
+            )
+        if host_path and not host_path.startswith("/"):
+            raise SettingsError(
+                f"OMVEE_RESULTS_HOST_PATH must be an absolute path, not {host_path!r}"
+            )
+        if secret:
+            raise SettingsError(
+                "OMVEE_RESULTS_STORE=volume takes no OMVEE_RESULTS_SECRET (that is for supabase)"
+            )
+        return ResultsStore("volume", host_path=host_path, claim=claim)
+    if kind == "supabase":
+        if not secret:
+            raise SettingsError(
+                "OMVEE_RESULTS_STORE=supabase needs OMVEE_RESULTS_SECRET: a Secret with the keys "
+                "SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY"
+            )
+        if host_path or claim:
+            raise SettingsError(
+                "OMVEE_RESULTS_STORE=supabase takes no OMVEE_RESULTS_HOST_PATH or "
+                "OMVEE_RESULTS_CLAIM"
+            )
+        return ResultsStore("supabase", secret=secret, bucket=bucket)
+    raise SettingsError(f"OMVEE_RESULTS_STORE must be volume, supabase or off, not {kind!r}")
 
 
 def _priority(text: str) -> int:
@@ -57,6 +105,9 @@ class OperatorSettings:
     # connection ($OMVEE_URL_HOSTS, $OMVEE_URL_BLOCKED_NETWORKS, $OMVEE_URL_ALLOWED_NETWORKS;
     # see api.urlpolicy), so pods apply the same policy as the API. Unset: the default policy.
     job_env: tuple[tuple[str, str], ...] = ()
+    # Where job containers store result files (mounted or passed into every job pod); None:
+    # nowhere lasting, the files die with the pod's /tmp.
+    results: ResultsStore | None = None
 
     @classmethod
     def from_env(cls) -> OperatorSettings:
@@ -86,7 +137,9 @@ class OperatorSettings:
             raise SettingsError(
                 "OMVEE_MIRROR=supabase needs SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY"
             )
+        results = _results(env)
         return cls(
+            results=results,
             mirror=mirror,
             mirror_dsn=env.get("OMVEE_MIRROR_DSN", ""),
             supabase_url=env.get("SUPABASE_URL", ""),

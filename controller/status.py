@@ -89,13 +89,34 @@ def _created(obj: dict[str, Any]) -> str:
     return str(obj.get("metadata", {}).get("creationTimestamp") or "")
 
 
+# The most of a container's own last line quoted into a status message, in characters.
+CONTAINER_LINE_LIMIT = 300
+
+
+def container_line(message: str | None) -> str:
+    """The last non-blank line of a terminated container's message (its termination log, or
+    with FallbackToLogsOnError the tail of its log), shortened to CONTAINER_LINE_LIMIT; ""
+    when there is none."""
+    lines = [line.strip() for line in (message or "").splitlines() if line.strip()]
+    if not lines:
+        return ""
+    line = lines[-1]
+    if len(line) > CONTAINER_LINE_LIMIT:
+        line = line[: CONTAINER_LINE_LIMIT - 1] + "…"
+    return line
+
+
 def _exit_summary(pod: dict[str, Any] | None) -> str:
+    """ "exit code N", with the kubelet's reason (OOMKilled …) and the container's own last
+    line ("exit code 65: not an audio file")."""
     terminated = _terminated(pod) if pod else None
     if not terminated:
         return "no exit code"
     summary = f"exit code {terminated.get('exitCode')}"
     if terminated.get("reason") not in (None, "Error", "Completed"):
         summary += f" ({terminated['reason']})"
+    if line := container_line(terminated.get("message")):
+        summary += f": {line}"
     return summary
 
 

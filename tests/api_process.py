@@ -11,6 +11,7 @@ import jwt
 
 from tests import factories
 from tests.local_service import LocalService
+from tests.localcluster.layout import state_root
 
 JWT_SECRET = "test-jwt-secret-that-is-long-enough-0123456789"
 SERVICE_TOKEN = "test-service-token-0123456789abcdef"
@@ -53,6 +54,11 @@ def upstream_job(http: httpx.Client, project: str) -> str:
     return job_id
 
 
+def results_dir() -> Path:
+    """The results store the test API reads (OMVEE_RESULTS_DIR): what job pods would write."""
+    return state_root() / "results"
+
+
 class ApiProcess(LocalService):
     module = "tests.api_offline"  # api.rest, with the example names resolving (tests.fakedns)
 
@@ -62,10 +68,12 @@ class ApiProcess(LocalService):
         namespace: str,
         port_offset: int = 90,
         log_name: str = "api-test.log",
+        env: dict[str, str] | None = None,
     ) -> None:
         super().__init__(port_offset, log_name)
         self.kubeconfig = kubeconfig
         self.namespace = namespace
+        self.extra_env = env or {}
 
     def env(self) -> dict[str, str]:
         return {
@@ -78,4 +86,6 @@ class ApiProcess(LocalService):
             "OMVEE_API_PORT": str(self.port),
             # tests steer kwok's fake pods through these
             "OMVEE_API_POD_ANNOTATION_PREFIXES": '["kwok.omvee.io/"]',
+            "OMVEE_RESULTS_DIR": str(results_dir()),
+            **self.extra_env,
         }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.localcluster.nodes import GPU_PRESENT_LABEL, GPU_RESOURCE
+from tests.localcluster.nodes import FAKE_TOLERATION, GPU_PRESENT_LABEL, GPU_RESOURCE
 from tests.localcluster.stages import EXIT_CODE, FAIL_ATTEMPTS, RUN_DURATION
 
 GPU_TOLERATION = {"key": GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"}
@@ -13,12 +13,18 @@ GPU_TOLERATION = {"key": GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedu
 def pod_spec(*, gpu: bool = False, tolerate_gpu: bool | None = None) -> dict[str, Any]:
     """One container named ``main``; ``gpu`` asks for one GPU on the GPU pool."""
     container: dict[str, Any] = {"name": "main", "image": "omvee/test:latest"}
-    spec: dict[str, Any] = {"restartPolicy": "Never", "containers": [container]}
+    # kwok plays these pods: select the fake nodes and tolerate their taint (not the real node).
+    spec: dict[str, Any] = {
+        "restartPolicy": "Never",
+        "containers": [container],
+        "nodeSelector": {"type": "kwok"},
+        "tolerations": [dict(FAKE_TOLERATION)],
+    }
     if gpu:
         container["resources"] = {"limits": {GPU_RESOURCE: "1"}}
-        spec["nodeSelector"] = {GPU_PRESENT_LABEL: "true"}
+        spec["nodeSelector"][GPU_PRESENT_LABEL] = "true"
     if tolerate_gpu if tolerate_gpu is not None else gpu:
-        spec["tolerations"] = [GPU_TOLERATION]
+        spec["tolerations"].append(GPU_TOLERATION)
     return spec
 
 

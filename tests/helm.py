@@ -11,6 +11,7 @@ from typing import Any
 
 import yaml
 
+from tests.kwokplacement import kwok_chart_values
 from tests.localcluster.binaries import ensure_tool
 from tests.localcluster.layout import REPO_ROOT, state_root
 
@@ -52,8 +53,11 @@ class Helm:
         ).stdout
         return [doc for doc in yaml.safe_load_all(out) if doc]
 
-    def install(self, release: str, namespace: str, *args: str) -> None:
-        self.run("install", release, str(CHART), "--namespace", namespace, *args)
+    def install(self, release: str, namespace: str, *args: str, on_kwok: bool = True) -> None:
+        """``helm install``; ``on_kwok``: the operator's and API's pods go to kwok's fake nodes
+        (tests.kwokplacement), else to the real node, where they really run."""
+        placement = ("-f", str(kwok_chart_values())) if on_kwok else ()
+        self.run("install", release, str(CHART), "--namespace", namespace, *placement, *args)
 
     def uninstall(self, release: str, namespace: str) -> None:
         self.run("uninstall", release, "--namespace", namespace, "--wait", check=False)

@@ -1,4 +1,5 @@
-"""Real media for the job-image tests: speech from espeak-ng, served over HTTP on 127.0.0.1."""
+"""Real media for the job-image tests: speech from espeak-ng, served over HTTP (on 127.0.0.1, or
+on the real node's address for pods)."""
 
 from __future__ import annotations
 
@@ -45,9 +46,25 @@ def silent_wav(path: Path, frames: int = 0) -> Path:
 
 class MediaHandler(SimpleHTTPRequestHandler):
     """Serves a folder; ``/cut`` promises a megabyte and hangs up after a kilobyte; ``/slow``
-    trickles a byte every 50 ms for 10 s."""
+    trickles a byte every 50 ms for 10 s; ``/flaky/<file>`` answers 503 to the first request
+    for each file and serves it after; ``/trickle/<file>`` sends the file a kilobyte a second.
+    ``requests`` counts the GETs per path."""
+
+    requests: dict[str, int]
+    lock = threading.Lock()
 
     def do_GET(self) -> None:
+        with self.lock:
+            self.requests[self.path] = self.requests.get(self.path, 0) + 1
+            count = self.requests[self.path]
+        if self.path.startswith("/flaky/"):
+            if count == 1:
+                self.send_error(503, "busy, try again")
+                return
+            self.path = self.path.removeprefix("/flaky")
+        if self.path.startswith("/trickle/"):
+            self._trickle(Path(self.directory) / self.path.removeprefix("/trickle/"))
+            return
         if self.path == "/slow":
             self.send_response(200)
             self.send_header("Content-Length", "200")
@@ -71,19 +88,44 @@ class MediaHandler(SimpleHTTPRequestHandler):
             return
         super().do_GET()
 
+    def _trickle(self, path: Path) -> None:
+        data = path.read_bytes()
+        self.send_response(200)
+        self.send_header("Content-Type", "audio/wav")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        for start in range(0, len(data), 1024):
+            try:
+                self.wfile.write(data[start : start + 1024])
+                self.wfile.flush()
+            except OSError:
+                return
+            time.sleep(1)
+
     def log_message(self, *args: Any) -> None:
         pass
 
 
 @contextmanager
-def serve(folder: Path) -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(MediaHandler, directory=str(folder)))
+def serve(folder: Path, host: str = "127.0.0.1") -> Iterator[str]:
+    """Serve ``folder`` on ``host`` (a free port); yields the base URL."""
+    with serving(folder, host) as (url, _):
+        yield url
+
+
+@contextmanager
+def serving(folder: Path, host: str = "127.0.0.1") -> Iterator[tuple[str, dict[str, int]]]:
+    """Like serve, also yielding the GET count per path (``MediaHandler.requests``)."""
+    requests: dict[str, int] = {}
+    handler = type("Handler", (MediaHandler,), {"requests": requests})
+    server = ThreadingHTTPServer((host, 0), partial(handler, directory=str(folder)))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
+        yield f"http://{host}:{server.server_address[1]}", requests
     finally:
         server.shutdown()
+        server.server_close()
 
 
 def word_error_rate(reference: str, hypothesis: str) -> float:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tests.kwokplacement import kwok_profiles
 from tests.local_service import LocalService
 
 
@@ -34,5 +35,7 @@ class OperatorProcess(LocalService):
             "OMVEE_RESYNC_SECONDS": str(self.resync_seconds),
             "OMVEE_HEALTH_PORT": str(self.port),
             "OMVEE_NAMESPACES": ",".join(self.namespaces),
+            # kwok plays the job pods unless a test gives its own catalog
+            "OMVEE_PROFILES": str(kwok_profiles()),
             **self.extra_env,
         }

@@ -8,6 +8,7 @@ from fastapi import Depends, Header, Request
 
 from api.logs.store import LogStore
 from api.rest.auth import Principal, authenticate
+from api.rest.results import ResultReader
 from api.rest.settings import Settings, get_settings
 from api.rest.store import JobStore
 from api.rest.streams import StreamSlots
@@ -29,6 +30,14 @@ def get_logs(request: Request) -> LogStore | None:
 
 
 LogsDep = Annotated[LogStore | None, Depends(get_logs)]
+
+
+def get_results(request: Request) -> ResultReader | None:
+    results: ResultReader | None = request.app.state.results
+    return results
+
+
+ResultsDep = Annotated[ResultReader | None, Depends(get_results)]
 
 
 def get_streams(request: Request) -> StreamSlots:

@@ -12,6 +12,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.logs.store import LogStore, logs_from_env
 from api.rest.errors import ApiError
 from api.rest.metrics import ApiMetrics, RequestMetrics
+from api.rest.results import ResultReader, results_reader
 from api.rest.routes import dashboard, health, jobs, live, metrics, projects
 from api.rest.settings import Settings, get_settings
 from api.rest.store import JobStore, api_client
@@ -69,6 +70,7 @@ def create_app(
     store: JobStore | None = None,
     logs: LogStore | None = None,
     api_metrics: ApiMetrics | None = None,
+    results: ResultReader | None = None,
 ) -> FastAPI:
     settings = settings or get_settings()
     app = FastAPI(
@@ -80,6 +82,7 @@ def create_app(
     )
     app.state.store = store or JobStore(api_client(), settings.namespace)
     app.state.logs = logs or logs_from_env()
+    app.state.results = results or results_reader(settings)
     app.state.streams = StreamSlots(settings.max_streams)
     app.state.metrics = api_metrics or ApiMetrics()
     app.dependency_overrides[get_settings] = lambda: settings

@@ -6,14 +6,14 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from api.urlpolicy import DEFAULT_BLOCKED_NETWORKS, UrlPolicy
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="OMVEE_API_", env_file=None)
+    model_config = SettingsConfigDict(env_prefix="OMVEE_API_", env_file=None, populate_by_name=True)
 
     environment: Literal["development", "production"] = "production"
     namespace: str = Field("omvee", description="Where OmveeJobs are created.")
@@ -42,6 +42,24 @@ class Settings(BaseSettings):
     # Serve /metrics on this port instead of the API's own, so an Ingress to the API does not
     # publish it; 0: /metrics on the API's port.
     metrics_port: int = Field(0, ge=0, le=65535)
+    # Where job result files are read from (GET /v1/jobs/{id}/results/{file}): "volume" (the
+    # directory results_dir: the API's view of the volume job pods write to), "supabase"
+    # (Storage bucket results_bucket, read with the service-role key), or "off" for none
+    # (result links answer 404). Unset: "volume" when results_dir is set, else none.
+    results_store: Literal["", "off", "volume", "supabase"] = Field(
+        "", validation_alias=AliasChoices("OMVEE_API_RESULTS_STORE", "OMVEE_RESULTS_STORE")
+    )
+    results_dir: str = Field(
+        "", validation_alias=AliasChoices("OMVEE_API_RESULTS_DIR", "OMVEE_RESULTS_DIR")
+    )
+    results_bucket: str = Field(
+        "job-results",
+        validation_alias=AliasChoices("OMVEE_API_RESULTS_BUCKET", "OMVEE_RESULTS_BUCKET"),
+    )
+    supabase_url: str = Field("", validation_alias=AliasChoices("SUPABASE_URL"))
+    supabase_service_role_key: str = Field(
+        "", validation_alias=AliasChoices("SUPABASE_SERVICE_ROLE_KEY"), repr=False
+    )
 
     def url_policy(self) -> UrlPolicy:
         return UrlPolicy(
@@ -53,6 +71,16 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _secure_outside_development(self) -> Settings:
         self.url_policy()  # an address range that does not parse fails at start-up
+        if not self.results_store and self.results_dir:
+            self.results_store = "volume"
+        if self.results_store == "volume" and not self.results_dir:
+            raise ValueError("OMVEE_RESULTS_STORE=volume needs OMVEE_RESULTS_DIR")
+        if self.results_store == "supabase" and not (
+            self.supabase_url and self.supabase_service_role_key
+        ):
+            raise ValueError(
+                "OMVEE_RESULTS_STORE=supabase needs SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY"
+            )
         if self.environment != "development":
             if not self.jwt_secret and not self.service_tokens:
                 raise ValueError(

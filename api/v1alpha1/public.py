@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from api.v1alpha1.resultfiles import result_links
 from api.v1alpha1.types import JobType, Phase
 
 FINAL = frozenset({Phase.SUCCEEDED.value, Phase.FAILED.value, Phase.CANCELLED.value})
@@ -53,6 +54,9 @@ class JobPublic(BaseModel):
     started_at: str | None = None
     finished_at: str | None = None
     result: dict[str, Any] | None = None
+    # File name -> the REST path serving it (GET /v1/jobs/{id}/results/{file}), for each file
+    # the result names; see api.v1alpha1.resultfiles.
+    result_links: dict[str, str] = {}
 
 
 def to_public(ojob: dict[str, Any]) -> JobPublic:
@@ -73,6 +77,7 @@ def to_public(ojob: dict[str, Any]) -> JobPublic:
         started_at=status.get("startedAt"),
         finished_at=status.get("finishedAt"),
         result=status.get("result"),
+        result_links=result_links(spec["projectId"], spec["jobId"], status.get("result")),
     )
 
 

@@ -41,6 +41,11 @@ class Backend(Protocol):
 
     def logs(self, ref: str, attempt: int | None, follow: bool) -> Iterator[bytes]: ...
 
+    def result(self, ref: str, name: str) -> Iterator[bytes]:
+        """The bytes of the job's result file ``name`` (a key of its ``result_links``);
+        CliError when there is none or it cannot be read from here."""
+        ...
+
     def watch(self, ref: str) -> Iterator[dict[str, Any]]:
         """The job now, then each time it changes; the caller stops once it is final."""
         ...

@@ -6,6 +6,7 @@ import json
 import os
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from kubernetes import client, config, watch
@@ -13,6 +14,7 @@ from kubernetes import client, config, watch
 from api.v1alpha1 import constants
 from api.v1alpha1.names import omveejob_name
 from api.v1alpha1.public import cancel_patch, retry_patch, to_public
+from api.v1alpha1.resultfiles import FILE_NAME, result_files
 from controller.cli.backend import CliError, job_id_of
 from controller.cli.stats import Placement
 
@@ -181,6 +183,28 @@ class ClusterBackend:
         from controller.cli.podlogs import job_logs
 
         return job_logs(self, self.find(ref), attempt, follow)
+
+    def result(self, ref: str, name: str) -> Iterator[bytes]:
+        """Read from the results volume's directory on this machine ($OMVEE_RESULTS_DIR, the
+        host directory the job pods mount); other stores are read through --api."""
+        ojob = self.find(ref)
+        spec = ojob["spec"]
+        key = result_files(
+            spec["projectId"], spec["jobId"], (ojob.get("status") or {}).get("result")
+        )
+        if not FILE_NAME.fullmatch(name) or name not in key:
+            raise CliError(f"job {spec['jobId']} has no result file {name!r}")
+        root = os.environ.get("OMVEE_RESULTS_DIR")
+        if not root:
+            raise CliError(
+                "reading a result file from the cluster needs OMVEE_RESULTS_DIR (the results "
+                "volume's directory on this machine); or read it through the API with --api"
+            )
+        path = Path(root).resolve() / key[name]
+        if path.resolve() != path or not path.is_file():  # no symbolic link on the way
+            raise CliError(f"result file {name} of job {spec['jobId']} is not in {root}")
+        with path.open("rb") as handle:
+            yield from iter(lambda: handle.read(65536), b"")
 
     def pod_log(self, namespace: str, pod: str, follow: bool) -> Iterator[bytes] | None:
         """The pod's log as it streams, or None when the pod or its log is gone."""

@@ -64,6 +64,34 @@ def jobs_logs(args: argparse.Namespace, backend: Backend) -> int:
     return 0
 
 
+def transcript_text(document: dict[str, Any]) -> str:
+    """A transcript.json's text, one segment a line."""
+    return "\n".join(str(s.get("text", "")).strip() for s in document.get("segments") or [])
+
+
+def jobs_result(args: argparse.Namespace, backend: Backend) -> int:
+    """With a file name: its bytes, as stored. Without: a transcription's text (from
+    transcript.json), or else the job's result files and their links."""
+    out = sys.stdout.buffer
+    if args.file:
+        for chunk in backend.result(args.job, args.file):
+            out.write(chunk)
+        out.flush()
+        return 0
+    job = backend.get_job(args.job)
+    links: dict[str, str] = job.get("result_links") or {}
+    if "transcript.json" in links and args.output != "json":
+        data = b"".join(backend.result(args.job, "transcript.json"))
+        print(transcript_text(json.loads(data)))
+        return 0
+    if not links:
+        raise CliError(
+            f"job {job['id']} has no result files (it is {job.get('phase') or 'Pending'})"
+        )
+    emit(args, links, lambda: tables.result_files(job["id"], links))
+    return 0
+
+
 def jobs_watch(args: argparse.Namespace, backend: Backend) -> int:
     """Exits 0 when the job succeeds, 1 when it fails or is cancelled (for scripts)."""
     last = None

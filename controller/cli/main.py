@@ -89,6 +89,13 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     ):
         verb(name, run, help).add_argument("job", help="job id (UUID) or OmveeJob name")
+    result = verb(
+        "result",
+        commands.jobs_result,
+        "print a result file (a transcription's text without FILE, else the files)",
+    )
+    result.add_argument("job", help="job id (UUID) or OmveeJob name")
+    result.add_argument("file", nargs="?", help="e.g. transcript.json, transcript.srt")
     logs = verb("logs", commands.jobs_logs, "the pod log of the latest (or Nth) attempt")
     logs.add_argument("job", help="job id (UUID) or OmveeJob name")
     logs.add_argument("--attempt", type=int, help="1 for the first attempt of the run, ...")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -88,6 +89,14 @@ class ApiBackend:
         with self.http.stream(
             "GET", path, params=params, timeout=httpx.Timeout(30, read=None if follow else 30)
         ) as response:
+            if response.status_code >= 400:
+                response.read()
+                self._check(response)
+            yield from response.iter_bytes()
+
+    def result(self, ref: str, name: str) -> Iterator[bytes]:
+        path = f"/v1/jobs/{self._id(ref)}/results/{quote(name, safe='')}"
+        with self.http.stream("GET", path) as response:
             if response.status_code >= 400:
                 response.read()
                 self._check(response)

@@ -78,6 +78,17 @@ def job_detail(job: dict[str, Any], now: datetime) -> str:
     if job.get("result"):
         lines.append("Result:")
         lines.extend(f"  {key}: {value}" for key, value in job["result"].items())
+    if job.get("result_links"):
+        lines.append("Result files (omvee jobs result <job> <file> prints one):")
+        lines.extend(f"  {name}: {link}" for name, link in job["result_links"].items())
+    return "\n".join(lines)
+
+
+def result_files(job_id: str, links: dict[str, str]) -> str:
+    """The result files of a job, each with its REST link, and how to print one."""
+    width = max(len(name) for name in links)
+    lines = [f"{name:<{width}}  {link}" for name, link in links.items()]
+    lines.append(f"(omvee jobs result {job_id} <file> prints one)")
     return "\n".join(lines)
 
 

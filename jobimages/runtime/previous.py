@@ -15,7 +15,11 @@ from api.v1alpha1 import constants
 from jobimages.runtime.egress import Refused, checked_client, refusal
 from jobimages.runtime.exitcodes import PermanentError, RetryableError
 from jobimages.runtime.job import Job
-from jobimages.runtime.results import results_dir_from_env, results_host_from_env
+from jobimages.runtime.results import (
+    results_dir_from_env,
+    results_host_from_env,
+    supabase_results_auth,
+)
 
 
 def read_location(
@@ -23,7 +27,8 @@ def read_location(
 ) -> bytes:
     """The bytes at a result location: a file:// path inside the result directory
     ($OMVEE_RESULTS_DIR), or a URL fetched under the URL policy (the deployment's own result
-    store, $SUPABASE_URL, is trusted). PermanentError when it does not exist or is refused,
+    store, $SUPABASE_URL, is trusted, and its bucket is read with the service-role key, as a
+    private bucket needs). PermanentError when it does not exist or is refused,
     RetryableError on network trouble."""
     parts = urlsplit(location)
     if parts.scheme == "file":
@@ -44,7 +49,9 @@ def read_location(
         with checked_client(
             timeout=30, policy=policy, resolver=resolver, trusted=trusted
         ) as client:
-            response = client.get(location)
+            auth = supabase_results_auth(location)
+            # the service key is never sent on to wherever a redirect points
+            response = client.get(location, headers=auth, follow_redirects=not auth)
     except Refused as refused:
         raise refusal(location, refused) from None
     except httpx.TooManyRedirects:

@@ -43,6 +43,27 @@ class ConsoleReporter:
         sys.stderr.write(message + "\n")
 
 
+class ProgressThrottle:
+    """Which progress reports go out: only rising values, at most one per ``min_interval``
+    seconds, except that a new phase (the message's first word: downloading, loading,
+    transcribed ...) and 100 always go. Pure; ``now`` is any monotonic clock in seconds."""
+
+    def __init__(self, min_interval: float = 1.0) -> None:
+        self.min_interval = min_interval
+        self.sent = -1
+        self.sent_at = 0.0
+        self.phase = ""
+
+    def admit(self, value: int, message: str, now: float) -> bool:
+        phase = message.split(" ", 1)[0]
+        if value <= self.sent:
+            return False
+        if now - self.sent_at < self.min_interval and value < 100 and phase == self.phase:
+            return False
+        self.sent, self.sent_at, self.phase = value, now, phase
+        return True
+
+
 class KubeReporter:
     def __init__(self, name: str, namespace: str, run: int = 0, min_interval: float = 1.0) -> None:
         from kubernetes import client, config
@@ -56,9 +77,7 @@ class KubeReporter:
         api.set_default_header("Content-Type", "application/json-patch+json")
         self.api = client.CustomObjectsApi(api)
         self.name, self.namespace, self.run = name, namespace, run
-        self.min_interval = min_interval
-        self.sent = -1
-        self.sent_at = 0.0
+        self.throttle = ProgressThrottle(min_interval)
         self.superseded = False
 
     def _patch(self, status: dict[str, Any]) -> None:
@@ -95,11 +114,8 @@ class KubeReporter:
 
     def progress(self, percent: float, message: str) -> None:
         value = max(0, min(100, int(percent)))
-        now = time.monotonic()
-        if value <= self.sent or (now - self.sent_at < self.min_interval and value < 100):
-            return
-        self.sent, self.sent_at = value, now
-        self._patch({"progress": value, "progressMessage": message[:256]})
+        if self.throttle.admit(value, message, time.monotonic()):
+            self._patch({"progress": value, "progressMessage": message[:256]})
 
     def result(self, result: dict[str, Any]) -> None:
         self._patch({"result": result})

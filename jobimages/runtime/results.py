@@ -18,9 +18,15 @@ class LocalResults:
         self.root = root
 
     def put(self, key: str, data: bytes, content_type: str) -> str:
+        """Write ``data`` to ``<root>/<key>`` (folders made as needed) and return its file://
+        URI. The file appears whole or not at all: a reader (the API, the next job) never
+        sees half of it. On a volume shared by pods the root is the same path in each
+        ($OMVEE_RESULTS_DIR, /var/lib/omvee/results), so the URI is valid in the next pod."""
         path = self.root / key
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
+        partial = path.with_name(f".{path.name}.partial")
+        partial.write_bytes(data)
+        partial.replace(path)
         return path.resolve().as_uri()
 
 
@@ -46,6 +52,23 @@ def results_host_from_env() -> str | None:
     if os.environ.get("OMVEE_RESULTS") != "supabase" or not os.environ.get("SUPABASE_URL"):
         return None
     return urlsplit(os.environ["SUPABASE_URL"]).hostname
+
+
+def supabase_results_auth(location: str) -> dict[str, str]:
+    """The service-role headers to read ``location`` when it lies in this deployment's own
+    Supabase Storage bucket (OMVEE_RESULTS=supabase: SUPABASE_URL, SUPABASE_SERVICE_ROLE_KEY,
+    OMVEE_RESULTS_BUCKET); {} for any other location, which is read without credentials."""
+    env = os.environ
+    if env.get("OMVEE_RESULTS") != "supabase" or not env.get("SUPABASE_SERVICE_ROLE_KEY"):
+        return {}
+    bucket = env.get("OMVEE_RESULTS_BUCKET", "job-results")
+    prefix = f"{env.get('SUPABASE_URL', '').rstrip('/')}/storage/v1/object/{bucket}/"
+    if not env.get("SUPABASE_URL") or not location.startswith(prefix):
+        return {}
+    if ".." in location[len(prefix) :].split("/"):
+        return {}
+    key = env["SUPABASE_SERVICE_ROLE_KEY"]
+    return {"Authorization": f"Bearer {key}", "apikey": key}
 
 
 def results_dir_from_env() -> Path:

@@ -49,12 +49,15 @@ def decode(path: Path) -> Any:
     """The audio as 16 kHz mono samples; a clear permanent error when it is not audio."""
     from faster_whisper import decode_audio
 
+    if path.stat().st_size == 0:
+        raise PermanentError("the file is empty (0 bytes)")
     try:
         audio = decode_audio(str(path), sampling_rate=SAMPLE_RATE)
     except Exception as error:  # PyAV raises several kinds for undecodable input
+        # (its message names the pod's temporary path, which tells the user nothing)
+        detail = str(error).replace(f": '{path}'", "")[:200]
         raise PermanentError(
-            f"the file is not audio that can be decoded ({type(error).__name__}:"
-            f" {str(error)[:200]})"
+            f"the file is not audio that can be decoded ({type(error).__name__}: {detail})"
         ) from None
     seconds = len(audio) / SAMPLE_RATE
     if seconds < 0.1:

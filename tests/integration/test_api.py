@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import concurrent.futures
+import http.client
 import json
 import uuid
 from typing import Any
@@ -12,7 +13,7 @@ import pytest
 from kubernetes import client
 
 from tests import factories
-from tests.api_process import SERVICE_TOKEN, ApiProcess, upstream_job, user_token
+from tests.api_process import SERVICE_TOKEN, ApiProcess, results_dir, upstream_job, user_token
 from tests.localcluster.stages import RUN_DURATION
 from tests.omveejobs import OmveeJobs
 from tests.waiting import wait_for
@@ -477,3 +478,79 @@ def test_pod_annotations_outside_the_allowed_prefixes_are_refused(http: httpx.Cl
         "pod_annotations",
         "sidecar.istio.io/inject",
     ]
+
+
+def raw_get(api_server: ApiProcess, path: str) -> tuple[int, bytes]:
+    """GET ``path`` exactly as written: no client removes dot segments or re-encodes it."""
+    connection = http.client.HTTPConnection("127.0.0.1", api_server.port, timeout=30)
+    try:
+        connection.request("GET", path, headers={"Authorization": f"Bearer {SERVICE_TOKEN}"})
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
+def test_result_files_are_served_from_the_store_and_only_the_jobs_own(
+    http: httpx.Client, api_server: ApiProcess, k8s: client.ApiClient, api_namespace: str
+) -> None:
+    pid, other = project(), str(uuid.uuid4())
+    response = http.post(f"/v1/projects/{pid}/transcriptions", json={"audio_url": AUDIO})
+    job_id = response.json()["id"]
+    custom = client.CustomObjectsApi(k8s)
+
+    def run_started() -> bool:  # a new run clears status.result: report after it began
+        ojob = custom.get_namespaced_custom_object(
+            "omvee.io", "v1alpha1", api_namespace, "omveejobs", f"job-{job_id}"
+        )
+        return bool((ojob.get("status") or {}).get("jobName"))
+
+    wait_for(run_started, "the operator to create the job's first run", 30)
+    # what a job pod does: store files on the results volume, name them in its result
+    run = results_dir() / pid / job_id / "run-0"
+    run.mkdir(parents=True, exist_ok=True)
+    (run / "transcript.json").write_text('{"segments": [{"text": "hello"}]}')
+    (run / "transcript.vtt").write_text("WEBVTT\n")
+    elsewhere = results_dir() / pid / other / "run-0"
+    elsewhere.mkdir(parents=True, exist_ok=True)
+    (elsewhere / "secret.json").write_text("another job's")
+    (run / "planted.json").symlink_to(elsewhere / "secret.json")
+    root = "file:///var/lib/omvee/results"
+    files = {
+        "json": f"{root}/{pid}/{job_id}/run-0/transcript.json",
+        "vtt": f"{root}/{pid}/{job_id}/run-0/transcript.vtt",
+        "stolen": f"{root}/{pid}/{other}/run-0/secret.json",
+    }
+    custom.patch_namespaced_custom_object_status(
+        "omvee.io", "v1alpha1", api_namespace, "omveejobs", f"job-{job_id}",
+        {"status": {"result": {"files": files}}},
+    )  # fmt: skip
+    links = wait_for(
+        lambda: http.get(f"/v1/jobs/{job_id}").json()["result_links"] or None,
+        "the result links",
+        30,
+    )
+    assert links == {
+        "transcript.json": f"/v1/jobs/{job_id}/results/transcript.json",
+        "transcript.vtt": f"/v1/jobs/{job_id}/results/transcript.vtt",
+    }
+    served = http.get(links["transcript.json"])
+    assert (served.status_code, served.json()) == (200, {"segments": [{"text": "hello"}]})
+    assert http.get(links["transcript.vtt"]).headers["content-type"].startswith("text/vtt")
+    base = f"/v1/jobs/{job_id}/results"
+    for path in (
+        f"{base}/..",
+        f"{base}/../../{other}/results/secret.json",
+        f"{base}/%2E%2E%2F%2E%2E%2F{other}%2Frun-0%2Fsecret.json",
+        f"{base}/%2Fetc%2Fpasswd",
+        f"{base}//etc/passwd",
+        f"{base}/secret.json",
+        f"{base}/planted.json",
+        f"{base}/run-0%2Ftranscript.json",
+    ):
+        status, body = raw_get(api_server, path)
+        assert status in (404, 405), (path, status, body)
+        assert b"another job's" not in body and b"root:" not in body
+    # another project's caller gets the same 404 as for a missing job
+    stranger = {"Authorization": f"Bearer {user_token([other])}"}
+    assert http.get(links["transcript.json"], headers=stranger).status_code == 404

@@ -33,6 +33,8 @@ EVERYTHING = [
     "--set", "mirror.supabase.url=https://abcd.supabase.co",
     "--set", "mirror.supabase.existingSecret=supabase",
     "--set", "logs.store=supabase",
+    "--set", "results.store=supabase",
+    "--set", "results.existingSecret=omvee-results",
     "--set", "image.tag=test",
 ]  # fmt: skip
 VALUE_SETS = {
@@ -82,6 +84,16 @@ def test_lint_passes(offline_helm: Helm, values: str) -> None:
             "at '/mirror/supabase/url': '' does not match pattern",
         ),
         (["--set", "logs.store=s3"], "at '/logs/store': value must be one of"),
+        (["--set", "results.store=s3"], "at '/results/store': value must be one of"),
+        (["--set", "results.store=volume"], "at '/results'"),
+        (
+            ["--set", "results.store=supabase"],
+            "at '/results/existingSecret': minLength: got 0, want 1",
+        ),
+        (
+            ["--set", "results.store=volume", "--set", "results.hostPath=rel"],
+            "at '/results/hostPath'",
+        ),
         (["--set", "operator.replica=2"], "additional properties 'replica' not allowed"),
         (["--set", "jobs.types.transcription.retries=20"], "maximum: got 20, want 10"),
         (["--set", "jobs.types.upscaling.image=x"], "additional properties 'upscaling'"),
@@ -462,3 +474,79 @@ def test_generated_api_token_survives_upgrades(helm: Helm, k8s: client.ApiClient
     finally:
         helm.uninstall("tok", namespace)
         core.delete_namespace(namespace)
+
+
+def container_env(deployment: dict[str, Any]) -> dict[str, Any]:
+    [container] = deployment["spec"]["template"]["spec"]["containers"]
+    return {e["name"]: e.get("value", e.get("valueFrom")) for e in container["env"]}
+
+
+def deployments_of(objects: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {d["metadata"]["name"].rsplit("-", 1)[-1]: d for d in by_kind(objects, "Deployment")}
+
+
+def test_the_results_store_reaches_the_operator_and_the_api(offline_helm: Helm) -> None:
+    defaults = deployments_of(offline_helm.template())
+    assert container_env(defaults["operator"])["OMVEE_RESULTS_STORE"] == "off"
+    assert "OMVEE_RESULTS_STORE" not in container_env(defaults["api"])
+
+    claim = deployments_of(
+        offline_helm.template("--set", "results.store=volume", "--set", "results.claimName=rwx")
+    )
+    operator = container_env(claim["operator"])
+    assert (operator["OMVEE_RESULTS_STORE"], operator["OMVEE_RESULTS_CLAIM"]) == ("volume", "rwx")
+    api = container_env(claim["api"])
+    assert (api["OMVEE_RESULTS_STORE"], api["OMVEE_RESULTS_DIR"]) == (
+        "volume",
+        "/var/lib/omvee/results",
+    )
+    pod = claim["api"]["spec"]["template"]["spec"]
+    assert {"name": "results", "persistentVolumeClaim": {"claimName": "rwx", "readOnly": True}} in (
+        pod["volumes"]
+    )
+    assert {"name": "results", "mountPath": "/var/lib/omvee/results", "readOnly": True} in (
+        pod["containers"][0]["volumeMounts"]
+    )
+
+    host = deployments_of(
+        offline_helm.template("--set", "results.store=volume", "--set", "results.hostPath=/srv/r")
+    )
+    assert container_env(host["operator"])["OMVEE_RESULTS_HOST_PATH"] == "/srv/r"
+    assert {"name": "results", "hostPath": {"path": "/srv/r", "type": "Directory"}} in (
+        host["api"]["spec"]["template"]["spec"]["volumes"]
+    )
+
+    supabase = deployments_of(
+        offline_helm.template(
+            "--set", "results.store=supabase", "--set", "results.existingSecret=res",
+        )
+    )  # fmt: skip
+    operator = container_env(supabase["operator"])
+    assert (operator["OMVEE_RESULTS_SECRET"], operator["OMVEE_RESULTS_BUCKET"]) == (
+        "res",
+        "job-results",
+    )
+    api = container_env(supabase["api"])
+    assert api["OMVEE_RESULTS_STORE"] == "supabase"
+    assert api["SUPABASE_SERVICE_ROLE_KEY"] == {
+        "secretKeyRef": {"name": "res", "key": "SUPABASE_SERVICE_ROLE_KEY"}
+    }
+    # with the logs in Supabase too, the API's Supabase variables are set once
+    everything = deployments_of(offline_helm.template(*EVERYTHING))["api"]
+    [container] = everything["spec"]["template"]["spec"]["containers"]
+    names = [e["name"] for e in container["env"]]
+    assert names.count("SUPABASE_URL") == 1 and "OMVEE_RESULTS_STORE" in names
+
+
+def test_allowed_networks_reach_the_api_and_the_job_pods(offline_helm: Helm) -> None:
+    deployments = deployments_of(
+        offline_helm.template("--set", "api.urlAllowedNetworks={10.201.0.0/24}")
+    )
+    assert container_env(deployments["api"])["OMVEE_API_URL_ALLOWED_NETWORKS"] == (
+        '["10.201.0.0/24"]'
+    )
+    assert container_env(deployments["operator"])["OMVEE_URL_ALLOWED_NETWORKS"] == (
+        '["10.201.0.0/24"]'
+    )
+    default = deployments_of(offline_helm.template())
+    assert container_env(default["api"])["OMVEE_API_URL_ALLOWED_NETWORKS"] == "[]"

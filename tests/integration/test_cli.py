@@ -133,6 +133,7 @@ def test_list_get_logs_and_watch_in_cluster_mode(
         "started_at": None,
         "finished_at": None,
         "result": None,
+        "result_links": {},
     }
     filtered = omvee(kubeconfig, "jobs", "list", "--phase", "Succeeded", "-o", "json", *ns)
     assert {j["id"] for j in json.loads(filtered.stdout)} == {done, slow}

@@ -18,7 +18,7 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from api.v1alpha1 import constants
 from tests import factories
-from tests.api_process import SERVICE_TOKEN, ApiProcess, upstream_job
+from tests.api_process import SERVICE_TOKEN, ApiProcess, results_dir, upstream_job
 from tests.localcluster.layout import REPO_ROOT
 from tests.waiting import wait_for
 
@@ -194,9 +194,18 @@ def test_job_page_shows_timeline_attempts_log_and_its_buttons_work(
     report_progress(k8s, api_namespace, job["id"], 60)  # the page follows without a reload
     expect(page.locator("#job-progress em")).to_have_text("60%", timeout=LIVE)
     scenes = "https://files.example.com/job-results/scenes.json"
-    report(k8s, api_namespace, job["id"], {"result": {"scenes_url": scenes, "scenes": 12}})
+    # as a job pod stores a file on the results volume and names it in its result
+    stored = results_dir() / project / job["id"] / "run-0" / "scenes.json"
+    stored.parent.mkdir(parents=True, exist_ok=True)
+    stored.write_text('{"scenes": []}')
+    files = {"json": f"file:///var/lib/omvee/results/{project}/{job['id']}/run-0/scenes.json"}
+    result = {"scenes_url": scenes, "scenes": 12, "files": files}
+    report(k8s, api_namespace, job["id"], {"result": result})
     expect(page.locator(f'#job-facts a[href="{scenes}"]')).to_have_text(scenes, timeout=LIVE)
     expect(page.locator("#job-facts .result")).to_contain_text("scenes: 12")
+    link = f"/v1/jobs/{job['id']}/results/scenes.json"
+    expect(page.locator(f'#job-facts .result-files a[href="{link}"]')).to_have_text("scenes.json")
+    assert http.get(link).json() == {"scenes": []}
 
     page.click("#cancel")
     expect(page.locator("#job-phase")).to_have_text("Cancelled", timeout=LIVE)

@@ -119,7 +119,13 @@ def test_starts_from_a_checkout_other_users_cannot_enter(tmp_path: Path) -> None
     base = str(Ports.from_env().base + 2000)  # clear of the session's and second_cluster's
 
     def launcher(command: str) -> subprocess.CompletedProcess[str]:
-        return run_from(checkout, ["-m", "tests.localcluster", command], OMVEE_PORT_BASE=base)
+        # kwok only: the session's cluster holds this machine's one real node
+        return run_from(
+            checkout,
+            ["-m", "tests.localcluster", command],
+            OMVEE_PORT_BASE=base,
+            OMVEE_REAL_NODE="0",
+        )
 
     kubeconfig = checkout / ".run/cluster/kubeconfig"
     try:

@@ -62,6 +62,7 @@ def media(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str]
     folder = tmp_path_factory.mktemp("media")
     speak(SENTENCE, folder / "speech.wav")
     silent_wav(folder / "empty.wav")
+    (folder / "zero.wav").write_bytes(b"")
     (folder / "notes.txt").write_text("this is not audio at all\n" * 100)
     with serve(folder) as url:
         yield folder, url
@@ -188,6 +189,7 @@ def run_entrypoint(url: str, env: dict[str, str] | None = None) -> subprocess.Co
         ("/missing.wav", {}, 65, "does not exist (HTTP 404)"),
         ("/notes.txt", {}, 65, "the file is not audio that can be decoded"),
         ("/empty.wav", {}, 65, "the audio is empty"),
+        ("/zero.wav", {}, 65, "the file is empty (0 bytes)"),
         ("/speech.wav", {"OMVEE_MAX_AUDIO_SECONDS": "2"}, 65, "over the 2s limit"),
         ("/speech.wav", {"OMVEE_MAX_AUDIO_BYTES": "1000"}, 65, "over the 1000-byte limit"),
         ("/cut", {}, 75, "failed: RemoteProtocolError"),

@@ -79,6 +79,31 @@ COMPONENTS = (
     Component("kwok", "sigs.k8s.io/kwok", ("sigs.k8s.io/kwok/cmd/kwok",), ("kwok",)),
 )
 
+# The real node's kubelet and kube-proxy: a module of their own (the kubernetes module's requires
+# and replaces plus what these two need) so the control plane's cache key does not change. Built
+# by ensure_binaries() only when the real node is on (OMVEE_REAL_NODE, default on).
+NODE_COMPONENT = Component(
+    "kubenode",
+    "k8s.io/kubernetes",
+    ("k8s.io/kubernetes/cmd/kubelet", "k8s.io/kubernetes/cmd/kube-proxy"),
+    ("kubelet", "kube-proxy"),
+    tags="selinux,notest,grpcnotrace",
+    stamp_kubernetes_version=True,
+)
+
+# crictl tears the real node's pods down through CRI on `down` (network teardown included). Its
+# own module: cri-tools needs newer grpc/x/* than the kubelet's pins.
+CRICTL_COMPONENT = Component(
+    "crictl", "sigs.k8s.io/cri-tools", ("sigs.k8s.io/cri-tools/cmd/crictl",), ("crictl",)
+)
+NODE_COMPONENTS = (NODE_COMPONENT, CRICTL_COMPONENT)
+
+
+def real_node_enabled() -> bool:
+    """Whether `up` runs the real node (kubelet + containerd): OMVEE_REAL_NODE, default 1."""
+    return os.environ.get("OMVEE_REAL_NODE", "1").strip().lower() not in ("0", "false", "no", "")
+
+
 # Tools beside the control plane (helm for the chart tests, kind for `make kind-up`); built on
 # first use, not by `cluster up`.
 TOOLS = (
@@ -189,12 +214,16 @@ def _build(component: Component, go: str, target: Path) -> None:
     _log(f"{label}: built in {time.monotonic() - started:.0f}s -> {target}")
 
 
-def ensure_binaries() -> dict[str, Path]:
-    """Paths of every control-plane binary by name, building whatever the cache lacks."""
+def ensure_binaries(real_node: bool | None = None) -> dict[str, Path]:
+    """Paths of every control-plane binary by name, building whatever the cache lacks; with the
+    real node (``real_node``, default from OMVEE_REAL_NODE) also kubelet and kube-proxy."""
     go = _go()
     go_version = _go_version(go)
     paths: dict[str, Path] = {}
-    for component in COMPONENTS:
+    if real_node is None:
+        real_node = real_node_enabled()
+    components = (*COMPONENTS, *NODE_COMPONENTS) if real_node else COMPONENTS
+    for component in components:
         target = build_dir(component, go_version)
         if not all((target / name).is_file() for name in component.outputs):
             _build(component, go, target)

@@ -9,6 +9,7 @@ import os
 import shutil
 import socket
 import ssl
+import subprocess
 import sys
 import time
 import urllib.error
@@ -19,10 +20,12 @@ from pathlib import Path
 import yaml
 
 from tests.localcluster import commands, pki
-from tests.localcluster.binaries import ensure_binaries
+from tests.localcluster.binaries import BuildError, build_dir, ensure_binaries, real_node_enabled
 from tests.localcluster.layout import REPO_ROOT, Layout, Ports
+from tests.localcluster.nodehost import NODE_PROCESSES, NodeError, RealNode
 from tests.localcluster.nodes import build_nodes
 from tests.localcluster.processes import ProcessError, ProcessTable
+from tests.localcluster.realnode import POOL, POOL_LABEL, NodeSettings, with_real_node
 from tests.localcluster.stages import build_logs, build_stages, render_config
 from tests.waiting import WaitTimeout, wait_for
 
@@ -111,14 +114,52 @@ def write_kubeconfig(path: Path, server: str, pki_dir: Path, stem: str, user: st
     path.write_text(yaml.safe_dump(config, sort_keys=False))
 
 
+@dataclass(frozen=True)
+class NodeInfo:
+    """The real node, for the lead's tests: an address on this host that pods reach (for a file
+    server or PostgreSQL listening on it), the Node's name, its pool label and the pod CIDR."""
+
+    ip: str
+    name: str
+    pool_label: tuple[str, str]
+    pod_cidr: str
+
+
 @dataclass
 class LocalCluster:
     layout: Layout
     ports: Ports
+    # A real node (containerd + kubelet + kube-proxy) besides kwok's fake ones: OMVEE_REAL_NODE.
+    real_node: bool = False
 
     @classmethod
     def default(cls) -> LocalCluster:
-        return cls(Layout.default(), Ports.from_env())
+        return cls(Layout.default(), Ports.from_env(), real_node_enabled())
+
+    @property
+    def node_settings(self) -> NodeSettings:
+        return NodeSettings.for_cluster(self.layout.root, self.ports)
+
+    @property
+    def node(self) -> NodeInfo | None:
+        """The real node's address, name, pool label and pod CIDR; None when it is off."""
+        if not self.real_node:
+            return None
+        settings = self.node_settings
+        return NodeInfo(settings.node_ip, settings.name, (POOL_LABEL, POOL), settings.pod_cidr)
+
+    @property
+    def real(self) -> RealNode:
+        return RealNode(self.node_settings, self.table)
+
+    def import_image(self, archive: Path) -> None:
+        """Import a docker-archive/OCI tarball into the real node's containerd (k8s.io
+        namespace). Raises NodeError when the real node does not run."""
+        self.real.import_image(archive)
+
+    @property
+    def components(self) -> tuple[str, ...]:
+        return (*COMPONENTS, *NODE_PROCESSES) if self.real_node else COMPONENTS
 
     @property
     def table(self) -> ProcessTable:
@@ -138,7 +179,7 @@ class LocalCluster:
 
     def status(self) -> dict[str, bool]:
         """Which components are running, by name."""
-        return {name: self.table.alive(name) is not None for name in COMPONENTS}
+        return {name: self.table.alive(name) is not None for name in self.components}
 
     def is_up(self) -> bool:
         return all(self.status().values()) and self.apiserver_ready()
@@ -146,7 +187,9 @@ class LocalCluster:
     # -- start ---------------------------------------------------------------------------------
 
     def up(self) -> None:
-        binaries = {name: str(path) for name, path in ensure_binaries().items()}
+        binaries = {name: str(path) for name, path in ensure_binaries(self.real_node).items()}
+        if self.real_node:
+            self.real.check_free()
         if self.is_up():
             _log(f"already up, reusing it: {self.server}")
             return
@@ -169,7 +212,7 @@ class LocalCluster:
         started = time.monotonic()
         try:
             self._start_all(binaries)
-        except (ClusterError, ProcessError, WaitTimeout):
+        except (ClusterError, ProcessError, WaitTimeout, NodeError):
             self.down(quiet=True, remove_state=False)
             _log(f"start-up failed; stopped what was started. Logs: {self.layout.processes}")
             raise
@@ -195,9 +238,18 @@ class LocalCluster:
     def _start_all(self, binaries: dict[str, str]) -> None:
         layout, ports = self.layout, self.ports
         layout.root.mkdir(parents=True, exist_ok=True)
-        pki.generate(layout.pki, commands.SERVICE_IP)
+        node = self.node_settings
+        if self.real_node:
+            self.real.prepare_host()
+        pki.generate(layout.pki, commands.SERVICE_IP, (node.node_ip,) if self.real_node else ())
         write_kubeconfig(layout.kubeconfig, self.server, layout.pki, "admin", "admin")
-        for client in pki.CLIENTS[1:]:
+        clients = list(pki.CLIENTS[1:])
+        if self.real_node:
+            pki.generate_node(layout.pki, node.name, node.node_ip)
+            clients += [
+                c for c in pki.node_clients(node.name) if c.stem != "apiserver-kubelet-client"
+            ]
+        for client in clients:
             write_kubeconfig(
                 layout.component_kubeconfig(client.stem),
                 self.server,
@@ -218,7 +270,9 @@ class LocalCluster:
         )
         self._start(
             "kube-apiserver",
-            commands.kube_apiserver(binaries["kube-apiserver"], layout, ports),
+            with_real_node(commands.kube_apiserver(binaries["kube-apiserver"], layout, ports), node)
+            if self.real_node
+            else commands.kube_apiserver(binaries["kube-apiserver"], layout, ports),
             f"{self.server}/livez",
             _insecure_context(),
         )
@@ -252,6 +306,12 @@ class LocalCluster:
         )
         self._create_nodes()
         self.table.check_running("fates")
+        if self.real_node:
+            from kubernetes import client as k8s_client
+            from kubernetes import config as k8s_config
+
+            api = k8s_client.CoreV1Api(k8s_config.new_client_from_config(str(layout.kubeconfig)))
+            self.real.start(binaries, api)
 
     def _create_nodes(self) -> None:
         from kubernetes import client, config
@@ -296,9 +356,28 @@ class LocalCluster:
 
     def down(self, quiet: bool = False, remove_state: bool = True) -> list[str]:
         """Stop the processes this launcher started and remove the cluster's state."""
-        stopped = [name for name in reversed(COMPONENTS) if self.table.stop(name)]
+        stopped: list[str] = []
+        settings = self.node_settings
+        if settings.host_record.exists() or any(self.table.read(n) for n in NODE_PROCESSES):
+            stopped += self.real.teardown(self._node_tool("crictl"), self._node_tool("kube-proxy"))
+        stopped += [name for name in reversed(COMPONENTS) if self.table.stop(name)]
         if remove_state and self.layout.root.exists():
             shutil.rmtree(self.layout.root)
         if not quiet:
             _log(f"stopped {', '.join(stopped)}" if stopped else "nothing was running")
         return stopped
+
+    @staticmethod
+    def _node_tool(name: str) -> str | None:
+        """The cached crictl/kube-proxy binary for `down`, without building anything."""
+        from tests.localcluster.binaries import NODE_COMPONENTS, _go, _go_version
+
+        try:
+            go_version = _go_version(_go())
+        except (BuildError, OSError, subprocess.SubprocessError):  # no Go: manual undo only
+            return None
+        for component in NODE_COMPONENTS:
+            if name in component.outputs:
+                path = build_dir(component, go_version) / name
+                return str(path) if path.is_file() else None
+        return None

@@ -92,7 +92,8 @@ def kwok(binary: str, layout: Layout, ports: Ports) -> list[str]:
         binary,
         f"--kubeconfig={layout.component_kubeconfig('kwok')}",
         f"--config={layout.kwok_config}",
-        "--manage-all-nodes=true",
+        # Only the fake nodes: the real node (if any) has a kubelet of its own.
+        "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
         f"--server-address=127.0.0.1:{ports.kwok}",
         # Nodes advertise kwok's server as their kubelet, so `kubectl logs` reaches it.
         "--node-ip=127.0.0.1",

@@ -13,6 +13,14 @@ GPU_PRODUCT = "NVIDIA-L4"
 
 CPU_NODE_CAPACITY = {"cpu": "8", "memory": "32Gi", "pods": "110", "ephemeral-storage": "100Gi"}
 GPU_NODE_CAPACITY = {**CPU_NODE_CAPACITY, "memory": "64Gi", GPU_RESOURCE: "1"}
+# Every fake node carries it, so only pods that mean to land on kwok do (the real node does not).
+FAKE_TAINT = {"key": "kwok.x-k8s.io/node", "value": "fake", "effect": "NoSchedule"}
+FAKE_TOLERATION = {
+    "key": "kwok.x-k8s.io/node",
+    "operator": "Equal",
+    "value": "fake",
+    "effect": "NoSchedule",
+}
 
 
 def build_node(name: str, pool: str) -> dict[str, Any]:
@@ -26,7 +34,7 @@ def build_node(name: str, pool: str) -> dict[str, Any]:
         "type": "kwok",
         POOL_LABEL: pool,
     }
-    spec: dict[str, Any] = {}
+    spec: dict[str, Any] = {"taints": [dict(FAKE_TAINT)]}
     capacity = CPU_NODE_CAPACITY
     if pool == "gpu":
         labels |= {
@@ -34,7 +42,7 @@ def build_node(name: str, pool: str) -> dict[str, Any]:
             GPU_PRODUCT_LABEL: GPU_PRODUCT,
             "nvidia.com/gpu.count": "1",
         }
-        spec["taints"] = [{"key": GPU_RESOURCE, "effect": "NoSchedule"}]
+        spec["taints"].append({"key": GPU_RESOURCE, "effect": "NoSchedule"})
         capacity = GPU_NODE_CAPACITY
     return {
         "apiVersion": "v1",

@@ -86,8 +86,9 @@ def _builder(
     )
 
 
-def generate(directory: Path, service_ip: str) -> None:
-    """Write ca.crt, apiserver.crt, one <stem>.crt/.key per client, and sa.key/sa.pub."""
+def generate(directory: Path, service_ip: str, extra_ips: tuple[str, ...] = ()) -> None:
+    """Write ca.crt, apiserver.crt (also valid for ``extra_ips``, e.g. the real node's address),
+    one <stem>.crt/.key per client, and sa.key/sa.pub."""
     directory.mkdir(parents=True, exist_ok=True)
     ca_key = _key()
     ca_name = _name("omvee-local-ca")
@@ -132,6 +133,7 @@ def generate(directory: Path, service_ip: str) -> None:
     serving_sans += [
         x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
         x509.IPAddress(ipaddress.ip_address(service_ip)),
+        *(x509.IPAddress(ipaddress.ip_address(ip)) for ip in extra_ips),
     ]
     issue("apiserver", _name("kube-apiserver"), ExtendedKeyUsageOID.SERVER_AUTH, serving_sans)
     for client in CLIENTS:
@@ -143,4 +145,46 @@ def generate(directory: Path, service_ip: str) -> None:
         sa_key.public_key().public_bytes(
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
         )
+    )
+
+
+def node_clients(node_name: str) -> tuple[ClientIdentity, ...]:
+    """The real node's client identities: the kubelet (Node authorizer: CN system:node:<name>,
+    O system:nodes), kube-proxy (bound to system:node-proxier by default), and the apiserver's
+    certificate towards the kubelet API (system:masters, so the kubelet's webhook allows it)."""
+    return (
+        ClientIdentity("kubelet", f"system:node:{node_name}", ("system:nodes",)),
+        ClientIdentity("kube-proxy", "system:kube-proxy"),
+        ClientIdentity(
+            "apiserver-kubelet-client", "kube-apiserver-kubelet-client", ("system:masters",)
+        ),
+    )
+
+
+def generate_node(directory: Path, node_name: str, node_ip: str) -> None:
+    """With the CA ``generate`` wrote: the node's client certificates (``node_clients``) and the
+    kubelet's serving certificate (kubelet-serving.crt, for ``node_ip`` and ``node_name``)."""
+    ca_key = serialization.load_pem_private_key((directory / "ca.key").read_bytes(), None)
+    assert isinstance(ca_key, rsa.RSAPrivateKey)
+    ca_name = x509.load_pem_x509_certificate((directory / "ca.crt").read_bytes()).subject
+
+    def issue(
+        stem: str, subject: x509.Name, usage: x509.ObjectIdentifier, sans: list[x509.GeneralName]
+    ) -> None:
+        key = _key()
+        builder = _builder(subject, ca_name, key.public_key()).add_extension(
+            x509.ExtendedKeyUsage([usage]), critical=False
+        )
+        if sans:
+            builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
+        _write_key(key, directory / f"{stem}.key")
+        _write_cert(builder.sign(ca_key, hashes.SHA256()), directory / f"{stem}.crt")
+
+    for client in node_clients(node_name):
+        issue(client.stem, _name(client.user, client.groups), ExtendedKeyUsageOID.CLIENT_AUTH, [])
+    issue(
+        "kubelet-serving",
+        _name(f"system:node:{node_name}", ("system:nodes",)),
+        ExtendedKeyUsageOID.SERVER_AUTH,
+        [x509.DNSName(node_name), x509.IPAddress(ipaddress.ip_address(node_ip))],
     )

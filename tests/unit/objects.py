@@ -33,13 +33,14 @@ class PodObj:
         }
         return self
 
-    def failed(self, exit_code: int, reason: str = "Error") -> PodObj:
+    def failed(self, exit_code: int, reason: str = "Error", message: str = "") -> PodObj:
+        terminated: dict[str, object] = {"exitCode": exit_code, "reason": reason}
+        if message:
+            terminated["message"] = message
         self.obj["status"] |= {
             "phase": "Failed",
             "startTime": T0,
-            "containerStatuses": [
-                {"name": "job", "state": {"terminated": {"exitCode": exit_code, "reason": reason}}}
-            ],
+            "containerStatuses": [{"name": "job", "state": {"terminated": terminated}}],
         }
         return self
 

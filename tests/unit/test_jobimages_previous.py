@@ -7,15 +7,17 @@ import json
 import uuid
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import pytest
 
-from jobimages.runtime import previous
+from jobimages.runtime import previous, results
 from jobimages.runtime.exitcodes import PermanentError
 from jobimages.runtime.job import Job
-from jobimages.runtime.results import LocalResults
+from jobimages.runtime.results import LocalResults, results_dir_from_env
 from jobimages.runtime.run import execute
 from jobimages.scene_generation.__main__ import generate
+from tests.recorder import recording_server
 from tests.unit.test_jobimages_egress import Notes
 
 MINE, THEIRS = str(uuid.uuid4()), str(uuid.uuid4())
@@ -117,3 +119,73 @@ def test_a_result_file_is_read_only_from_the_result_directory(
     for outside in (secret.as_uri(), f"file://{results}/../secret.txt", "file:///etc/hostname"):
         with pytest.raises(PermanentError, match="outside the result directory"):
             previous.read_location(outside)
+
+
+def test_scene_generation_reads_a_transcription_stored_on_the_shared_results_volume(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both pods mount the store at one path ($OMVEE_RESULTS_DIR): the file:// location the
+    transcription stored is valid in the scene-generation pod, whose own result lands beside
+    it under <project>/<job>/run-<n>/."""
+    volume = tmp_path / "var-lib-omvee-results"
+    monkeypatch.setenv("OMVEE_RESULTS_DIR", str(volume))
+    upstream = str(uuid.uuid4())
+    segments = [{"start": 0.0, "end": 2.0, "text": "One quick fox.", "words": []}]
+    location = LocalResults(results_dir_from_env()).put(
+        f"{MINE}/{upstream}/run-0/transcript.json",
+        json.dumps({"segments": segments, "duration": 2.0}).encode(),
+        "application/json",
+    )
+    assert location == (volume / MINE / upstream / "run-0" / "transcript.json").as_uri()
+    ojob = transcription(MINE, upstream, Path(unquote(urlsplit(location).path)))
+    monkeypatch.setattr(previous, "_custom_objects", lambda: FakeOmveeJobs(ojob))
+    job = scenes_job(MINE, upstream)
+    reported = Notes()
+    assert execute(generate, job, reported, LocalResults(results_dir_from_env())) == 0
+    scenes = volume / MINE / job.job_id / "run-0" / "scenes.json"
+    assert json.loads(scenes.read_text())["scenes"][0]["text"] == "One quick fox."
+    assert not list(volume.rglob("*.partial"))  # written whole, then renamed
+
+
+def test_a_supabase_result_is_read_from_the_own_bucket_with_the_service_key(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def answer(path: str, body: object) -> tuple[int, object]:
+        return 200, {"segments": []}
+
+    with recording_server(answer) as server:
+        monkeypatch.setenv("OMVEE_RESULTS", "supabase")
+        monkeypatch.setenv("SUPABASE_URL", server.url)
+        monkeypatch.setenv("SUPABASE_SERVICE_ROLE_KEY", "service-key")
+        monkeypatch.setenv("OMVEE_RESULTS_BUCKET", "job-results")
+        key = f"{MINE}/{uuid.uuid4()}/run-0/transcript.json"
+        own = f"{server.url}/storage/v1/object/job-results/{key}"
+        assert json.loads(previous.read_location(own)) == {"segments": []}
+        # another bucket of the same host: read, but without the key
+        previous.read_location(f"{server.url}/storage/v1/object/public/other/{key}")
+    own_request, _ = server.requests
+    assert (own_request["method"], own_request["path"]) == (
+        "GET",
+        f"/storage/v1/object/job-results/{key}",
+    )
+    assert server.headers(0)["authorization"] == "Bearer service-key"
+    assert server.headers(0)["apikey"] == "service-key"
+    assert "authorization" not in server.headers(1) and "apikey" not in server.headers(1)
+
+
+def test_the_service_key_goes_only_to_the_own_bucket(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("OMVEE_RESULTS", "supabase")
+    monkeypatch.setenv("SUPABASE_URL", "https://project.supabase.co")
+    monkeypatch.setenv("SUPABASE_SERVICE_ROLE_KEY", "service-key")
+    own = "https://project.supabase.co/storage/v1/object/job-results/p/j/run-0/a.json"
+    assert results.supabase_results_auth(own)["apikey"] == "service-key"
+    for elsewhere in (
+        "https://project.supabase.co.evil.example/storage/v1/object/job-results/p/a.json",
+        "https://project.supabase.co/storage/v1/object/job-results/../other/a.json",
+        "https://project.supabase.co/storage/v1/object/other-bucket/p/a.json",
+    ):
+        assert results.supabase_results_auth(elsewhere) == {}
+    monkeypatch.setenv("OMVEE_RESULTS", "")
+    assert results.supabase_results_auth(own) == {}

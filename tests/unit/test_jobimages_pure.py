@@ -105,3 +105,24 @@ def test_job_document_errors_are_permanent() -> None:
         }
     )
     assert (job.name, job.namespace, job.run, job.input) == ("n", "ns", 2, {"audioUrl": "x"})
+
+
+def test_progress_throttle_lets_phases_through_and_rate_limits_within_one() -> None:
+    from jobimages.runtime.progress import ProgressThrottle
+
+    throttle = ProgressThrottle(min_interval=1.0)
+    sent = [
+        value
+        for value, message, now in [
+            (0, "downloading audio", 0.0),
+            (3, "downloading audio 60%", 0.2),  # same phase, too soon
+            (8, "loading the model (cpu, int8)", 0.4),  # a new phase goes at once
+            (30, "transcribed 5s of 25s", 0.6),  # and so does this one
+            (50, "transcribed 12s of 25s", 0.9),  # too soon
+            (70, "transcribed 18s of 25s", 1.7),  # a second later
+            (60, "transcribed 15s of 25s", 3.0),  # never lower
+            (100, "done", 1.8),  # 100 always goes
+        ]
+        if throttle.admit(value, message, now)
+    ]
+    assert sent == [0, 8, 30, 70, 100]

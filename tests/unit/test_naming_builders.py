@@ -8,9 +8,9 @@ import pytest
 from api.catalog.profiles import load_catalog
 from api.v1alpha1 import constants
 from api.v1alpha1.types import JobType, OmveeJobSpec
-from controller.builders import build_job
+from controller.builders import RESULTS_MOUNT_PATH, ResultsStore, build_job, results_pod_parts
 from controller.naming import job_name
-from controller.settings import OperatorSettings
+from controller.settings import OperatorSettings, SettingsError
 
 SPEC = OmveeJobSpec.model_validate(
     {
@@ -137,3 +137,124 @@ def test_the_operator_passes_on_only_the_url_policy_it_was_given(
     assert OperatorSettings.from_env().job_env == (
         ("OMVEE_URL_BLOCKED_NETWORKS", '["10.0.0.0/8"]'),
     )
+
+
+def pod_of(job: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    pod = job["spec"]["template"]["spec"]
+    [container] = pod["containers"]
+    return pod, container
+
+
+def test_a_host_directory_results_store_is_mounted_at_one_path_in_every_job_pod() -> None:
+    store = ResultsStore("volume", host_path="/srv/omvee/results")
+    profile = load_catalog().profile(JobType.TRANSCRIPTION)
+    pod, container = pod_of(
+        build_job(
+            name="ep-1",
+            namespace="media",
+            uid="uid-1",
+            job_name="ep-1-r0",
+            spec=SPEC,
+            run=0,
+            profile=profile,
+            results=store,
+        )
+    )
+    assert {"name": "results", "hostPath": {"path": "/srv/omvee/results", "type": "Directory"}} in (
+        pod["volumes"]
+    )
+    assert {"name": "results", "mountPath": RESULTS_MOUNT_PATH} in container["volumeMounts"]
+    assert {"name": "OMVEE_RESULTS_DIR", "value": RESULTS_MOUNT_PATH} in container["env"]
+    # still uid 10001 with a read-only root: only /tmp and the store are writable
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert (pod["securityContext"]["runAsUser"], pod["securityContext"]["fsGroup"]) == (
+        10001,
+        10001,
+    )
+
+
+def test_a_claim_or_supabase_results_store_reaches_the_job_pod() -> None:
+    volumes, mounts, env = results_pod_parts(ResultsStore("volume", claim="omvee-results"))
+    assert volumes == [{"name": "results", "persistentVolumeClaim": {"claimName": "omvee-results"}}]
+    assert mounts == [{"name": "results", "mountPath": RESULTS_MOUNT_PATH}]
+    volumes, mounts, env = results_pod_parts(
+        ResultsStore("supabase", secret="omvee-supabase", bucket="results")
+    )
+    assert (volumes, mounts) == ([], [])
+    assert env == [
+        {"name": "OMVEE_RESULTS", "value": "supabase"},
+        {"name": "OMVEE_RESULTS_BUCKET", "value": "results"},
+        {
+            "name": "SUPABASE_URL",
+            "valueFrom": {"secretKeyRef": {"name": "omvee-supabase", "key": "SUPABASE_URL"}},
+        },
+        {
+            "name": "SUPABASE_SERVICE_ROLE_KEY",
+            "valueFrom": {
+                "secretKeyRef": {"name": "omvee-supabase", "key": "SUPABASE_SERVICE_ROLE_KEY"}
+            },
+        },
+    ]
+    assert results_pod_parts(None) == ([], [], [])
+    _, container = pod_of(build())
+    assert [m["name"] for m in container["volumeMounts"]] == ["tmp"]
+
+
+RESULT_VARIABLES = (
+    "OMVEE_RESULTS_STORE",
+    "OMVEE_RESULTS_HOST_PATH",
+    "OMVEE_RESULTS_CLAIM",
+    "OMVEE_RESULTS_SECRET",
+    "OMVEE_RESULTS_BUCKET",
+)
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({}, None),
+        ({"OMVEE_RESULTS_HOST_PATH": "/srv/r"}, ResultsStore("volume", host_path="/srv/r")),
+        ({"OMVEE_RESULTS_CLAIM": "c"}, ResultsStore("volume", claim="c")),
+        (
+            {"OMVEE_RESULTS_STORE": "supabase", "OMVEE_RESULTS_SECRET": "s"},
+            ResultsStore("supabase", secret="s"),
+        ),
+        ({"OMVEE_RESULTS_STORE": "off", "OMVEE_RESULTS_HOST_PATH": "/srv/r"}, None),
+    ],
+)
+def test_the_results_store_setting(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], expected: ResultsStore | None
+) -> None:
+    for name in RESULT_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert OperatorSettings.from_env().results == expected
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"OMVEE_RESULTS_STORE": "volume"}, "needs exactly one of OMVEE_RESULTS_HOST_PATH"),
+        (
+            {"OMVEE_RESULTS_HOST_PATH": "/a", "OMVEE_RESULTS_CLAIM": "c"},
+            "needs exactly one of OMVEE_RESULTS_HOST_PATH",
+        ),
+        ({"OMVEE_RESULTS_HOST_PATH": "results"}, "must be an absolute path, not 'results'"),
+        ({"OMVEE_RESULTS_STORE": "supabase"}, "needs OMVEE_RESULTS_SECRET"),
+        (
+            {"OMVEE_RESULTS_SECRET": "s", "OMVEE_RESULTS_CLAIM": "c"},
+            "volume takes no OMVEE_RESULTS_SECRET",
+        ),
+        ({"OMVEE_RESULTS_STORE": "s3"}, "volume, supabase or off, not 's3'"),
+    ],
+)
+def test_bad_results_store_settings_say_what_to_set(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], message: str
+) -> None:
+    for name in RESULT_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(SettingsError, match=message):
+        OperatorSettings.from_env()

@@ -228,3 +228,33 @@ def test_a_container_that_cannot_start_says_why() -> None:
         "not found"
     )
     assert seen.pending_since is not None  # the pending timeout still applies
+
+
+def test_a_permanent_failure_quotes_the_containers_last_line() -> None:
+    log = "[  5%] downloading\nerror: not an audio file (text/plain): speech.txt\n\n"
+    seen = observe(
+        JobObj().condition("Failed", "PodFailurePolicy").counts(failed=1).build(),
+        [PodObj("p1").failed(65, message=log).build()],
+        gpu=False,
+        previous_attempts=0,
+        previous_started_at=None,
+    )
+    assert (seen.phase, seen.reason) == (Phase.FAILED, "PermanentFailure")
+    assert seen.message == (
+        "failed permanently with exit code 65: error: not an audio file (text/plain): "
+        "speech.txt (bad input or unsupported media); not retried"
+    )
+
+
+def test_a_retry_quotes_the_last_line_shortened() -> None:
+    seen = observe(
+        JobObj().counts(failed=1).build(),
+        [PodObj("p1").failed(75, message="x" * 1000).build()],
+        gpu=False,
+        previous_attempts=0,
+        previous_started_at=None,
+    )
+    assert seen.reason == "Retrying"
+    assert seen.message.startswith("attempt 1 failed with exit code 75: xxx")
+    assert seen.message.endswith("…; retrying")
+    assert len(seen.message) < 400

@@ -243,6 +243,8 @@ function renderDetail() {
   ];
   const nodes = facts.flatMap(([name, value]) => [el("dt", {}, [name]), el("dd", {}, [value])]);
   if (job.result) nodes.push(el("dt", {}, ["Result"]), el("dd", {}, [resultView(job.result)]));
+  const files = Object.entries(job.result_links || {});
+  if (files.length) nodes.push(el("dt", {}, ["Files"]), el("dd", {}, [filesView(files)]));
   $("job-facts").replaceChildren(...nodes);
   $("timeline").replaceChildren(...data.timeline.map((item) => el("li", { class: item.kind }, [
     el("time", { datetime: item.time || "" }, [when(item.time)]), el("b", {}, [item.reason]),
@@ -270,6 +272,25 @@ function resultView(result) {
     const text = typeof value === "string" ? value : JSON.stringify(value);
     const link = /^https?:\/\//.test(text) ? el("a", { href: text, target: "_blank", rel: "noopener" }, [text]) : text;
     list.append(el("li", {}, [el("b", {}, [`${key}: `]), link]));
+  }
+  return list;
+}
+
+// The job's result files (GET /v1/jobs/{id}/results/{file}). A link opens in a new tab; with a
+// token, the file is fetched with it (a plain link would carry none) and opened as a blob.
+function filesView(files) {
+  const list = el("ul", { class: "result-files" });
+  for (const [name, path] of files) {
+    const link = el("a", { href: path, target: "_blank", rel: "noopener", download: name }, [name]);
+    link.addEventListener("click", async (event) => {
+      if (!state.token) return;
+      event.preventDefault();
+      const response = await api(path);
+      const url = URL.createObjectURL(await response.blob());
+      window.open(url, "_blank", "noopener");
+      setTimeout(() => URL.revokeObjectURL(url), 60000);
+    });
+    list.append(el("li", {}, [link]));
   }
   return list;
 }

@@ -12,8 +12,16 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from api.logs import archive
 from api.logs.store import LogStoreError
 from api.rest.auth import Principal
-from api.rest.deps import CurrentPrincipal, LogsDep, SettingsDep, StoreDep, StreamsDep
+from api.rest.deps import (
+    CurrentPrincipal,
+    LogsDep,
+    ResultsDep,
+    SettingsDep,
+    StoreDep,
+    StreamsDep,
+)
 from api.rest.errors import Conflict, NotFound, Unavailable
+from api.rest.results import ResultUnavailable
 from api.rest.routes.submission import ACCEPTED_RESPONSES, submit
 from api.rest.schemas import (
     ERROR_RESPONSES,
@@ -26,6 +34,7 @@ from api.rest.schemas import (
 )
 from api.rest.store import JobStore
 from api.v1alpha1.public import FINAL, cancel_patch, retry_patch
+from api.v1alpha1.resultfiles import FILE_NAME, result_files, result_key, run_folders
 from api.v1alpha1.types import UUID_PATTERN, JobType, Phase
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"], responses=ERROR_RESPONSES)
@@ -185,6 +194,66 @@ def get_job_logs(
         raise NotFound(f"the pod of attempt {found.attempt} of job {job_id} is gone and {why}")
     stream = store.log_stream(pod["metadata"]["name"], follow)
     return StreamingResponse(streams.hold(stream) if follow else stream, media_type=media)
+
+
+# Content types of the files job images store; anything else is served as bytes.
+RESULT_TYPES = {
+    ".json": "application/json",
+    ".srt": "application/x-subrip",
+    ".vtt": "text/vtt; charset=utf-8",
+    ".txt": "text/plain; charset=utf-8",
+    ".png": "image/png",
+    ".mp4": "video/mp4",
+}
+
+
+@router.get(
+    "/{job_id}/results/{file}",
+    operation_id="get_job_result",
+    summary="A result file of the job (the links are in `result_links`), streamed",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"application/octet-stream": {}}, "description": "The file."}},
+)
+def get_job_result(
+    job_id: JobId,
+    file: Annotated[str, Path(description="A file name of the job's latest run.")],
+    principal: CurrentPrincipal,
+    store: StoreDep,
+    results: ResultsDep,
+) -> StreamingResponse:
+    ojob = visible_job(store, principal, job_id)
+    spec, status = ojob["spec"], ojob.get("status") or {}
+    result = status.get("result")
+    if not FILE_NAME.fullmatch(file) or ".." in file:
+        raise NotFound(f"job {job_id} has no result file {file!r}")
+    # The key is rebuilt from the job's own project, id and run folder: a file the result
+    # names, or another file stored beside it in the same run (the images of images.json).
+    key = result_files(spec["projectId"], spec["jobId"], result).get(file)
+    folders = sorted(run_folders(spec["projectId"], spec["jobId"], result))
+    if key is None and len(folders) == 1:
+        key = result_key(spec["projectId"], spec["jobId"], folders[0], file)
+    if key is None:
+        raise NotFound(f"job {job_id} has no result file {file!r}")
+    if results is None:
+        raise NotFound(
+            "this API serves no result files: set OMVEE_RESULTS_STORE (volume with "
+            "OMVEE_RESULTS_DIR, or supabase)"
+        )
+    try:
+        opened = results.open(key)
+    except ResultUnavailable as error:
+        raise Unavailable(str(error)) from None
+    if opened is None:
+        raise NotFound(f"job {job_id} has no result file {file!r} in the results store")
+    suffix = file[file.rfind(".") :] if "." in file else ""
+    headers = {"Content-Disposition": f'inline; filename="{file}"'}
+    if opened.size is not None:
+        headers["Content-Length"] = str(opened.size)
+    return StreamingResponse(
+        opened.chunks(),
+        media_type=RESULT_TYPES.get(suffix.lower(), "application/octet-stream"),
+        headers=headers,
+    )
 
 
 def _sse(ojob_stream: Iterator[dict[str, Any]]) -> Iterator[bytes]:

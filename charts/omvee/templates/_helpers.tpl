@@ -78,3 +78,39 @@ capabilities:
     secretKeyRef: {name: {{ .Values.mirror.supabase.existingSecret }}, key: {{ .Values.mirror.supabase.serviceRoleKeyKey }}}
 {{- end }}
 {{- end -}}
+
+{{/* The operator's results-store settings (controller.settings: OMVEE_RESULTS_*). */}}
+{{- define "omvee.operatorResultsEnv" -}}
+{{- $r := .Values.results -}}
+- {name: OMVEE_RESULTS_STORE, value: {{ $r.store | quote }}}
+{{- if eq $r.store "volume" }}
+{{- if $r.claimName }}
+- {name: OMVEE_RESULTS_CLAIM, value: {{ $r.claimName | quote }}}
+{{- else }}
+- {name: OMVEE_RESULTS_HOST_PATH, value: {{ $r.hostPath | quote }}}
+{{- end }}
+{{- else if eq $r.store "supabase" }}
+- {name: OMVEE_RESULTS_SECRET, value: {{ $r.existingSecret | quote }}}
+- {name: OMVEE_RESULTS_BUCKET, value: {{ $r.bucket | quote }}}
+{{- end }}
+{{- end -}}
+
+{{/* The API's view of the results store (api.rest.settings: results_*). */}}
+{{- define "omvee.apiResultsEnv" -}}
+{{- $r := .Values.results -}}
+{{- if eq $r.store "volume" }}
+- {name: OMVEE_RESULTS_STORE, value: volume}
+- {name: OMVEE_RESULTS_DIR, value: /var/lib/omvee/results}
+{{- else if eq $r.store "supabase" }}
+- {name: OMVEE_RESULTS_STORE, value: supabase}
+- {name: OMVEE_RESULTS_BUCKET, value: {{ $r.bucket | quote }}}
+{{- if ne .Values.logs.store "supabase" }}
+- name: SUPABASE_URL
+  valueFrom:
+    secretKeyRef: {name: {{ $r.existingSecret }}, key: SUPABASE_URL}
+- name: SUPABASE_SERVICE_ROLE_KEY
+  valueFrom:
+    secretKeyRef: {name: {{ $r.existingSecret }}, key: SUPABASE_SERVICE_ROLE_KEY}
+{{- end }}
+{{- end }}
+{{- end -}}
