@@ -23,20 +23,29 @@ from tests.helm import Helm, Release
 from tests.identities import service_account_kubeconfig
 from tests.localcluster.cluster import LocalCluster
 from tests.localcluster.layout import state_root
+from tests.localcluster.nodehost import record_host
+from tests.localcluster.realnode import host_differences
 from tests.localpostgres import LocalPostgres
 from tests.namespaces import create_namespace
 from tests.operator_process import OperatorProcess
 
 
 @pytest.fixture(scope="session")
-def local_cluster() -> Iterator[LocalCluster]:
+def local_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+    """The session's cluster (reused when one is up). One this session starts with a real node
+    is checked on the way out: `down` must leave the host as `up` found it (sysctls, iptables
+    chains, network namespaces, host folders, log links, addresses on lo)."""
     cluster = LocalCluster.default()
     started_here = not cluster.is_up()
+    before = record_host(tmp_path_factory.mktemp("host")) if started_here else None
     if started_here:
         cluster.up()
     yield cluster
     if started_here:
         cluster.down()
+        if cluster.real_node and before is not None:
+            left = host_differences(before, record_host(tmp_path_factory.mktemp("host")))
+            assert not left, "make cluster-down left host-wide changes:\n" + "\n".join(left)
 
 
 @pytest.fixture(scope="session")

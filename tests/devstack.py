@@ -286,9 +286,11 @@ def run_sample(api_url: str, node: NodeInfo) -> list[str]:
         f"                   transcribed on {node.name} in {seconds:.0f} s from submission:",
         f'                   "{text}"',
         f"  transcript       curl {links['transcript.json']}",
-        f"  scenes           {scenes_url}  ({scenes['result'].get('scenes')} scenes;"
+        f"                   or: .venv/bin/omvee jobs result --api {api_url} {SAMPLE_JOB_ID}",
+        f"  scenes           {scenes_url}",
+        f"                   (scenes: {scenes['result'].get('scenes')};"
         f" curl {scene_links[0] if scene_links else ''})",
-        f"  media            {media_url}/  (files in {media_dir()})",
+        f"  media            {media_url}/  (files in {media_dir()}; pods reach this address)",
     ]
 
 

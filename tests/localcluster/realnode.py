@@ -516,3 +516,14 @@ def plan_table_removals(before: Mapping[str, Iterable[str]], save_text: str) -> 
         elif line.startswith("-A ") and table:
             tables[table] += 1
     return sorted(name for name, rules in tables.items() if rules == 0 and name not in before)
+
+
+def host_differences(before: HostRecord, after: HostRecord) -> list[str]:
+    """What differs between two records of the host (``state_dir`` aside), one readable line per
+    difference; [] when `down` put everything back."""
+    differences = []
+    for name in ("sysctls", "chains", "netns", "existed", "var_log_containers", "lo_addresses"):
+        was, now = getattr(before, name), getattr(after, name)
+        if was != now:
+            differences.append(f"{name}: before {was!r}, after {now!r}")
+    return differences

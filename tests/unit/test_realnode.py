@@ -141,3 +141,18 @@ def test_docker_archive_has_one_layer_with_the_program() -> None:
             assert layer.extractfile("x").read() == b"ELF"  # type: ignore[union-attr]
         config = json.load(archive.extractfile(manifest[0]["Config"]))  # type: ignore[arg-type]
         assert config["config"]["Entrypoint"] == ["/x"]
+
+
+def test_host_differences_name_what_down_left_behind() -> None:
+    from tests.localcluster.realnode import HostRecord, host_differences
+
+    before = HostRecord("a", sysctls={"net/ipv4/ip_forward": "0"}, lo_addresses=["127.0.0.1/8"])
+    same = HostRecord("b", sysctls={"net/ipv4/ip_forward": "0"}, lo_addresses=["127.0.0.1/8"])
+    assert host_differences(before, same) == []
+    left = HostRecord(
+        "b", sysctls={"net/ipv4/ip_forward": "1"}, lo_addresses=["127.0.0.1/8", "100.77.1.2/32"]
+    )
+    assert [line.split(":")[0] for line in host_differences(before, left)] == [
+        "sysctls",
+        "lo_addresses",
+    ]
