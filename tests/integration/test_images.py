@@ -84,13 +84,26 @@ def test_the_transcription_image_transcribes_offline_as_uid_10001_on_a_read_only
     assert probes.split() == ["root-read-only", "10001", "no-network"]
 
 
-def test_the_catalogs_command_runs_in_the_image(
-    transcription_archive: Path,
-) -> None:
-    """The catalog's command is ``python -m jobimages.<type>``: ``python`` exists and the
-    runtime imports with HOME on the tmpfs (nothing written to the read-only root)."""
+@pytest.mark.parametrize(
+    ("image", "module", "flag"),
+    [
+        ("job-transcription", "transcription", "--audio-url"),
+        ("job-scene-generation", "scene_generation", "--transcript"),
+        ("job-visual-prompts", "visual_prompts", "--scenes"),
+        ("job-image-generation", "image_generation", "--prompts"),
+        ("job-video-generation", "video_generation", "--durations"),
+    ],
+)
+def test_the_catalogs_command_runs_in_each_job_image(image: str, module: str, flag: str) -> None:
+    """The catalog's command is ``python -m jobimages.<type>``: ``python`` exists in every job
+    image `make images` builds, and the runtime imports as uid 10001 with HOME on the tmpfs
+    (nothing written to the read-only root)."""
+    try:
+        built = ensure_images([image])[image]
+    except ImageBuildError as error:
+        pytest.fail(str(error))
     result = run_image(
-        transcription_archive, ["python", "-m", "jobimages.transcription", "--help"], timeout=120
+        built.archive, ["python", "-m", f"jobimages.{module}", "--help"], timeout=180
     )
     assert result.returncode == 0, result.stdout
-    assert "--audio-url" in result.stdout
+    assert flag in result.stdout

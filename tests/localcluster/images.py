@@ -350,4 +350,23 @@ def main(argv: list[str]) -> int:
             f"{image.name:<22} {image.ref:<44} {image.size_bytes / 2**20:7.0f} MiB "
             f"{state:<6} {image.seconds:6.1f}s  {image.archive}"
         )
+    return _import_into_running_node(images)
+
+
+def _import_into_running_node(images: dict[str, BuiltImage]) -> int:
+    """When the local cluster's real node runs (`make up`), import the images into it, so the
+    next job pod uses them; otherwise cluster-up or `make up` imports them when needed."""
+    from tests.localcluster.cluster import LocalCluster
+    from tests.localcluster.nodehost import NodeError
+
+    cluster = LocalCluster.default()
+    if cluster.node is None or not cluster.is_up():
+        return 0
+    try:
+        for image in images.values():
+            cluster.import_image(image.archive)
+    except NodeError as error:
+        print(f"error: importing into the real node: {error}", file=sys.stderr)
+        return 1
+    print(f"imported into the real node {cluster.node.name}", file=sys.stderr)
     return 0
