@@ -28,7 +28,7 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP) ## create .venv and install the package with its dev tools
 
-sysdeps: ## install the Debian packages the suite needs (PostgreSQL server, espeak-ng, chromium, containerd, runc, CNI plugins, iptables, mmdebstrap, buildah) if missing
+sysdeps: ## install the Debian packages the suite needs (PostgreSQL server, espeak-ng, chromium, containerd, runc, CNI plugins, iptables, mmdebstrap, buildah, gcc for the pause image) if missing
 	@missing=""; \
 	compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || command -v initdb >/dev/null \
 	  || missing="$$missing postgresql"; \
@@ -40,6 +40,8 @@ sysdeps: ## install the Debian packages the suite needs (PostgreSQL server, espe
 	command -v iptables >/dev/null || missing="$$missing iptables"; \
 	command -v mmdebstrap >/dev/null || missing="$$missing mmdebstrap"; \
 	command -v buildah >/dev/null || missing="$$missing buildah"; \
+	test -f /usr/lib/x86_64-linux-gnu/libc.a -o -f /usr/lib/aarch64-linux-gnu/libc.a \
+	  && command -v gcc >/dev/null || missing="$$missing gcc libc6-dev"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    echo "[sysdeps] installing$$missing" >&2; \
@@ -51,7 +53,7 @@ controlplane: venv ## build the control-plane binaries and helm from Go modules 
 	@$(PY) -m tests.localcluster build >/dev/null
 	@$(PY) -m tests.localcluster helm >/dev/null
 
-up: sysdeps venv ## start the local control plane and PostgreSQL, submit a sample job, print how to reach them
+up: sysdeps venv ## local cluster with its real node, PostgreSQL, operator, API; a real transcription; prints the URLs
 	@$(PY) -m tests.devstack up
 
 down: venv ## stop everything `make up` started
@@ -107,7 +109,7 @@ deploy: venv ## helm upgrade --install the chart into the current kubectl contex
 	  -f charts/omvee/examples/values-kind.yaml \
 	  --set image.repository=$(IMAGE_REPO)/omvee-jobs --set image.tag=$(IMAGE_TAG)
 
-cluster-up: controlplane ## start the local control plane (etcd, apiserver, controller-manager, scheduler, kwok)
+cluster-up: sysdeps controlplane ## start the local cluster: control plane, kwok's fake nodes and the real node (OMVEE_REAL_NODE=0: kwok only)
 	@$(PY) -m tests.localcluster up
 
 cluster-down: venv ## stop the processes cluster-up started and remove its state

@@ -32,6 +32,7 @@ from tests.localcluster.binaries import BuildError
 from tests.localcluster.cluster import ClusterError, LocalCluster, NodeInfo
 from tests.localcluster.images import ImageBuildError
 from tests.localcluster.layout import REPO_ROOT, Ports, state_root
+from tests.localcluster.nodehost import NodeError
 from tests.localcluster.processes import ProcessError, ProcessTable
 from tests.localpostgres import LocalPostgres, PostgresError
 from tests.media import speak
@@ -367,6 +368,7 @@ def main(argv: list[str] | None = None) -> int:
         BuildError,
         ClusterError,
         ImageBuildError,
+        NodeError,
         ProcessError,
         PostgresError,
         StackError,

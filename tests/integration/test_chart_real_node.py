@@ -16,6 +16,7 @@ import pytest
 from kubernetes import client
 
 from tests.helm import Helm
+from tests.localcluster.binaries import real_node_enabled
 from tests.localcluster.cluster import LocalCluster
 from tests.localcluster.layout import REPO_ROOT, state_root
 from tests.media import PARAGRAPH, serving, speak, word_error_rate
@@ -24,7 +25,14 @@ from tests.operator_process import OperatorProcess
 from tests.realstack import load_images, real_node, results_volume
 from tests.waiting import wait_for
 
-pytestmark = [pytest.mark.cluster, pytest.mark.media, pytest.mark.realnode]
+pytestmark = [
+    pytest.mark.skipif(
+        not real_node_enabled(), reason="OMVEE_REAL_NODE=0: the cluster runs without its real node"
+    ),
+    pytest.mark.cluster,
+    pytest.mark.media,
+    pytest.mark.realnode,
+]
 
 RELEASE = "real"
 PROJECT = "5d1e2f3a-4b5c-4d6e-8f7a-9b0c1d2e3f4a"

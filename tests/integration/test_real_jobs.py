@@ -28,13 +28,22 @@ from kubernetes.stream import stream
 from api.v1alpha1 import constants
 from tests.api_process import SERVICE_TOKEN
 from tests.helm import Release
+from tests.localcluster.binaries import real_node_enabled
 from tests.localcluster.cluster import LocalCluster
 from tests.media import PARAGRAPH, serving, speak, word_error_rate
 from tests.operator_process import OperatorProcess
 from tests.realstack import RealStack, start_real_stack, stop_real_stack
 from tests.waiting import wait_for
 
-pytestmark = [pytest.mark.cluster, pytest.mark.postgres, pytest.mark.media, pytest.mark.realnode]
+pytestmark = [
+    pytest.mark.skipif(
+        not real_node_enabled(), reason="OMVEE_REAL_NODE=0: the cluster runs without its real node"
+    ),
+    pytest.mark.cluster,
+    pytest.mark.postgres,
+    pytest.mark.media,
+    pytest.mark.realnode,
+]
 
 PROJECT = "3c8f1d2e-4b5a-4c6d-8e7f-9a0b1c2d3e4f"
 

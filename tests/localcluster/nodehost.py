@@ -134,7 +134,14 @@ class RealNode:
     # -- up ------------------------------------------------------------------------------------
 
     def check_free(self) -> None:
-        """Refuse to start when another cluster's real node runs on this machine."""
+        """Refuse to start without root (containerd, the kubelet's mounts and cgroups, iptables
+        and addresses on `lo` need it), or when another cluster's real node runs here."""
+        if os.geteuid() != 0:
+            raise NodeError(
+                "the real node (containerd, kubelet, kube-proxy) needs root: run as root, or "
+                "start the cluster without it: OMVEE_REAL_NODE=0 (kwok's fake nodes only; no "
+                "job does real work then)"
+            )
         claim = live_claim()
         if claim and claim.get("state_dir") != str(self.settings.root.parent):
             raise NodeError(
