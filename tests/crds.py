@@ -1,7 +1,8 @@
-"""Install the chart's OmveeJob CRD on the local cluster (create or update) and wait for it."""
+"""Install the chart's CRDs on the local cluster (create or update) and wait for them."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -10,9 +11,12 @@ from kubernetes import client
 from api.v1alpha1.crd import CRD_PATH
 from tests.waiting import wait_for
 
+# Every CRD the chart ships (helm installs them on a release's first install).
+CHART_CRDS = CRD_PATH.parent
 
-def install_crd(api: client.ApiClient) -> dict[str, Any]:
-    manifest: dict[str, Any] = yaml.safe_load(CRD_PATH.read_text())
+
+def apply_crd(api: client.ApiClient, manifest: dict[str, Any]) -> dict[str, Any]:
+    """Create or replace one CRD and wait until it is Established."""
     extensions = client.ApiextensionsV1Api(api)
     name = manifest["metadata"]["name"]
     try:
@@ -30,3 +34,19 @@ def install_crd(api: client.ApiClient) -> dict[str, Any]:
 
     wait_for(established, f"CRD {name} to be Established", 30)
     return manifest
+
+
+def install_crd(api: client.ApiClient) -> dict[str, Any]:
+    """The OmveeJob CRD."""
+    manifest: dict[str, Any] = yaml.safe_load(CRD_PATH.read_text())
+    return apply_crd(api, manifest)
+
+
+def install_chart_crds(api: client.ApiClient, folder: Path = CHART_CRDS) -> list[str]:
+    """Every CRD in the chart's crds/ folder (OmveeJob and kopf's peerings); their names."""
+    names = []
+    for path in sorted(folder.glob("*.yaml")):
+        for manifest in yaml.safe_load_all(path.read_text()):
+            if manifest:
+                names.append(apply_crd(api, manifest)["metadata"]["name"])
+    return names

@@ -17,8 +17,13 @@ import yaml
 from api.catalog.profiles import DEFAULT_PROFILES
 from tests.localcluster.layout import state_root
 from tests.localcluster.nodes import FAKE_TOLERATION
+from tests.localcluster.stages import RUN_DURATION
 
 KWOK_SELECTOR = {"type": "kwok"}
+# kwok ends a Running pod after its run duration (1s unless annotated) whatever its
+# restartPolicy, so the chart's Deployments would churn through pods, each Ready for a second.
+# Their pods are servers: they run for longer than any test session.
+SERVER_RUN_DURATION = "24h"
 
 
 def kwok_catalog(catalog: dict[str, Any]) -> dict[str, Any]:
@@ -42,8 +47,13 @@ def kwok_profiles() -> Path:
 
 
 def kwok_chart_values() -> Path:
-    """Chart values placing the operator's and the API's pods on the fake nodes."""
-    placement = {"nodeSelector": KWOK_SELECTOR, "tolerations": [dict(FAKE_TOLERATION)]}
+    """Chart values placing the operator's and the API's pods on the fake nodes, where kwok
+    keeps them Running (and Ready) as the servers they are."""
+    placement = {
+        "nodeSelector": KWOK_SELECTOR,
+        "tolerations": [dict(FAKE_TOLERATION)],
+        "podAnnotations": {RUN_DURATION: SERVER_RUN_DURATION},
+    }
     path = state_root() / "values-kwok.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump({"operator": placement, "api": placement}))

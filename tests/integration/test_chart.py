@@ -18,6 +18,7 @@ from kubernetes import client, dynamic
 from api.catalog.profiles import DEFAULT_PROFILES, load_catalog
 from api.v1alpha1.types import OmveeJobSpec
 from controller.builders import job_labels
+from tests.crds import install_chart_crds
 from tests.helm import CHART, Helm, HelmError, servicemonitor_crd
 from tests.namespaces import JOB_RUNNER_RBAC, create_namespace
 
@@ -320,8 +321,19 @@ def test_operator_replicas_share_one_peering(offline_helm: Helm) -> None:
 
 
 def kubectl(kubeconfig: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    # Discovery is cached beside the kubeconfig, so it goes with this cluster: ~/.kube/cache is
+    # keyed by address only, and a cluster started afresh on the same port would be described
+    # by its predecessor's resources (a missing CRD then reads "could not find the requested
+    # resource" instead of "no matches for kind").
     return subprocess.run(
-        ["kubectl", "--kubeconfig", str(kubeconfig), *args],
+        [
+            "kubectl",
+            "--kubeconfig",
+            str(kubeconfig),
+            "--cache-dir",
+            str(kubeconfig.parent / "kubectl-cache"),
+            *args,
+        ],
         input=stdin,
         capture_output=True,
         text=True,
@@ -341,13 +353,20 @@ def prometheus_crds(kubeconfig: Path) -> None:
     )
 
 
+@pytest.fixture(scope="module")
+def chart_crds(k8s: client.ApiClient) -> list[str]:
+    """The chart's own CRDs, as its first install creates them: a dry run creates nothing, so
+    the rendered objects of those kinds (KopfPeering, ClusterKopfPeering) need them there."""
+    return install_chart_crds(k8s)
+
+
 @pytest.mark.cluster
 @pytest.mark.parametrize("values", VALUE_SETS, ids=list(VALUE_SETS))
 def test_rendered_manifests_are_valid_for_the_api_server(
     helm: Helm,
     k8s: client.ApiClient,
     kubeconfig: Path,
-    crd: Any,
+    chart_crds: list[str],
     prometheus_crds: None,
     values: str,
 ) -> None:

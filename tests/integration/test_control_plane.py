@@ -8,7 +8,7 @@ import pytest
 from kubernetes import client
 
 from tests import factories
-from tests.localcluster.nodes import GPU_PRESENT_LABEL, GPU_RESOURCE, POOL_LABEL
+from tests.localcluster.nodes import FAKE_TAINT, GPU_PRESENT_LABEL, GPU_RESOURCE, POOL_LABEL
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.cluster
@@ -41,9 +41,16 @@ def exit_code(pod: Any) -> int:
     return int(pod.status.container_statuses[0].state.terminated.exit_code)
 
 
+def taints_of(node: Any) -> list[tuple[str, str | None, str]]:
+    return [(t.key, t.value, t.effect) for t in node.spec.taints or []]
+
+
 def test_nodes_have_gpu_labels_taints_and_capacity(core: client.CoreV1Api) -> None:
-    nodes = core.list_node().items
+    """kwok's fake nodes (the real node, when there is one, is tests/integration/
+    test_real_node.py's): a CPU and a GPU pool, every node tainted as fake."""
+    nodes = core.list_node(label_selector="type=kwok").items
     pools: dict[str, list[Any]] = {"cpu": [], "gpu": []}
+    fake = (FAKE_TAINT["key"], FAKE_TAINT["value"], FAKE_TAINT["effect"])
     for node in nodes:
         pools[node.metadata.labels[POOL_LABEL]].append(node)
         conditions = {c.type: c.status for c in node.status.conditions}
@@ -52,14 +59,13 @@ def test_nodes_have_gpu_labels_taints_and_capacity(core: client.CoreV1Api) -> No
     assert len(pools["gpu"]) >= 2
     for node in pools["gpu"]:
         assert node.metadata.labels[GPU_PRESENT_LABEL] == "true"
-        taints = [(t.key, t.value, t.effect) for t in node.spec.taints]
-        assert (GPU_RESOURCE, None, "NoSchedule") in taints
+        assert sorted(taints_of(node)) == sorted([fake, (GPU_RESOURCE, None, "NoSchedule")])
         assert node.status.allocatable[GPU_RESOURCE] == "1"
         assert node.status.capacity[GPU_RESOURCE] == "1"
     for node in pools["cpu"]:
         assert GPU_PRESENT_LABEL not in node.metadata.labels
         assert GPU_RESOURCE not in node.status.allocatable
-        assert not node.spec.taints
+        assert taints_of(node) == [fake]
 
 
 def test_job_succeeds_on_first_attempt(
