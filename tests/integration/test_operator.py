@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 from typing import Any
 
@@ -122,7 +123,7 @@ def test_gpu_capacity_wait_pending_timeout_and_cancel(ojobs: OmveeJobs) -> None:
         "gpu-c", "Unschedulable", lambda s: s.get("reason") == "Unschedulable", timeout=20
     )
     assert waiting["phase"] == "Pending"
-    assert waiting["message"].startswith("waiting for a GPU node: 0/4 nodes are available")
+    assert re.match(r"waiting for a GPU node: 0/\d+ nodes are available", waiting["message"])
     assert "Insufficient nvidia.com/gpu" in waiting["message"]
     scheduled = {c["type"]: c for c in waiting["conditions"]}["Scheduled"]
     assert (scheduled["status"], scheduled["reason"]) == ("False", "Unschedulable")

@@ -95,6 +95,9 @@ def kwok(binary: str, layout: Layout, ports: Ports) -> list[str]:
         # Only the fake nodes: the real node (if any) has a kubelet of its own.
         "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
         f"--server-address=127.0.0.1:{ports.kwok}",
+        # signed by the cluster's CA: the apiserver verifies the kubelets it calls
+        f"--tls-cert-file={layout.pki / 'kwok-serving.crt'}",
+        f"--tls-private-key-file={layout.pki / 'kwok-serving.key'}",
         # Nodes advertise kwok's server as their kubelet, so `kubectl logs` reaches it.
         "--node-ip=127.0.0.1",
         f"--node-port={ports.kwok}",

@@ -88,7 +88,8 @@ def _builder(
 
 def generate(directory: Path, service_ip: str, extra_ips: tuple[str, ...] = ()) -> None:
     """Write ca.crt, apiserver.crt (also valid for ``extra_ips``, e.g. the real node's address),
-    one <stem>.crt/.key per client, and sa.key/sa.pub."""
+    kwok-serving.crt (kwok's server on 127.0.0.1), one <stem>.crt/.key per client, and
+    sa.key/sa.pub."""
     directory.mkdir(parents=True, exist_ok=True)
     ca_key = _key()
     ca_name = _name("omvee-local-ca")
@@ -136,6 +137,14 @@ def generate(directory: Path, service_ip: str, extra_ips: tuple[str, ...] = ()) 
         *(x509.IPAddress(ipaddress.ip_address(ip)) for ip in extra_ips),
     ]
     issue("apiserver", _name("kube-apiserver"), ExtendedKeyUsageOID.SERVER_AUTH, serving_sans)
+    # kwok's server stands in for the fake nodes' kubelets (logs, exec) on 127.0.0.1; the
+    # apiserver checks kubelets' certificates against this CA (--kubelet-certificate-authority)
+    issue(
+        "kwok-serving",
+        _name("kwok"),
+        ExtendedKeyUsageOID.SERVER_AUTH,
+        [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))],
+    )
     for client in CLIENTS:
         issue(client.stem, _name(client.user, client.groups), ExtendedKeyUsageOID.CLIENT_AUTH)
 

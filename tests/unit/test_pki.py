@@ -42,6 +42,16 @@ def test_serving_certificate_covers_loopback_and_the_service_ip(tmp_path: Path) 
     assert "kubernetes.default.svc" in sans.get_values_for_type(x509.DNSName)
 
 
+def test_kwoks_serving_certificate_is_signed_by_the_ca_for_loopback(tmp_path: Path) -> None:
+    """The apiserver verifies kubelet certificates (--kubelet-certificate-authority), kwok's
+    server for the fake nodes included."""
+    pki.generate(tmp_path, "10.96.0.1")
+    serving = load(tmp_path / "kwok-serving.crt")
+    serving.verify_directly_issued_by(load(tmp_path / "ca.crt"))
+    sans = serving.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert sans.get_values_for_type(x509.IPAddress) == [ipaddress.ip_address("127.0.0.1")]
+
+
 def test_service_account_key_pair_matches(tmp_path: Path) -> None:
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
