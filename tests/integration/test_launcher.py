@@ -20,12 +20,26 @@ from tests.waiting import wait_for
 
 pytestmark = pytest.mark.cluster
 
-SECOND_PORT_BASE = Ports.from_env().base + 1000  # clear of the session cluster's ports
+
+def free_port_base(start: int) -> int:
+    """The first port base from ``start`` on (in steps of 100) none of whose ports (base ..
+    base+99) is taken on 127.0.0.1, so another cluster on this machine is never hit."""
+    for base in range(start, 65400, 100):
+        ports = range(base, base + 100)
+        if not any(_port_in_use(port) for port in ports):
+            return base
+    raise RuntimeError(f"no free block of 100 ports from {start} on")
+
+
+def _port_in_use(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
 @pytest.fixture
 def second_cluster(tmp_path: Path) -> Iterator[LocalCluster]:
-    cluster = LocalCluster(Layout(tmp_path / "cluster"), Ports.from_base(SECOND_PORT_BASE))
+    base = free_port_base(Ports.from_env().base + 1000)  # clear of the session cluster's ports
+    cluster = LocalCluster(Layout(tmp_path / "cluster"), Ports.from_base(base))
     yield cluster
     cluster.down(quiet=True)
 
@@ -116,7 +130,7 @@ def test_starts_from_a_checkout_other_users_cannot_enter(tmp_path: Path) -> None
     """Every control-plane process runs as this user, so the cluster's state (keys, kubeconfigs)
     stays in the private checkout, where `kubeconfig` finds it."""
     checkout = make_private_checkout(tmp_path)
-    base = str(Ports.from_env().base + 2000)  # clear of the session's and second_cluster's
+    base = str(free_port_base(Ports.from_env().base + 2000))  # clear of the others
 
     def launcher(command: str) -> subprocess.CompletedProcess[str]:
         # kwok only: the session's cluster holds this machine's one real node
