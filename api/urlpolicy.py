@@ -3,12 +3,17 @@
 One policy for the REST API, which checks a URL once at submission (``api.rest.submit``), and
 for the job runtime, which checks again on every connection, redirects included
 (``jobimages.runtime.egress``). Pods fetch from inside the cluster, so a URL must not reach the
-node, the cluster's pods and services, or a cloud metadata service: not when it is submitted,
-not after a redirect, and not when its name resolves to another address later.
+node, the cluster's pods and services, or a cloud metadata service.
 
-Resolving a name has three outcomes: its addresses; none, because the name does not exist (a
-permanent refusal: "does not resolve"); or ``ResolutionUnavailable``, because the resolver
-failed for now or did not answer in time (the API answers 503, the job runtime retries).
+The API resolves no name (``UrlPolicy.problem``): it checks what needs no DNS (syntax, scheme,
+allowed hosts, internal names, and the address of an IP-literal host), so a slow or hostile
+name server cannot hold a request. What a name resolves to is checked where it matters, by the
+job runtime on every connection (``connection_problem``), which connects only to the address
+it checked: a name resolving inward is refused there (exit 65), at any time, redirects too.
+
+Resolving a name (``resolve``, the job runtime's) has three outcomes: its addresses; none,
+because the name does not exist; or ``ResolutionUnavailable``, because the resolver failed for
+now or did not answer in time (the job runtime retries).
 """
 
 from __future__ import annotations
@@ -221,26 +226,18 @@ class UrlPolicy:
         return None
 
     def connection_problem(
-        self,
-        host: str,
-        port: int | None,
-        addresses: Sequence[str],
-        *,
-        reveal_addresses: bool = False,
+        self, host: str, port: int | None, addresses: Sequence[str]
     ) -> str | None:
         """Why connecting to ``host`` at any of ``addresses`` (what it resolved to) is refused,
-        or None; every address is checked, since any of them may be the one connected to.
-        A refused address a name resolved to is named only with ``reveal_addresses`` (the job
-        runtime, whose messages only the job's owner reads); else the message says "a
-        non-public address", so that callers of the API cannot map internal DNS with it."""
+        or None; every address is checked, since any of them may be the one connected to. The
+        message names the refused address: only the job runtime resolves names, and its
+        messages are read by the job's owner alone."""
         if not addresses:
             return f"host {host} does not resolve"
         for address in addresses:
             if kind := self.address_problem(address):
                 if address == host:
                     return f"host {host} is {kind}"
-                if not reveal_addresses:
-                    return f"host {host} resolves to a non-public address"
                 return f"host {host} has address {address}, {kind}"
         if (
             port is not None
@@ -251,19 +248,18 @@ class UrlPolicy:
             return "must use port 80 or 443"
         return None
 
-    def problem(
-        self, url: str, resolver: Resolver = resolve, *, reveal_addresses: bool = False
-    ) -> str | None:
-        """Why ``url`` is refused, resolving its host once; None when a pod may fetch it.
-        Raises ``ResolutionUnavailable`` (from ``resolver``) when the name cannot be resolved
-        just now: neither refused nor allowed."""
+    def problem(self, url: str) -> str | None:
+        """Why ``url`` is refused at submission, or None; resolves no name (no I/O at all).
+
+        The URL rules (``url_problem``) for every host; for an IP-literal host, also the
+        address rules (``connection_problem`` with the address itself). A host name passes
+        whatever it resolves to: the job runtime checks its addresses on every connection."""
         if problem := self.url_problem(url):
             return problem
         host = host_of(url)
-        addresses = [host] if _ip(host) is not None else resolver(host)
-        return self.connection_problem(
-            host, port_of(url), addresses, reveal_addresses=reveal_addresses
-        )
+        if _ip(host) is None:
+            return None
+        return self.connection_problem(host, port_of(url), [host])
 
     def _any_port(self) -> bool:
         return bool(self.allowed_hosts or self.allowed_networks)

@@ -60,7 +60,7 @@ def results_dir() -> Path:
 
 
 class ApiProcess(LocalService):
-    module = "tests.api_offline"  # api.rest, with the example names resolving (tests.fakedns)
+    module = "api.rest"
 
     def __init__(
         self,

@@ -151,8 +151,7 @@ def start_operator(cluster: LocalCluster) -> None:
 def start_api(cluster: LocalCluster) -> str:
     """The REST API in development mode: no token needed, on 127.0.0.1 only. Media on the real
     node's address (the media server) is allowed, and result links read the results volume.
-    Names under example.com resolve (tests.fakedns), so that the README's examples are
-    accepted on a machine without DNS."""
+    The API resolves no name, so the README's examples are accepted on a machine without DNS."""
     port = Ports.from_env().base
     node = _node(cluster)
     _start_service(
@@ -167,7 +166,7 @@ def start_api(cluster: LocalCluster) -> str:
             "OMVEE_API_POD_ANNOTATION_PREFIXES": '["kwok.omvee.io/"]',
             **(api_env(node, results_volume()) if node else {}),
         },
-        "tests.api_offline",
+        "api.rest",
     )
     return f"http://127.0.0.1:{port}"
 

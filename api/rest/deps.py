@@ -1,4 +1,11 @@
-"""FastAPI dependencies: settings, the job store, and the caller."""
+"""FastAPI dependencies: settings, the job store, and the caller.
+
+Each is ``async def`` because none does I/O (they read ``app.state``, or check a token in
+memory): FastAPI runs a sync dependency in the worker thread pool, one hop per dependency per
+request, which at 50 concurrent clients costs more than the work itself. The routes that call
+Kubernetes or read files stay sync (``def``), so that FastAPI runs them in the thread pool,
+off the event loop.
+"""
 
 from __future__ import annotations
 
@@ -9,14 +16,21 @@ from fastapi import Depends, Header, Request
 from api.logs.store import LogStore
 from api.rest.auth import Principal, authenticate
 from api.rest.results import ResultReader
-from api.rest.settings import Settings, get_settings
+from api.rest.settings import Settings
 from api.rest.store import JobStore
 from api.rest.streams import StreamSlots
 
-SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+async def get_app_settings(request: Request) -> Settings:
+    """The settings the app was built with (``create_app``; read once, not per request)."""
+    settings: Settings = request.app.state.settings
+    return settings
 
 
-def get_store(request: Request) -> JobStore:
+SettingsDep = Annotated[Settings, Depends(get_app_settings)]
+
+
+async def get_store(request: Request) -> JobStore:
     store: JobStore = request.app.state.store
     return store
 
@@ -24,7 +38,7 @@ def get_store(request: Request) -> JobStore:
 StoreDep = Annotated[JobStore, Depends(get_store)]
 
 
-def get_logs(request: Request) -> LogStore | None:
+async def get_logs(request: Request) -> LogStore | None:
     logs: LogStore | None = request.app.state.logs
     return logs
 
@@ -32,7 +46,7 @@ def get_logs(request: Request) -> LogStore | None:
 LogsDep = Annotated[LogStore | None, Depends(get_logs)]
 
 
-def get_results(request: Request) -> ResultReader | None:
+async def get_results(request: Request) -> ResultReader | None:
     results: ResultReader | None = request.app.state.results
     return results
 
@@ -40,7 +54,7 @@ def get_results(request: Request) -> ResultReader | None:
 ResultsDep = Annotated[ResultReader | None, Depends(get_results)]
 
 
-def get_streams(request: Request) -> StreamSlots:
+async def get_streams(request: Request) -> StreamSlots:
     streams: StreamSlots = request.app.state.streams
     return streams
 
@@ -48,9 +62,11 @@ def get_streams(request: Request) -> StreamSlots:
 StreamsDep = Annotated[StreamSlots, Depends(get_streams)]
 
 
-def get_principal(
+async def get_principal(
     settings: SettingsDep, authorization: Annotated[str | None, Header()] = None
 ) -> Principal:
+    """The caller; raises ``Unauthenticated`` (401). CPU only (a constant-time comparison or
+    an HMAC-SHA256 check of a JWT, microseconds), so it runs on the event loop."""
     return authenticate(
         authorization,
         jwt_secret=settings.jwt_secret,

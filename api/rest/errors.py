@@ -42,14 +42,6 @@ class Unavailable(ApiError):
     code = "kubernetes_unavailable"
 
 
-class NameResolutionUnavailable(ApiError):
-    """A URL's host could not be resolved just now (DNS failed for now or did not answer in
-    time): nothing was created, and the same request may succeed later."""
-
-    status = 503
-    code = "name_resolution_unavailable"
-
-
 class TooManyStreams(ApiError):
     status = 429
     code = "too_many_streams"

@@ -80,12 +80,12 @@ def create_app(
         "images, video) and follow them. Every accepted job is an OmveeJob in "
         "Kubernetes before the answer is sent, so nothing is lost on a restart.",
     )
+    app.state.settings = settings  # SettingsDep reads it (an override would cost per request)
     app.state.store = store or JobStore(api_client(), settings.namespace)
     app.state.logs = logs or logs_from_env()
     app.state.results = results or results_reader(settings)
     app.state.streams = StreamSlots(settings.max_streams)
     app.state.metrics = api_metrics or ApiMetrics()
-    app.dependency_overrides[get_settings] = lambda: settings
 
     @app.exception_handler(ApiError)
     async def api_error(_: Request, error: ApiError) -> JSONResponse:

@@ -17,6 +17,10 @@ from api.v1alpha1 import constants
 from api.v1alpha1.names import omveejob_name
 
 TIMEOUT = (3.0, 10.0)  # connect, read
+# Every Kubernetes call runs in one of the server's worker threads (anyio's default pool: 40),
+# so as many may need a connection at once; a smaller pool opens (TCP + TLS) and then drops a
+# connection for each call beyond its size.
+CONNECTIONS = 40
 FOLLOW_READ_SECONDS = 3600.0
 REQUEST_HASH = f"{constants.GROUP}/request-sha256"
 
@@ -28,7 +32,7 @@ def api_client() -> client.ApiClient:
         config.load_kube_config()
     configuration = client.Configuration.get_default_copy()
     configuration.retries = 1
-    configuration.connection_pool_maxsize = 32
+    configuration.connection_pool_maxsize = CONNECTIONS
     return client.ApiClient(configuration)
 
 

@@ -13,10 +13,9 @@ from pydantic import ValidationError
 
 from api.catalog.inputs import INPUT_MODELS
 from api.catalog.upstreams import upstream_fields
-from api.rest.errors import NameResolutionUnavailable
 from api.rest.schemas import JobCreate
 from api.rest.store import REQUEST_HASH
-from api.urlpolicy import ResolutionUnavailable, Resolver, UrlPolicy, resolve
+from api.urlpolicy import UrlPolicy
 from api.v1alpha1 import constants
 from api.v1alpha1.names import omveejob_name
 
@@ -45,14 +44,12 @@ def fingerprint(create: JobCreate, spec_input: dict[str, Any]) -> str:
 
 
 def input_problems(
-    create: JobCreate, *, policy: UrlPolicy, resolver: Resolver = resolve
+    create: JobCreate, *, policy: UrlPolicy
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The input as stored in the spec (camelCase), and FastAPI-style 422 error entries.
 
-    A URL refused for an address its name resolves to says "a non-public address", never the
-    address (callers must not learn internal DNS answers). When a URL's host cannot be
-    resolved just now and nothing else is wrong with the input, raises
-    ``NameResolutionUnavailable`` (503: try again), not a 422 (which says "never like this")."""
+    Pure, no I/O: every ``*_url`` field passes ``policy.problem``, which resolves no name (a
+    name is checked against its addresses by the job pod when it fetches)."""
     model = INPUT_MODELS[create.type]
     try:
         parsed = model.model_validate(create.input)
@@ -65,29 +62,12 @@ def input_problems(
             }
             for e in error.errors()
         ]
-    problems = []
-    unavailable: tuple[str, ResolutionUnavailable] | None = None
-    for field, value in parsed.model_dump().items():
-        if field.endswith("_url") and isinstance(value, str):
-            try:
-                problem = policy.problem(value, resolver)
-            except ResolutionUnavailable as error:
-                unavailable = unavailable or (field, error)
-                continue
-            if problem:
-                problems.append(
-                    {
-                        "loc": ["body", "input", field],
-                        "msg": f"URL {problem}",
-                        "type": "url_not_allowed",
-                    }
-                )
-    if unavailable and not problems:
-        field, failure = unavailable
-        raise NameResolutionUnavailable(
-            f"the host of input.{field}, {failure.host}, cannot be resolved just now "
-            f"({failure.reason}); nothing was created, try again later"
-        )
+    problems = [
+        {"loc": ["body", "input", field], "msg": f"URL {problem}", "type": "url_not_allowed"}
+        for field, value in parsed.model_dump().items()
+        if field.endswith("_url") and isinstance(value, str)
+        if (problem := policy.problem(value))
+    ]
     return parsed.model_dump(by_alias=True, exclude_none=True), problems
 
 

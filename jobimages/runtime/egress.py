@@ -72,7 +72,7 @@ class _CheckedBackend(httpcore.NetworkBackend):
             raise httpcore.ConnectError(f"{host} does not resolve")
         if host not in self.trusted:
             # the job's owner reads this in its status: name the address, for debugging
-            problem = self.policy.connection_problem(host, port, addresses, reveal_addresses=True)
+            problem = self.policy.connection_problem(host, port, addresses)
             if problem:
                 raise _AddressRefused(problem)
         failure: Exception | None = None

@@ -13,16 +13,8 @@ from kubernetes import client
 from api.rest.main import create_app
 from api.rest.settings import Settings
 from api.rest.store import JobStore
-from tests import fakedns
 
 TOKEN = "service-token-for-unit-tests-0123456789"
-
-
-@pytest.fixture(autouse=True)
-def example_names_resolve() -> Iterator[None]:
-    """The input URLs' example host resolves, as the API requires (tests.fakedns)."""
-    with fakedns.installed():
-        yield
 
 
 @pytest.fixture

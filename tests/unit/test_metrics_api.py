@@ -4,26 +4,16 @@ jobs only, and where /metrics is served."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from api.rest.main import create_app
 from api.rest.settings import Settings
 from api.rest.store import JobStore
-from tests import fakedns
 
 TOKEN = "service-token-for-unit-tests-0123456789"
-
-
-@pytest.fixture(autouse=True)
-def example_names_resolve() -> Iterator[None]:
-    """The input URLs' example host resolves, as the API requires (tests.fakedns)."""
-    with fakedns.installed():
-        yield
 
 
 class MemoryStore(JobStore):

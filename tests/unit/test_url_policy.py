@@ -1,4 +1,6 @@
-"""The URL policy the API and the job runtime share (api.urlpolicy): what is refused and why."""
+"""The URL policy the API and the job runtime share (api.urlpolicy): what is refused and why.
+The API's check (``problem``) resolves no name; the runtime's (``connection_problem``) checks
+every address a name resolved to."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from api.urlpolicy import ResolutionUnavailable, UrlPolicy, resolve
+from api.urlpolicy import ResolutionUnavailable, UrlPolicy, host_of, port_of, resolve
 
 NAMES = {
     "media.example.com": ["93.184.215.14"],
@@ -20,6 +22,30 @@ NAMES = {
 
 def resolver(host: str) -> list[str]:
     return NAMES.get(host, [])
+
+
+def at_connection(policy: UrlPolicy, url: str) -> str | None:
+    """What the job runtime decides when it connects: the URL rules, then every address the
+    host resolves to (``resolver``; an IPv4 address, to itself), as
+    jobimages.runtime.egress does."""
+    if problem := policy.url_problem(url):
+        return problem
+    host = host_of(url)
+    addresses = [host] if host.replace(".", "").isdigit() else resolver(host)
+    return policy.connection_problem(host, port_of(url), addresses)
+
+
+@pytest.fixture
+def no_dns(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """getaddrinfo fails the test's check if called: the hosts it was asked for."""
+    asked: list[Any] = []
+
+    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+        asked.append(host)
+        raise AssertionError(f"name resolution of {host!r}")
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    return asked
 
 
 @pytest.mark.parametrize(
@@ -43,8 +69,11 @@ def resolver(host: str) -> list[str]:
         ("http://localhost/a.mp3", "host localhost is internal"),
         ("http://minio.storage.svc/a.mp3", "host minio.storage.svc is internal"),
         ("http://fileserver/a.mp3", "host fileserver is internal"),
-        ("http://localtest.me/x", "host localtest.me does not resolve"),
-        ("http://nothing.invalid/x", "host nothing.invalid does not resolve"),
+        # names pass whatever they resolve to, or if they resolve at all: no DNS here
+        ("http://localtest.me/x", None),
+        ("http://nothing.invalid/x", None),
+        ("http://rebound.example.com/a.mp3", None),
+        ("http://cluster.example.com/a.mp3", None),
         (
             "http://169.254.169.254/latest/meta-data/",
             "host 169.254.169.254 is a link-local address (cloud metadata services answer there)",
@@ -59,19 +88,13 @@ def resolver(host: str) -> list[str]:
             "host 10.96.0.1 is in the blocked network 10.96.0.0/12 (the cluster's pods or "
             "services)",
         ),
-        # what a name resolves to is not told (the API's callers must not map internal DNS)
-        (
-            "http://rebound.example.com/a.mp3",
-            "host rebound.example.com resolves to a non-public address",
-        ),
-        (
-            "http://cluster.example.com/a.mp3",
-            "host cluster.example.com resolves to a non-public address",
-        ),
     ],
 )
-def test_each_url_is_refused_for_its_reason(url: str, problem: str | None) -> None:
-    assert UrlPolicy().problem(url, resolver) == problem
+def test_each_url_is_refused_for_its_reason_without_resolving_names(
+    no_dns: list[Any], url: str, problem: str | None
+) -> None:
+    assert UrlPolicy().problem(url) == problem
+    assert no_dns == []
 
 
 @pytest.mark.parametrize(
@@ -88,11 +111,13 @@ def test_each_url_is_refused_for_its_reason(url: str, problem: str | None) -> No
         ),
         ("http://127.0.0.1/a.mp3", "host 127.0.0.1 is a loopback address"),
         ("https://media.example.com/a.mp3", None),
+        ("http://nothing.invalid/x", "host nothing.invalid does not resolve"),
     ],
 )
 def test_the_job_runtime_is_told_the_refused_address(url: str, problem: str | None) -> None:
-    """The job runtime's messages (read by the job's owner only) name the address."""
-    assert UrlPolicy().problem(url, resolver, reveal_addresses=True) == problem
+    """At connection the addresses a name resolved to are checked, and a refused one is named
+    (the job runtime's messages are read by the job's owner only)."""
+    assert at_connection(UrlPolicy(), url) == problem
 
 
 @pytest.mark.parametrize(
@@ -150,11 +175,10 @@ def test_an_ipv4_address_inside_an_ipv6_one_is_checked_as_itself(
 ) -> None:
     assert UrlPolicy().address_problem(address) == kind
     url = f"http://[{address}]/a.mp3"
-    assert UrlPolicy().problem(url, resolver) == (kind and f"host {address} is {kind}")
-    # the same address from DNS: refused alike (without telling it, but to the runtime)
-    names = {"v6.example.com": [address]}
-    refused = UrlPolicy().problem("http://v6.example.com/a.mp3", lambda h: names.get(h, []))
-    assert refused == (kind and "host v6.example.com resolves to a non-public address")
+    assert UrlPolicy().problem(url) == (kind and f"host {address} is {kind}")
+    # the same address from DNS: refused alike when the job runtime connects
+    refused = UrlPolicy().connection_problem("v6.example.com", 80, [address])
+    assert refused == (kind and f"host v6.example.com has address {address}, {kind}")
 
 
 def test_allowed_networks_see_the_embedded_ipv4_address() -> None:
@@ -167,27 +191,29 @@ def test_allowed_networks_see_the_embedded_ipv4_address() -> None:
 
 def test_allowed_hosts_restrict_names_and_open_other_ports() -> None:
     policy = UrlPolicy(allowed_hosts=("*.example.com",))
-    assert policy.problem("https://media.example.com:8443/a.mp3", resolver) is None
-    assert policy.problem("https://media.example.org/a.mp3", resolver) == (
+    assert policy.problem("https://media.example.com:8443/a.mp3") is None
+    assert policy.problem("https://media.example.org/a.mp3") == (
         "host media.example.org is not in the allowed list"
     )
-    # an allowed name still may not point inside the cluster
-    assert policy.problem("http://rebound.example.com/a.mp3", resolver) == (
-        "host rebound.example.com resolves to a non-public address"
+    # an allowed name still may not point inside the cluster: refused when the pod connects
+    assert at_connection(policy, "http://rebound.example.com/a.mp3") == (
+        "host rebound.example.com has address 127.0.0.1, a loopback address"
     )
 
 
 def test_allowed_networks_open_a_local_server_but_never_link_local() -> None:
     policy = UrlPolicy(allowed_networks=("127.0.0.0/8",))
-    assert policy.problem("http://127.0.0.1:8080/a.wav", resolver) is None
-    assert policy.problem("http://169.254.169.254/latest/meta-data/", resolver) == (
+    assert policy.problem("http://127.0.0.1:8080/a.wav") is None
+    assert policy.problem("http://169.254.169.254/latest/meta-data/") == (
         "host 169.254.169.254 is a link-local address (cloud metadata services answer there)"
     )
-    assert policy.problem("http://192.168.1.10:8080/a.wav", resolver) == (
+    assert policy.problem("http://192.168.1.10:8080/a.wav") == (
         "host 192.168.1.10 is a private address"
     )
-    # other ports only where every address is in an allowed network
-    assert policy.problem("http://media.example.com:8080/a.wav", resolver) == (
+    # other ports only where every address is in an allowed network: for a name, that is
+    # known when the pod connects
+    assert policy.problem("http://media.example.com:8080/a.wav") is None
+    assert at_connection(policy, "http://media.example.com:8080/a.wav") == (
         "must use port 80 or 443"
     )
 
@@ -230,9 +256,6 @@ def test_a_name_that_does_not_exist_resolves_to_nothing(
         socket, "getaddrinfo", failing_getaddrinfo(socket.gaierror(getattr(socket, code), text))
     )
     assert resolve("media.example.com") == []
-    assert UrlPolicy().problem("http://media.example.com/a.mp3") == (
-        "host media.example.com does not resolve"
-    )
 
 
 @pytest.mark.parametrize(
@@ -257,9 +280,6 @@ def test_a_failing_resolver_is_unavailable_not_a_missing_name(
         resolve("media.example.com")
     assert (raised.value.host, raised.value.reason) == ("media.example.com", reason)
     assert str(raised.value) == f"host media.example.com cannot be resolved just now: {reason}"
-    # neither refused nor allowed: the caller decides (the API: 503; the runtime: retry)
-    with pytest.raises(ResolutionUnavailable):
-        UrlPolicy().problem("http://media.example.com/a.mp3")
 
 
 def test_a_resolver_that_does_not_answer_in_time_is_unavailable(

@@ -9,7 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from api.rest.auth import Principal
-from api.rest.errors import Conflict, NameResolutionUnavailable, NotFound
+from api.rest.errors import Conflict, NotFound
 from api.rest.metrics import app_metrics
 from api.rest.schemas import JobAccepted, JobCreate, Problem
 from api.rest.settings import Settings
@@ -31,9 +31,8 @@ ACCEPTED_RESPONSES: dict[int | str, dict[str, object]] = {
     },
     503: {
         "model": Problem,
-        "description": "The Kubernetes API is unreachable (`kubernetes_unavailable`), or a "
-        "URL's host cannot be resolved just now (`name_resolution_unavailable`: DNS failed "
-        "for now or did not answer within 5 s); nothing was created, try again later.",
+        "description": "The Kubernetes API is unreachable (`kubernetes_unavailable`); "
+        "nothing was created, try again later.",
     },
 }
 
@@ -58,18 +57,13 @@ def submit(
 ) -> JSONResponse:
     """Create the OmveeJob of a submission (idempotent). ``input_loc`` is where the route's
     body holds the input's fields, for the ``loc`` of 422 entries. Raises NotFound,
-    RequestValidationError (422), NameResolutionUnavailable (503) or Conflict (409)."""
+    RequestValidationError (422), Conflict (409) or Unavailable (503, from the store)."""
     if not principal.may_access(create.project_id):
         raise NotFound(f"no project {create.project_id}")
     refused_annotations = relocated(
         annotation_problems(create, settings.pod_annotation_prefixes), input_loc
     )
-    try:
-        spec_input, problems = input_problems(create, policy=settings.url_policy())
-    except NameResolutionUnavailable:
-        if refused_annotations:  # refused whatever DNS says: a 422 is the better answer
-            raise RequestValidationError(refused_annotations) from None
-        raise
+    spec_input, problems = input_problems(create, policy=settings.url_policy())
     if spec_input:  # the input is valid: the jobs it names must be this project's
         problems += [
             unknown_upstream_problem(field, upstream)
