@@ -16,28 +16,33 @@ from api.catalog.profiles import CatalogError, load_catalog
 from api.logs.store import LogStoreError, logs_from_env
 from controller import handlers  # noqa: F401  (registers the handlers)
 from controller.activity import ActiveGate
-from controller.k8s import Kube
+from controller.flowcontrol import TokenBucket
+from controller.k8s import Kube, RateLimitedApiClient
 from controller.metrics.registry import OperatorMetrics
 from controller.metrics.server import serving
 from controller.mirror.sinks import build_sink
 from controller.mirror.writer import MirrorWriter
 from controller.reconcile import Reconciler
 from controller.settings import OperatorSettings, SettingsError
-from controller.workqueue import WorkQueue, start_workers
+from controller.workqueue import Requeue, WorkQueue, start_workers
 
 log = logging.getLogger("controller")
 
 PEERING_CHECK_SECONDS = 3.0
 
 
-def _api_client(pool_size: int) -> client.ApiClient:
+def _api_client(
+    pool_size: int, bucket: TokenBucket, metrics: OperatorMetrics
+) -> RateLimitedApiClient:
+    """The operator's one API client: ``pool_size`` connections, every request rate-limited by
+    ``bucket`` and counted in ``metrics``."""
     try:
         config.load_incluster_config()
     except config.ConfigException:
         config.load_kube_config()
     configuration = client.Configuration.get_default_copy()
     configuration.connection_pool_maxsize = pool_size
-    return client.ApiClient(configuration)
+    return RateLimitedApiClient(configuration, bucket, on_request=metrics.client_request)
 
 
 def _resync_loop(
@@ -116,7 +121,8 @@ def main() -> None:
         store = options.results
         where = store.host_path or store.claim or f"bucket {store.bucket}"
         log.info("Job results go to the %s store: %s", store.kind, where)
-    kube = Kube(_api_client(options.max_workers + 4))
+    bucket = TokenBucket(options.kube_qps, options.kube_burst)
+    kube = Kube(_api_client(options.max_workers + 4, bucket, metrics))
     reconciler = Reconciler(
         kube,
         catalog,
@@ -136,18 +142,30 @@ def main() -> None:
     )
     metrics.is_active = gate.is_active
     queue: WorkQueue[tuple[str, str]] = WorkQueue()
+    metrics.queue_depth = queue.__len__
 
-    def work(key: tuple[str, str]) -> None:
-        if gate.is_active():  # a standby's queue drains; the active replica's resync has it
-            again = reconciler.reconcile(*key)
-            if again is not None:
-                queue.add_after(key, again)
+    def work(key: tuple[str, str]) -> float | None:
+        """Seconds until the key is looked at again, None for the next event or resync."""
+        if not gate.is_active():  # a standby's queue drains; the active replica's resync has it
+            return None
+        started = time.monotonic()
+        try:
+            return reconciler.reconcile(*key)
+        finally:
+            metrics.reconciled(time.monotonic() - started)
 
-    def failed(key: tuple[str, str], error: Exception) -> None:
-        log.error("Could not reconcile OmveeJob %s: %s; retrying at the next resync", key, error)
-        metrics.reconcile_failed()
+    def requeued(key: tuple[str, str], requeue: Requeue) -> None:
+        metrics.requeued(requeue.reason)
+        if requeue.error is not None:
+            log.error(
+                "Could not reconcile OmveeJob %s/%s: %s; retrying in %.1fs",
+                *key,
+                requeue.error,
+                requeue.after,
+            )
+            metrics.reconcile_failed()
 
-    start_workers(queue, options.max_workers, work, failed)
+    start_workers(queue, options.max_workers, work, requeued)
     threading.Thread(
         target=_resync_loop,
         name="resync",
@@ -155,9 +173,11 @@ def main() -> None:
         args=(reconciler, queue, gate, options.resync_seconds, stop),
     ).start()
     log.info(
-        "Operator starting: %d workers, resync every %.0fs, %s",
+        "Operator starting: %d workers, resync every %.0fs, API client %g QPS (burst %d), %s",
         options.max_workers,
         options.resync_seconds,
+        options.kube_qps,
+        options.kube_burst,
         f"namespaces {', '.join(options.namespaces)}" if options.namespaces else "all namespaces",
     )
 

@@ -1,13 +1,15 @@
 """The only module through which the operator calls the Kubernetes API.
 
 Objects come back as plain dicts (camelCase, as served). 404 on reads means "absent"; 409 on
-create means "already there" and is resolved by adoption.
+create means "already there" and is resolved by adoption. Every request goes through one
+``RateLimitedApiClient``: a restart over thousands of jobs cannot flood the API server.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,6 +18,7 @@ from kubernetes import client
 from api.logs import archive
 from api.v1alpha1 import constants
 from controller import peering
+from controller.flowcontrol import TokenBucket
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +46,33 @@ class JobRefused(Exception):
 
 class JobNameTaken(Exception):
     """A Job with the deterministic name exists but belongs to something else."""
+
+
+class RateLimitedApiClient(client.ApiClient):  # type: ignore[misc]  # untyped client
+    """The kubernetes client's ApiClient with client-go's client-side rate limit (the ``QPS``
+    and ``Burst`` of a ``rest.Config``): every request, from any API object built on it, first
+    takes a token from ``bucket``, sleeping until one is due. ``on_request(method, waited)``
+    is told of each request (e.g. for metrics) and must not raise.
+
+    The operator's only client; kopf's watches use their own connections and are not limited.
+    """
+
+    def __init__(
+        self,
+        configuration: client.Configuration,
+        bucket: TokenBucket,
+        on_request: Callable[[str, float], None] | None = None,
+    ) -> None:
+        super().__init__(configuration)
+        self.bucket = bucket
+        self.on_request = on_request
+
+    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
+        # ApiClient.__call_api sends every call, synchronous or not, through here.
+        waited = self.bucket.acquire()
+        if self.on_request is not None:
+            self.on_request(method, waited)
+        return super().request(method, url, *args, **kwargs)
 
 
 def api_message(error: client.ApiException) -> str:

@@ -71,7 +71,11 @@ class Reconciler:
 
     def reconcile(self, namespace: str, name: str) -> float | None:
         """Reconcile one OmveeJob; returns after how many seconds to look at it again when no
-        watch event would say (None: the next event or resync)."""
+        watch event would say (None: the next event or resync).
+
+        Raises what the API client raises (the API server away, a timeout, a 5xx) and Conflict
+        when the OmveeJob changed under every one of MAX_CONFLICT_RETRIES passes: the work
+        queue then retries the key after its backoff."""
         for _ in range(MAX_CONFLICT_RETRIES):
             try:
                 latest = self._reconcile_once(
@@ -86,13 +90,9 @@ class Reconciler:
             except Gone as gone:  # its Job and pods go with it (owner references)
                 log.info("%s", gone)
                 return None
-        log.warning(
-            "Gave up on OmveeJob %s/%s after %d conflicts; the resync retries it",
-            namespace,
-            name,
-            MAX_CONFLICT_RETRIES,
+        raise Conflict(
+            f"OmveeJob {namespace}/{name} changed under {MAX_CONFLICT_RETRIES} passes in a row"
         )
-        return None
 
     def offer(self, ojob: dict[str, Any]) -> None:
         """Hand the OmveeJob's state to the mirror (it skips what it already wrote). An

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import random
 import socket
@@ -77,6 +78,26 @@ def _priority(text: str) -> int:
         raise SettingsError(f"OMVEE_PEERING_PRIORITY must be an integer, not {text!r}") from None
 
 
+def _kube_rate(env: Mapping[str, str]) -> tuple[float, int]:
+    """OMVEE_KUBE_QPS (requests a second, > 0, default 200) and OMVEE_KUBE_BURST (requests at
+    once after a quiet spell, >= 1, default 400): the operator's client-side rate limit."""
+    qps_text = env.get("OMVEE_KUBE_QPS", "").strip() or "200"
+    burst_text = env.get("OMVEE_KUBE_BURST", "").strip() or "400"
+    try:
+        qps = float(qps_text)
+    except ValueError:
+        qps = math.nan
+    if not (math.isfinite(qps) and qps > 0):
+        raise SettingsError(f"OMVEE_KUBE_QPS must be a number above 0, not {qps_text!r}")
+    try:
+        burst = int(burst_text)
+    except ValueError:
+        burst = 0
+    if burst < 1:
+        raise SettingsError(f"OMVEE_KUBE_BURST must be a whole number from 1, not {burst_text!r}")
+    return qps, burst
+
+
 @dataclass(frozen=True)
 class OperatorSettings:
     profiles_path: Path = DEFAULT_PROFILES
@@ -88,6 +109,13 @@ class OperatorSettings:
     # Bounds the threads reconciling at once, so a restart over thousands of jobs does not
     # flood the API server.
     max_workers: int = 8
+    # The client-side rate limit of every request the operator sends the API server (a token
+    # bucket, as client-go's rest.Config QPS/Burst; kopf's watches are apart). client-go's own
+    # default, 5/10, is for kubectl-like clients; controllers raise it (kube-controller-manager
+    # 20/30 per controller, Karpenter 200/300). 200/400 is what the local control plane gives
+    # its Job controller, so the operator can keep pace with the controller it feeds.
+    kube_qps: float = 200.0
+    kube_burst: int = 400
     # Watches are re-established at least this often, so a silently dead one cannot hang.
     watch_timeout_seconds: int = 300
     # Replicas sharing a kopf peering object: only the one with the highest priority acts.
@@ -138,8 +166,11 @@ class OperatorSettings:
                 "OMVEE_MIRROR=supabase needs SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY"
             )
         results = _results(env)
+        kube_qps, kube_burst = _kube_rate(env)
         return cls(
             results=results,
+            kube_qps=kube_qps,
+            kube_burst=kube_burst,
             mirror=mirror,
             mirror_dsn=env.get("OMVEE_MIRROR_DSN", ""),
             supabase_url=env.get("SUPABASE_URL", ""),

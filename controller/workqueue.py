@@ -5,6 +5,12 @@ while it waits is reconciled once, and a key is never reconciled by two workers 
 while in progress, it is queued again for after). So a burst of pod and Job events costs one
 reconcile per OmveeJob, and a restart over thousands of jobs cannot run more than ``workers``
 reconciles at a time.
+
+A reconcile that raises is retried after a per-key exponential backoff (``add_rate_limited``),
+as client-go's ``workqueue.DefaultTypedControllerRateLimiter``: its per-item limiter waits
+5 ms doubling to 1000 s, and ``Forget`` after a success starts the key over. Our bounds are
+``FIRST_RETRY_SECONDS`` doubling to ``MAX_RETRY_SECONDS`` (see there for why). A watch event or
+the resync still adds a backing-off key at once (``add``), as upstream's handlers do.
 """
 
 from __future__ import annotations
@@ -15,13 +21,38 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Hashable
-from typing import Generic, TypeVar
+from dataclasses import dataclass
+from typing import ClassVar, Generic, TypeVar
 
 K = TypeVar("K", bound=Hashable)
 
+# client-go starts at 5 ms because its controllers meet most errors as write conflicts that an
+# immediate retry resolves; the reconciler retries conflicts in place already, so what reaches
+# the queue is the API server away, overloaded or timing out. 0.5 s gives a blip a quick second
+# try without turning an outage into a retry storm (the client's token bucket bounds the rest).
+FIRST_RETRY_SECONDS = 0.5
+# Not client-go's 1000 s: after an outage every failed job should be back within a minute, and
+# the resync re-queues every unsettled job every OMVEE_RESYNC_SECONDS anyway.
+MAX_RETRY_SECONDS = 60.0
+
+
+def retry_delay(
+    failures: int, first: float = FIRST_RETRY_SECONDS, cap: float = MAX_RETRY_SECONDS
+) -> float:
+    """Pure: seconds before a key that has failed ``failures`` times in a row (>= 1) is tried
+    again: ``first``, doubling, at most ``cap`` (0.5, 1, 2, 4 ... 32, 60, 60 ... s)."""
+    exponent = min(max(failures - 1, 0), 64)  # 2**64 * first is past any cap; no overflow
+    return float(min(first * 2.0**exponent, cap))
+
 
 class WorkQueue(Generic[K]):
-    def __init__(self) -> None:
+    def __init__(
+        self, first_retry: float = FIRST_RETRY_SECONDS, max_retry: float = MAX_RETRY_SECONDS
+    ) -> None:
+        """``first_retry``, ``max_retry``: the per-key error backoff, seconds (``retry_delay``)."""
+        self.first_retry = first_retry
+        self.max_retry = max_retry
+        self._failures: dict[K, int] = {}  # failures in a row per key, until forget()
         self._ready: deque[K] = deque()
         self._dirty: set[K] = set()  # waiting to be (re)processed
         self._processing: set[K] = set()
@@ -56,6 +87,26 @@ class WorkQueue(Generic[K]):
                 )
                 self._timer.start()
             self._delays_changed.notify()
+
+    def add_rate_limited(self, key: K) -> float:
+        """Count one more failure of ``key`` and add it back once its backoff has passed
+        (client-go's AddRateLimited); returns that backoff, seconds."""
+        with self._changed:
+            failures = self._failures.get(key, 0) + 1
+            self._failures[key] = failures
+        delay = retry_delay(failures, self.first_retry, self.max_retry)
+        self.add_after(key, delay)
+        return delay
+
+    def forget(self, key: K) -> None:
+        """``key`` succeeded: its next failure backs off from the start again (Forget)."""
+        with self._changed:
+            self._failures.pop(key, None)
+
+    def failures(self, key: K) -> int:
+        """Failures of ``key`` in a row since it last succeeded (NumRequeues)."""
+        with self._changed:
+            return self._failures.get(key, 0)
 
     def _release_due(self) -> None:
         with self._changed:
@@ -101,6 +152,7 @@ class WorkQueue(Generic[K]):
                 self._changed.notify()
 
     def __len__(self) -> int:
+        """Keys ready for a worker (the queue's depth): not those in progress or delayed."""
         with self._changed:
             return len(self._ready)
 
@@ -111,18 +163,42 @@ class WorkQueue(Generic[K]):
             self._delays_changed.notify_all()
 
 
+@dataclass(frozen=True)
+class Requeue:
+    """Why and when a worker put a key back: ``reason`` (``ERROR``: the work raised ``error``;
+    ``RECHECK``: it asked to look again) and ``after``, seconds."""
+
+    ERROR: ClassVar[str] = "Error"
+    RECHECK: ClassVar[str] = "Recheck"
+
+    reason: str
+    after: float
+    error: Exception | None = None
+
+
 def start_workers(
     queue: WorkQueue[K],
     count: int,
-    work: Callable[[K], None],
-    on_error: Callable[[K, Exception], None],
+    work: Callable[[K], float | None],
+    on_requeue: Callable[[K, Requeue], None],
 ) -> list[threading.Thread]:
+    """Start ``count`` threads that take keys from ``queue`` and call ``work`` on each, as
+    controller-runtime's reconcileHandler: ``work`` returns seconds after which to look at the
+    key again (``add_after``) or None; a success forgets the key's failures, an exception
+    re-adds it after its backoff (``add_rate_limited``) and never stops the worker. Every
+    re-add is reported to ``on_requeue`` (which must not raise)."""
+
     def loop() -> None:
         while (key := queue.get()) is not None:
             try:
-                work(key)
+                again = work(key)
             except Exception as error:  # one job's trouble must not stop the worker
-                on_error(key, error)
+                on_requeue(key, Requeue(Requeue.ERROR, queue.add_rate_limited(key), error))
+            else:
+                queue.forget(key)
+                if again is not None:
+                    queue.add_after(key, again)
+                    on_requeue(key, Requeue(Requeue.RECHECK, again))
             finally:
                 queue.done(key)
 

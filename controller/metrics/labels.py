@@ -8,6 +8,7 @@ newer Kubernetes adds, is counted as ``Other``.
 from __future__ import annotations
 
 from api.v1alpha1.types import JobType, Phase
+from controller.workqueue import Requeue
 
 OTHER = "Other"
 
@@ -48,6 +49,10 @@ FAILURE_REASONS = frozenset(
 # How a mirror write failed: no row could be written (unreachable, timed out, a 5xx...), or the
 # database refused this row's content (see controller.mirror.sinks.failure_reason).
 MIRROR_FAILURE_REASONS = frozenset({"Unavailable", "Rejected"})
+# Why a worker put an OmveeJob's key back in the work queue.
+REQUEUE_REASONS = frozenset({Requeue.ERROR, Requeue.RECHECK})
+# The HTTP methods of the operator's requests to the API server (GET: reads, lists included).
+HTTP_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
 
 
 def bounded(value: object, allowed: frozenset[str]) -> str:

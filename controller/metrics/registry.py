@@ -2,7 +2,9 @@
 
 Event metrics (counters, histograms) are recorded where the operator acts, and only the active
 replica acts. The job gauges come from the latest resync's list and are exported only while
-this replica is active, so summing a metric over replicas never counts a job twice.
+this replica is active, so summing a metric over replicas never counts a job twice. The loop
+metrics (work queue depth and requeues, the API client's requests and waits) describe this
+process, standby or not; reconcile times only the active replica's reconciles.
 """
 
 from __future__ import annotations
@@ -23,6 +25,10 @@ from controller.metrics.snapshot import JobCounts
 RUN_BUCKETS = (1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 14400, 28800, 86400)
 QUEUE_BUCKETS = (0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 7200, 21600)
 MIRROR_LAG_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900)
+# One reconcile: milliseconds from caches, up to the API client's timeouts when it is away.
+RECONCILE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+# A request's wait for the API client's token bucket: nothing until a burst empties it.
+CLIENT_WAIT_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 # Which kind of mirror row was dropped past the writer's capacity (controller.mirror.backlog).
 MIRROR_DROPPED_KINDS = frozenset({"SetAside", "Waiting"})
 
@@ -39,6 +45,7 @@ class OperatorMetrics:
         self._counts: JobCounts | None = None
         self.rows_waiting: Callable[[], int] | None = None
         self.rows_set_aside: Callable[[], int] | None = None
+        self.queue_depth: Callable[[], int] | None = None
         on = self.registry
         self.retries = Counter(
             "omvee_job_retries_total",
@@ -98,7 +105,35 @@ class OperatorMetrics:
         )
         self.reconcile_errors = Counter(
             "omvee_reconcile_errors_total",
-            "Reconciles that raised an error (the OmveeJob is retried at the next resync).",
+            "Reconciles that raised an error (the OmveeJob is retried after its backoff).",
+            registry=on,
+        )
+        self.reconcile_time = Histogram(
+            "omvee_reconcile_duration_seconds",
+            "How long one reconcile of an OmveeJob took, errors included (active replica only).",
+            buckets=RECONCILE_BUCKETS,
+            registry=on,
+        )
+        self.requeues = Counter(
+            "omvee_workqueue_requeues_total",
+            "OmveeJob keys a worker put back in the work queue, by reason: Error (the reconcile "
+            "raised; back after a per-job backoff, 0.5 s doubling to 60 s) or Recheck (the "
+            "reconcile asked to look again, e.g. while a Job has no pod yet).",
+            ["reason"],
+            registry=on,
+        )
+        self.client_requests = Counter(
+            "omvee_kube_requests_total",
+            "Requests the operator's API client sent to the API server, by HTTP method (GET: "
+            "reads and lists). kopf's own watches are not counted.",
+            ["method"],
+            registry=on,
+        )
+        self.client_wait = Histogram(
+            "omvee_kube_rate_limiter_wait_seconds",
+            "How long each request waited for the API client's token bucket "
+            "(OMVEE_KUBE_QPS, OMVEE_KUBE_BURST) before it was sent.",
+            buckets=CLIENT_WAIT_BUCKETS,
             registry=on,
         )
         for job_type in JobType:
@@ -107,6 +142,10 @@ class OperatorMetrics:
             self.mirror_failures.labels(reason)
         for kind in MIRROR_DROPPED_KINDS:
             self.mirror_dropped_rows.labels(kind)
+        for reason in labels.REQUEUE_REASONS:
+            self.requeues.labels(reason)
+        for method in labels.HTTP_METHODS:
+            self.client_requests.labels(method)
         on.register(_Gauges(self))
 
     def record(self, seen: Observations) -> None:
@@ -140,6 +179,19 @@ class OperatorMetrics:
     def reconcile_failed(self) -> None:
         self.reconcile_errors.inc()
 
+    def reconciled(self, seconds: float) -> None:
+        """One reconcile took ``seconds``, whether it succeeded or raised."""
+        self.reconcile_time.observe(max(0.0, seconds))
+
+    def requeued(self, reason: str) -> None:
+        """A worker put a key back: ``reason`` ``Error`` or ``Recheck`` (else ``Other``)."""
+        self.requeues.labels(labels.bounded(reason, labels.REQUEUE_REASONS)).inc()
+
+    def client_request(self, method: str, waited: float) -> None:
+        """The API client sent one ``method`` request after ``waited`` seconds for a token."""
+        self.client_requests.labels(labels.bounded(method.upper(), labels.HTTP_METHODS)).inc()
+        self.client_wait.observe(max(0.0, waited))
+
     def jobs(self) -> JobCounts | None:
         with self._lock:
             return self._counts
@@ -149,7 +201,8 @@ class OperatorMetrics:
 
 
 class _Gauges(Collector):
-    """The gauges read at scrape time: job counts of the latest resync, and the mirror queue."""
+    """The gauges read at scrape time: job counts of the latest resync, the mirror queue, and
+    the work queue's depth (exported on every replica: a standby's queue fills and drains too)."""
 
     def __init__(self, metrics: OperatorMetrics) -> None:
         self.metrics = metrics
@@ -163,7 +216,8 @@ class _Gauges(Collector):
         waiting, aside = self.metrics.rows_waiting, self.metrics.rows_set_aside
         rows = waiting() if active and waiting is not None else None
         set_aside = aside() if active and aside is not None else None
-        return list(self._families(counts, rows, active, set_aside))
+        depth = self.metrics.queue_depth() if self.metrics.queue_depth is not None else None
+        return list(self._families(counts, rows, active, set_aside, depth))
 
     def _families(
         self,
@@ -171,6 +225,7 @@ class _Gauges(Collector):
         rows: int | None,
         active: bool = False,
         set_aside: int | None = None,
+        depth: int | None = None,
     ) -> Iterator[Metric]:
         yield GaugeMetricFamily(
             "omvee_operator_active",
@@ -210,6 +265,14 @@ class _Gauges(Collector):
         if set_aside is not None:
             aside_family.add_metric([], set_aside)
         yield aside_family
+        depth_family = GaugeMetricFamily(
+            "omvee_workqueue_depth",
+            "OmveeJob keys waiting in the work queue for a free worker (not those being "
+            "reconciled, nor those waiting out a backoff or recheck delay).",
+        )
+        if depth is not None:
+            depth_family.add_metric([], depth)
+        yield depth_family
 
 
 def _with_zeros(

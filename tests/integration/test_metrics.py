@@ -212,6 +212,11 @@ def test_metrics_after_a_known_set_of_jobs(
     failures = {"type": "scene-generation", "reason": "BackoffLimitExceeded"}
     assert delta(op_before, op_after, "omvee_job_failures_total", **failures) == 1
     assert delta(op_before, op_after, "omvee_reconcile_errors_total") == 0
+    # the work loop: reconciles timed, none requeued for an error, a Job created for each job
+    assert delta(op_before, op_after, "omvee_reconcile_duration_seconds_count") >= len(ids)
+    assert delta(op_before, op_after, "omvee_workqueue_requeues_total", reason="Error") == 0
+    assert delta(op_before, op_after, "omvee_kube_requests_total", method="POST") >= len(ids)
+    assert ("omvee_workqueue_depth", frozenset()) in op_after
     for reason in ("Unavailable", "Rejected"):
         assert delta(op_before, op_after, "omvee_mirror_write_failures_total", reason=reason) == 0
 

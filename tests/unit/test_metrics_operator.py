@@ -23,6 +23,7 @@ from controller.metrics.server import build_app
 from controller.metrics.snapshot import count_jobs
 from controller.mirror.sinks import failure_reason
 from controller.mirror.writer import MirrorWriter
+from controller.workqueue import WorkQueue
 from tests.waiting import wait_for
 
 
@@ -220,6 +221,48 @@ def test_rows_dropped_past_capacity_are_counted_by_kind(
 def test_reconcile_errors(metrics: OperatorMetrics) -> None:
     metrics.reconcile_failed()
     assert value(metrics, "omvee_reconcile_errors_total") == 1
+
+
+def test_loop_metrics_reconcile_time_requeues_and_queue_depth(metrics: OperatorMetrics) -> None:
+    assert value(metrics, "omvee_workqueue_requeues_total", reason="Error") == 0
+    assert value(metrics, "omvee_workqueue_requeues_total", reason="Recheck") == 0
+    assert value(metrics, "omvee_workqueue_depth") is None  # no queue yet: no sample
+    for seconds in (0.003, 0.04, 0.04, 7.0):
+        metrics.reconciled(seconds)
+    metrics.requeued("Recheck")
+    metrics.requeued("Recheck")
+    metrics.requeued("Error")
+    metrics.requeued("Whatever")  # a bounded label: no series per new word
+    assert value(metrics, "omvee_reconcile_duration_seconds_count") == 4
+    assert value(metrics, "omvee_reconcile_duration_seconds_bucket", le="0.005") == 1
+    assert value(metrics, "omvee_reconcile_duration_seconds_bucket", le="0.05") == 3
+    assert value(metrics, "omvee_reconcile_duration_seconds_bucket", le="5.0") == 3
+    assert value(metrics, "omvee_reconcile_duration_seconds_sum") == pytest.approx(7.083)
+    assert value(metrics, "omvee_workqueue_requeues_total", reason="Recheck") == 2
+    assert value(metrics, "omvee_workqueue_requeues_total", reason="Error") == 1
+    assert value(metrics, "omvee_workqueue_requeues_total", reason="Other") == 1
+    queue: WorkQueue[str] = WorkQueue()
+    metrics.queue_depth = queue.__len__
+    for key in ("a", "b", "a", "c"):
+        queue.add(key)
+    assert value(metrics, "omvee_workqueue_depth") == 3
+    assert queue.get() == "a"  # being reconciled: no longer waiting
+    assert value(metrics, "omvee_workqueue_depth") == 2
+    metrics.is_active = lambda: False  # a standby's queue is still its own
+    assert value(metrics, "omvee_workqueue_depth") == 2
+    queue.close()
+
+
+def test_api_client_requests_by_method_and_their_wait(metrics: OperatorMetrics) -> None:
+    assert value(metrics, "omvee_kube_requests_total", method="PATCH") == 0
+    for method, waited in (("GET", 0.0), ("GET", 0.0), ("PATCH", 0.02), ("OPTIONS", 0.0)):
+        metrics.client_request(method, waited)
+    assert value(metrics, "omvee_kube_requests_total", method="GET") == 2
+    assert value(metrics, "omvee_kube_requests_total", method="PATCH") == 1
+    assert value(metrics, "omvee_kube_requests_total", method="Other") == 1
+    assert value(metrics, "omvee_kube_rate_limiter_wait_seconds_count") == 4
+    assert value(metrics, "omvee_kube_rate_limiter_wait_seconds_bucket", le="0.001") == 3
+    assert value(metrics, "omvee_kube_rate_limiter_wait_seconds_bucket", le="0.025") == 4
 
 
 def test_health_and_metrics_endpoint(metrics: OperatorMetrics) -> None:
