@@ -1,134 +1,347 @@
-"""How fast the operator turns OmveeJobs into Jobs and final statuses: 200 jobs at once.
+"""The operator against its floor, side by side in one run (issue 15).
 
-Starts its own operator process watching only the benchmark's namespace (stop a `make up`
-operator first for clean figures). Pods run 1 s on the fake CPU pool.
+The floor: N batch/v1 Jobs, copies of one the operator built (same pod template, placement and
+limits), created straight through the API server, one after another; the Job controller,
+scheduler and kwok run them. No operator can finish N jobs faster. The product: N OmveeJobs
+through the operator, created the same way, each pod running 1 s on kwok's CPU pool.
+
+Measured (wall clock, seconds): floor time (first create -> all Jobs Complete), product time
+(first create -> all OmveeJobs Succeeded), OmveeJob created -> its Job created, floor Job
+created -> its first pod, mirror lag (the OmveeJob seen Succeeded by a watch -> its PostgreSQL
+``jobs`` row reaching a final status, stamped by a trigger with clock_timestamp()), the
+operator's peak RSS (VmHWM of its process) and API reads per reconcile.
+
+API reads: the API server's ``apiserver_request_total`` (GET and LIST on omveejobs, jobs and
+pods) scraped from its /metrics before and after the product run. That counter has no user-agent
+label; everything else in the cluster reads these resources through watches (the benchmark too),
+so the difference is the operator's; the same count over the floor run, with the operator
+idle, is printed as the background. Reconciles: the operator's own counter when it has one
+(``omvee_reconcile_duration_seconds_count`` or ``omvee_reconciles_total``), else reads are
+given per OmveeJob.
+
+N: ``OMVEE_BENCH_JOBS`` (default 1000). Starts its own operator process (watching only the
+benchmark's namespace) and its own database in the local PostgreSQL (started when not up); stop
+a `make up` operator first for clean figures. Run: ``python -m tests.bench.operator``.
 """
 
 from __future__ import annotations
 
-import statistics
+import os
 import threading
 import time
+import urllib.request
 import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
+import psycopg
 from kubernetes import client, config, watch
+from kubernetes.client.exceptions import ApiException
+from urllib3.exceptions import ProtocolError
 
 from api.v1alpha1 import constants
+from controller.mirror import migrate
 from tests import factories
-from tests.bench.controlplane import default_cluster, percentile
+from tests.bench.controlplane import default_cluster
+from tests.bench.stats import Figures, api_reads, floor_job, latencies, metric_total, peak_rss_mb
+from tests.bench.stats import table as figures_table
 from tests.crds import install_crd
 from tests.localcluster.cluster import LocalCluster
+from tests.localpostgres import LocalPostgres
 from tests.namespaces import create_namespace
 from tests.omveejobs import manifest
 from tests.operator_process import OperatorProcess
 from tests.waiting import wait_for
 
-COUNT = 200
+RESOURCES = ("omveejobs", "jobs", "pods")
+RECONCILE_COUNTERS = ("omvee_reconcile_duration_seconds_count", "omvee_reconciles_total")
+TEMPLATE = "bench-template"
+MIRROR_DB = "omvee_bench"
+
+Key = Callable[[Any], "str | None"]
+
+
+def jobs_setting() -> int:
+    """N, from OMVEE_BENCH_JOBS (default 1000). Raises ValueError when not a positive int."""
+    count = int(os.environ.get("OMVEE_BENCH_JOBS", "1000"))
+    if count < 1:
+        raise ValueError(f"OMVEE_BENCH_JOBS must be at least 1, not {count}")
+    return count
 
 
 def _watch(
-    stream_fn: Any, namespace: str, seen: dict[str, float], stop: threading.Event, key: Any
+    list_fn: Any, namespace: str, seen: dict[str, float], stop: threading.Event, key: Key
 ) -> None:
+    """Record in ``seen`` when (time.time()) each key first appeared, until ``stop``; resumes
+    from the last resourceVersion so a reconnect does not replay the namespace."""
+    version: str | None = None
     while not stop.is_set():
-        for event in watch.Watch().stream(stream_fn, namespace, timeout_seconds=5):
-            name = key(event["object"])
-            if name and name not in seen:
-                seen[name] = time.monotonic()
+        stream = watch.Watch()
+        try:
+            for event in stream.stream(
+                list_fn, namespace, timeout_seconds=30, resource_version=version
+            ):
+                name = key(event["object"])
+                if name and name not in seen:
+                    seen[name] = time.time()
+                if stop.is_set():
+                    return
+            version = stream.resource_version
+        except ApiException as error:
+            if error.status != 410:  # 410 Gone: too old, start over from now
+                raise
+            version = None
+        except ProtocolError:  # the connection dropped: resume, unless the cluster is going
             if stop.is_set():
                 return
 
 
-def _ojob_done(obj: dict[str, Any]) -> str | None:
-    phase = (obj.get("status") or {}).get("phase")
-    return str(obj["metadata"]["name"]) if phase == "Succeeded" else None
+def _watcher(
+    list_fn: Any, namespace: str, seen: dict[str, float], stop: threading.Event, key: Key
+) -> threading.Thread:
+    thread = threading.Thread(
+        target=_watch, daemon=True, args=(list_fn, namespace, seen, stop, key)
+    )
+    thread.start()
+    return thread
 
 
-def run(api: client.ApiClient, cluster: LocalCluster) -> None:
+def _label(name: str, *alternatives: str) -> Key:
+    def key(obj: Any) -> str | None:
+        labels = obj.metadata.labels or {}
+        for label in (name, *alternatives):
+            if label in labels:
+                return str(labels[label])
+        return None
+
+    return key
+
+
+def _job_complete(job: Any) -> str | None:
+    conditions = job.status.conditions if job.status else None
+    done = any(c.type == "Complete" and c.status == "True" for c in conditions or [])
+    return str(job.metadata.name) if done else None
+
+
+def _ojob_phase(phase: str) -> Key:
+    def key(obj: dict[str, Any]) -> str | None:
+        matches = (obj.get("status") or {}).get("phase") == phase
+        return str(obj["metadata"]["name"]) if matches else None
+
+    return key
+
+
+@contextmanager
+def mirror_database() -> Iterator[str]:
+    """A fresh database with the mirror's migrations in the local PostgreSQL (started here when
+    not up, stopped after), plus ``bench_final``: when each row first reached a final status
+    (a trigger, clock_timestamp()). Yields its DSN."""
+    server = LocalPostgres.default()
+    started_here = not server.running()
+    if started_here:
+        server.up()
+    with psycopg.connect(server.url, autocommit=True) as admin:
+        admin.execute(f"drop database if exists {MIRROR_DB} with (force)")
+        admin.execute(f"create database {MIRROR_DB}")
+    dsn = server.url.rsplit("/", 1)[0] + f"/{MIRROR_DB}"
+    try:
+        migrate.apply(dsn, local=True)
+        with psycopg.connect(dsn, autocommit=True) as connection:
+            connection.execute("""
+                create table bench_final (k8s_name text primary key, at timestamptz not null);
+                create function bench_record_final() returns trigger language plpgsql as $$
+                begin
+                    if new.status in ('succeeded', 'failed', 'cancelled') then
+                        insert into bench_final values (new.k8s_name, clock_timestamp())
+                        on conflict do nothing;
+                    end if;
+                    return new;
+                end $$;
+                create trigger bench_final after insert or update on public.jobs
+                    for each row execute function bench_record_final();
+            """)
+        yield dsn
+    finally:
+        with psycopg.connect(server.url, autocommit=True) as admin:
+            admin.execute(f"drop database if exists {MIRROR_DB} with (force)")
+        if started_here:
+            server.down()
+
+
+def final_rows(dsn: str) -> dict[str, float]:
+    """OmveeJob name -> when (epoch seconds) its row first reached a final status."""
+    with psycopg.connect(dsn) as connection:
+        rows = connection.execute("select k8s_name, extract(epoch from at) from bench_final")
+        return {str(name): float(at) for name, at in rows}
+
+
+def scrape(api: client.ApiClient) -> str:
+    """The API server's /metrics text, read with ``api``'s credentials."""
+    response = api.call_api(
+        "/metrics", "GET", auth_settings=["BearerToken"], _preload_content=False,
+        _return_http_data_only=True,
+    )  # fmt: skip
+    return bytes(response.data).decode()
+
+
+def scrape_operator(operator: OperatorProcess) -> str:
+    """The operator's own /metrics text (its health port)."""
+    with urllib.request.urlopen(f"{operator.url}/metrics", timeout=10) as response:
+        return bytes(response.read()).decode()
+
+
+def _create_all(create: Callable[[str], object], names: list[str]) -> dict[str, float]:
+    created: dict[str, float] = {}
+    for name in names:
+        create(name)
+        created[name] = time.time()
+    return created
+
+
+def run(api: client.ApiClient, cluster: LocalCluster, dsn: str, count: int) -> Figures:
+    """Floor, then product, in fresh namespaces; both are deleted afterwards."""
     install_crd(api)
-    core = client.CoreV1Api(api)
-    namespace = create_namespace(api, f"bench-ops-{uuid.uuid4().hex[:6]}", job_runner=True)
+    core, batch = client.CoreV1Api(api), client.BatchV1Api(api)
+    custom = client.CustomObjectsApi(api)
+    suffix = uuid.uuid4().hex[:6]
+    product_ns = create_namespace(api, f"bench-ops-{suffix}", job_runner=True)
+    floor_ns = create_namespace(api, f"bench-floor-{suffix}", job_runner=True)
     operator = OperatorProcess(
         cluster.layout.kubeconfig,
         resync_seconds=15,
         port_offset=82,
-        namespaces=(namespace,),
+        namespaces=(product_ns,),
         log_name="operator-bench.log",
+        env={"OMVEE_MIRROR_DSN": dsn},
     )
     operator.start()
-    custom, batch = client.CustomObjectsApi(api), client.BatchV1Api(api)
-    submitted: dict[str, float] = {}
+    timeout = 120 + 0.3 * count
+    stop = threading.Event()
     job_created: dict[str, float] = {}
     succeeded: dict[str, float] = {}
-    stop = threading.Event()
-    watchers = [
-        threading.Thread(
-            target=_watch,
-            daemon=True,
-            args=(
-                batch.list_namespaced_job,
-                namespace,
-                job_created,
-                stop,
-                lambda job: job.metadata.labels.get(constants.LABEL_OMVEEJOB),
-            ),
-        ),
-        threading.Thread(
-            target=_watch,
-            daemon=True,
-            args=(
-                lambda ns, **kw: custom.list_namespaced_custom_object(
-                    constants.GROUP, constants.VERSION, ns, constants.PLURAL, **kw
-                ),
-                namespace,
-                succeeded,
-                stop,
-                _ojob_done,
-            ),
-        ),
-    ]
-    for thread in watchers:
-        thread.start()
+    failed: dict[str, float] = {}
+    floor_pod: dict[str, float] = {}
+    floor_done: dict[str, float] = {}
+
+    def list_ojobs(namespace: str, **kwargs: Any) -> Any:
+        return custom.list_namespaced_custom_object(
+            constants.GROUP, constants.VERSION, namespace, constants.PLURAL, **kwargs
+        )
+
+    _watcher(
+        batch.list_namespaced_job, product_ns, job_created, stop, _label(constants.LABEL_OMVEEJOB)
+    )
+    _watcher(list_ojobs, product_ns, succeeded, stop, _ojob_phase("Succeeded"))
+    _watcher(list_ojobs, product_ns, failed, stop, _ojob_phase("Failed"))
+    _watcher(
+        core.list_namespaced_pod,
+        floor_ns,
+        floor_pod,
+        stop,
+        _label("batch.kubernetes.io/job-name", "job-name"),
+    )
+    _watcher(batch.list_namespaced_job, floor_ns, floor_done, stop, _job_complete)
+
+    def alive() -> None:
+        if operator.process is None or operator.process.poll() is not None:
+            raise RuntimeError("the operator exited:\n" + operator.log_tail())
+        if failed:
+            raise RuntimeError(f"OmveeJobs failed: {sorted(failed)[:5]}")
+
+    annotations = factories.pod_annotations(run_duration="1s")
+
+    def create_ojob(name: str) -> object:
+        # The floor's Jobs wait for a node as long as it takes; so must the product's (the
+        # type's 300 s pending timeout fails jobs queued behind a few thousand others).
+        body = manifest(name, pod_annotations=annotations, pendingTimeoutSeconds=int(timeout))
+        return custom.create_namespaced_custom_object(
+            constants.GROUP, constants.VERSION, product_ns, constants.PLURAL, body
+        )
+
     try:
-        started = time.monotonic()
-        annotations = factories.pod_annotations(run_duration="1s")
-        for i in range(COUNT):
-            name = f"bench-{i}"
-            custom.create_namespaced_custom_object(
-                constants.GROUP,
-                constants.VERSION,
-                namespace,
-                constants.PLURAL,
-                manifest(name, pod_annotations=annotations),
-            )
-            submitted[name] = time.monotonic()
-        submit_seconds = time.monotonic() - started
-        wait_for(lambda: len(succeeded) == COUNT, f"{COUNT} OmveeJobs to succeed", 600)
-        total = time.monotonic() - started
+        create_ojob(TEMPLATE)
+        wait_for(lambda: TEMPLATE in succeeded, "the template OmveeJob to succeed", 120, alive)
+        built = batch.list_namespaced_job(
+            product_ns, label_selector=f"{constants.LABEL_OMVEEJOB}={TEMPLATE}"
+        ).items[0]
+        template = api.sanitize_for_serialization(built)
+
+        before = scrape(api)
+        floor_names = [f"floor-{i}" for i in range(count)]
+        started = time.time()
+        floor_created = _create_all(
+            lambda name: batch.create_namespaced_job(floor_ns, floor_job(template, name)),
+            floor_names,
+        )
+        wait_for(lambda: len(floor_done) == count, f"{count} floor Jobs to complete", timeout)
+        floor_seconds = max(floor_done.values()) - started
+        background = api_reads(scrape(api), RESOURCES) - api_reads(before, RESOURCES)
+        print(f"  floor: {count:,} Jobs Complete in {floor_seconds:.1f} s", flush=True)
+
+        before, operator_before = scrape(api), scrape_operator(operator)
+        names = [f"bench-{i}" for i in range(count)]
+        started = time.time()
+        submitted = _create_all(create_ojob, names)
+        wait_for(
+            lambda: all(n in succeeded for n in names),
+            f"{count} OmveeJobs to succeed",
+            timeout,
+            alive,
+        )
+        product_seconds = max(succeeded[n] for n in names) - started
+        reads = api_reads(scrape(api), RESOURCES) - api_reads(before, RESOURCES)
+        operator_after = scrape_operator(operator)
+        reconciles_after = metric_total(operator_after, RECONCILE_COUNTERS)
+        reconciles_before = metric_total(operator_before, RECONCILE_COUNTERS)
+        reconciles = (
+            None if reconciles_after is None else reconciles_after - (reconciles_before or 0.0)
+        )
+        with open(f"/proc/{operator.process.pid}/status") as proc:  # type: ignore[union-attr]
+            rss = peak_rss_mb(proc.read())
+
+        rows: dict[str, float] = {}
+
+        def all_rows_final() -> bool:
+            rows.update(final_rows(dsn))
+            return all(n in rows for n in names)
+
+        wait_for(all_rows_final, f"{count} mirror rows to reach a final status", 60)
     finally:
         stop.set()
         operator.stop()
-        core.delete_namespace(namespace)
-    to_job = [job_created[n] - submitted[n] for n in submitted]
-    to_done = [succeeded[n] - submitted[n] for n in submitted]
-    print(
-        f"{COUNT} OmveeJobs (pods run 1 s, CPU pool): submitted in {submit_seconds:.1f} s, "
-        f"all Succeeded after {total:.1f} s ({COUNT / total:.1f} jobs/s)"
+        core.delete_namespace(product_ns)
+        core.delete_namespace(floor_ns)
+    return Figures(
+        count=count,
+        floor_seconds=floor_seconds,
+        product_seconds=product_seconds,
+        to_job=latencies(submitted, job_created),
+        to_first_pod=latencies(floor_created, floor_pod),
+        mirror_lag=latencies({n: succeeded[n] for n in names}, rows),
+        peak_rss_mb=rss,
+        reads=reads,
+        background_reads=background,
+        reconciles=reconciles,
     )
-    print(
-        f"  OmveeJob created -> Job created: p50 {statistics.median(to_job):.2f} s, "
-        f"p95 {percentile(to_job, 0.95):.2f} s, max {max(to_job):.2f} s"
-    )
-    print(
-        f"  OmveeJob created -> Succeeded:   p50 {statistics.median(to_done):.2f} s, "
-        f"p95 {percentile(to_done, 0.95):.2f} s, max {max(to_done):.2f} s"
-    )
+
+
+def api_client(cluster: LocalCluster) -> client.ApiClient:
+    """An admin client whose pool holds the benchmark's concurrent watches and requests."""
+    configuration = client.Configuration()
+    config.load_kube_config(str(cluster.layout.kubeconfig), client_configuration=configuration)
+    configuration.connection_pool_maxsize = 16
+    return client.ApiClient(configuration)
 
 
 def main() -> None:
-    print("== operator ==")
-    with default_cluster() as cluster:
-        run(config.new_client_from_config(str(cluster.layout.kubeconfig)), cluster)
+    count = jobs_setting()
+    print(
+        f"== operator vs its floor: {count:,} OmveeJobs vs {count:,} copies of the operator's "
+        "Job, pods run 1 s on kwok's CPU pool =="
+    )
+    with default_cluster() as cluster, mirror_database() as dsn:
+        print(figures_table(run(api_client(cluster), cluster, dsn, count)))
 
 
 if __name__ == "__main__":
