@@ -6,7 +6,6 @@ from __future__ import annotations
 import shutil
 import subprocess
 import threading
-import time
 import wave
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -51,6 +50,7 @@ class MediaHandler(SimpleHTTPRequestHandler):
     ``requests`` counts the GETs per path."""
 
     requests: dict[str, int]
+    closing: threading.Event  # set when the server shuts down: a trickle stops at once
     lock = threading.Lock()
 
     def do_GET(self) -> None:
@@ -75,7 +75,8 @@ class MediaHandler(SimpleHTTPRequestHandler):
                     self.wfile.flush()
                 except OSError:
                     return
-                time.sleep(0.05)
+                if self.closing.wait(0.05):
+                    return
             return
         if self.path == "/cut":
             self.send_response(200)
@@ -100,7 +101,8 @@ class MediaHandler(SimpleHTTPRequestHandler):
                 self.wfile.flush()
             except OSError:
                 return
-            time.sleep(1)
+            if self.closing.wait(1):  # a kilobyte a second, until the server closes
+                return
 
     def log_message(self, *args: Any) -> None:
         pass
@@ -117,13 +119,15 @@ def serve(folder: Path, host: str = "127.0.0.1") -> Iterator[str]:
 def serving(folder: Path, host: str = "127.0.0.1") -> Iterator[tuple[str, dict[str, int]]]:
     """Like serve, also yielding the GET count per path (``MediaHandler.requests``)."""
     requests: dict[str, int] = {}
-    handler = type("Handler", (MediaHandler,), {"requests": requests})
+    closing = threading.Event()
+    handler = type("Handler", (MediaHandler,), {"requests": requests, "closing": closing})
     server = ThreadingHTTPServer((host, 0), partial(handler, directory=str(folder)))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
         yield f"http://{host}:{server.server_address[1]}", requests
     finally:
+        closing.set()
         server.shutdown()
         server.server_close()
 

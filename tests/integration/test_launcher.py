@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.localcluster.cluster import ClusterError, LocalCluster
+from tests.localcluster.cluster import ClusterError, LocalCluster, port_in_use
 from tests.localcluster.layout import REPO_ROOT, Layout, Ports
 from tests.private_checkout import make_private_checkout, run_from
 from tests.waiting import wait_for
@@ -26,14 +26,9 @@ def free_port_base(start: int) -> int:
     base+99) is taken on 127.0.0.1, so another cluster on this machine is never hit."""
     for base in range(start, 65400, 100):
         ports = range(base, base + 100)
-        if not any(_port_in_use(port) for port in ports):
+        if not any(port_in_use(port) for port in ports):
             return base
     raise RuntimeError(f"no free block of 100 ports from {start} on")
-
-
-def _port_in_use(port: int) -> bool:
-    with socket.socket() as probe:
-        return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
 @pytest.fixture

@@ -71,7 +71,8 @@ def _status_of(url: str, context: ssl.SSLContext | None = None) -> int:
         return 0
 
 
-def _port_in_use(port: int) -> bool:
+def port_in_use(port: int) -> bool:
+    """Whether something listens on (or holds) ``port`` on 127.0.0.1."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
@@ -201,7 +202,7 @@ class LocalCluster:
             )
             self.down(quiet=True)
         busy = [
-            f"{port} ({name})" for name, port in self.ports.named().items() if _port_in_use(port)
+            f"{port} ({name})" for name, port in self.ports.named().items() if port_in_use(port)
         ]
         if busy:
             raise ClusterError(
