@@ -49,10 +49,14 @@ def real_node(cluster: LocalCluster) -> NodeInfo:
 
 
 def load_images(cluster: LocalCluster, names: Iterable[str] = JOB_IMAGES) -> list[str]:
-    """Build (or reuse) the images and import them into the real node; returns their refs."""
+    """Build (or reuse) the images and import those the real node does not hold yet: an
+    archive is there when its content-hash tag is, and its release tag names the same image."""
     built = ensure_images(names)
+    held = cluster.image_refs()
     for image in built.values():
-        cluster.import_image(image.archive)
+        digests = {held.get(ref) for ref in image.refs}
+        if None in digests or len(digests) != 1:
+            cluster.import_image(image.archive)
     return [ref for image in built.values() for ref in image.refs]
 
 

@@ -158,6 +158,11 @@ class LocalCluster:
         namespace). Raises NodeError when the real node does not run."""
         self.real.import_image(archive)
 
+    def image_refs(self) -> dict[str, str]:
+        """The image names the real node already holds, with their digests (empty without
+        one)."""
+        return self.real.image_refs() if self.real_node else {}
+
     @property
     def components(self) -> tuple[str, ...]:
         return (*COMPONENTS, *NODE_PROCESSES) if self.real_node else COMPONENTS

@@ -250,6 +250,17 @@ class RealNode:
             raise NodeError(f"ctr images import {archive} failed:\n{result.stderr[-2000:]}")
         _log(f"imported {archive.name}: {result.stdout.strip()}")
 
+    def image_refs(self) -> dict[str, str]:
+        """The image names the node's containerd holds (namespace k8s.io) and the digest each
+        names; empty when it does not run."""
+        if not self.table.alive("containerd"):
+            return {}
+        result = self._ctr("images", "ls")
+        if result.returncode != 0:
+            return {}
+        rows = [line.split() for line in result.stdout.splitlines()[1:]]  # REF TYPE DIGEST ...
+        return {row[0]: row[2] for row in rows if len(row) >= 3}
+
     # -- down ----------------------------------------------------------------------------------
 
     def teardown(self, crictl: str | None, kube_proxy: str | None) -> list[str]:
