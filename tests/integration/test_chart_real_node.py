@@ -95,8 +95,17 @@ def test_a_real_transcription_through_the_installed_chart(
     secret = core.read_namespaced_secret(f"{RELEASE}-omvee-api-auth", namespace)
     (token,) = json.loads(base64.b64decode(secret.data["service-tokens"]))
     service = core.read_namespaced_service(f"{RELEASE}-omvee-api", namespace)
-    # kube-proxy routes the Service's address from this host too
+    # kube-proxy routes the Service's address from this host too, once it has synced the
+    # Service's ready endpoints (until then it rejects connections)
     base_url = f"http://{service.spec.cluster_ip}:{service.spec.ports[0].port}"
+
+    def routed() -> bool:
+        try:
+            return httpx.get(f"{base_url}/healthz", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    wait_for(routed, "kube-proxy to route the API Service", 60)
 
     tmp_path.chmod(0o755)
     speak(PARAGRAPH, tmp_path / "speech.wav")
