@@ -14,8 +14,8 @@ from prometheus_client import disable_created_metrics
 
 from api.catalog.profiles import CatalogError, load_catalog
 from api.logs.store import LogStoreError, logs_from_env
-from controller import handlers  # noqa: F401  (registers the handlers)
 from controller.activity import ActiveGate
+from controller.cache import ClusterCache
 from controller.flowcontrol import TokenBucket
 from controller.k8s import Kube, RateLimitedApiClient
 from controller.metrics.registry import OperatorMetrics
@@ -31,18 +31,25 @@ log = logging.getLogger("controller")
 PEERING_CHECK_SECONDS = 3.0
 
 
-def _api_client(
-    pool_size: int, bucket: TokenBucket, metrics: OperatorMetrics
-) -> RateLimitedApiClient:
-    """The operator's one API client: ``pool_size`` connections, every request rate-limited by
-    ``bucket`` and counted in ``metrics``."""
+def _configuration(pool_size: int) -> client.Configuration:
     try:
         config.load_incluster_config()
     except config.ConfigException:
         config.load_kube_config()
     configuration = client.Configuration.get_default_copy()
     configuration.connection_pool_maxsize = pool_size
-    return RateLimitedApiClient(configuration, bucket, on_request=metrics.client_request)
+    return configuration
+
+
+def _api_client(
+    pool_size: int, bucket: TokenBucket, metrics: OperatorMetrics
+) -> RateLimitedApiClient:
+    """The reconciler's API client: ``pool_size`` connections, every request rate-limited by
+    ``bucket`` and counted in ``metrics``. The watch caches have their own client: a watch
+    is one long request, and their LISTs are not the reconciler's reads."""
+    return RateLimitedApiClient(
+        _configuration(pool_size), bucket, on_request=metrics.client_request
+    )
 
 
 def _resync_loop(
@@ -123,11 +130,20 @@ def main() -> None:
         log.info("Job results go to the %s store: %s", store.kind, where)
     bucket = TokenBucket(options.kube_qps, options.kube_burst)
     kube = Kube(_api_client(options.max_workers + 4, bucket, metrics))
+    queue: WorkQueue[tuple[str, str]] = WorkQueue()
+    metrics.queue_depth = queue.__len__
+    cache = ClusterCache(
+        client.ApiClient(_configuration(8)),
+        lambda namespace, name: queue.add((namespace, name)),
+        options.namespaces,
+        options.watch_timeout_seconds,
+    )
+    cache.start(stop)
     reconciler = Reconciler(
         kube,
+        cache,
         catalog,
         mirror,
-        options.namespaces,
         logs,
         metrics=metrics,
         job_env=options.job_env,
@@ -141,8 +157,6 @@ def main() -> None:
         options.namespaces,
     )
     metrics.is_active = gate.is_active
-    queue: WorkQueue[tuple[str, str]] = WorkQueue()
-    metrics.queue_depth = queue.__len__
 
     def work(key: tuple[str, str]) -> float | None:
         """Seconds until the key is looked at again, None for the next event or resync."""
@@ -165,13 +179,22 @@ def main() -> None:
             )
             metrics.reconcile_failed()
 
-    start_workers(queue, options.max_workers, work, requeued)
-    threading.Thread(
-        target=_resync_loop,
-        name="resync",
-        daemon=True,
-        args=(reconciler, queue, gate, options.resync_seconds, stop),
-    ).start()
+    def start_when_synced() -> None:
+        """Reconcile only from complete caches: a Job not yet listed must not read as gone."""
+        started = time.monotonic()
+        if not cache.wait_synced(stop):
+            return
+        log.info(
+            "Watch caches filled in %.1fs: %d OmveeJobs, %d Jobs, %d pods",
+            time.monotonic() - started,
+            len(cache.omveejobs),
+            len(cache.jobs),
+            len(cache.pods),
+        )
+        start_workers(queue, options.max_workers, work, requeued)
+        _resync_loop(reconciler, queue, gate, options.resync_seconds, stop)
+
+    threading.Thread(target=start_when_synced, name="resync", daemon=True).start()
     log.info(
         "Operator starting: %d workers, resync every %.0fs, API client %g QPS (burst %d), %s",
         options.max_workers,
@@ -186,7 +209,6 @@ def main() -> None:
         async with serving(options.health_port, metrics):
             await kopf.operator(
                 settings=kopf_settings(options),
-                memo=kopf.Memo(queue=queue),
                 standalone=gate.standalone,
                 peering_name=options.peering_name or None,
                 priority=options.peering_priority,

@@ -44,10 +44,6 @@ class JobRefused(Exception):
         self.message = message
 
 
-class JobNameTaken(Exception):
-    """A Job with the deterministic name exists but belongs to something else."""
-
-
 class RateLimitedApiClient(client.ApiClient):  # type: ignore[misc]  # untyped client
     """The kubernetes client's ApiClient with client-go's client-side rate limit (the ``QPS``
     and ``Burst`` of a ``rest.Config``): every request, from any API object built on it, first
@@ -119,38 +115,6 @@ class Kube:
             raise
         return obj
 
-    def list_omveejobs(self, namespaces: tuple[str, ...] = ()) -> list[dict[str, Any]]:
-        """Every OmveeJob in ``namespaces`` (all namespaces when empty)."""
-        if not namespaces:
-            listed = self.custom.list_cluster_custom_object(
-                constants.GROUP, constants.VERSION, constants.PLURAL
-            )
-            return list(listed.get("items", []))
-        items: list[dict[str, Any]] = []
-        for namespace in namespaces:
-            items += self.custom.list_namespaced_custom_object(
-                constants.GROUP, constants.VERSION, namespace, constants.PLURAL
-            ).get("items", [])
-        return items
-
-    def omveejobs_with_job_id(self, namespace: str, job_id: str) -> list[dict[str, Any]]:
-        """The OmveeJobs of ``namespace`` whose spec.jobId is ``job_id`` (a selectable field)
-        as written or in lower case, the form the API writes: one LIST for an API job, two for
-        a manifest that spells its id otherwise. Field selectors match exactly, so a copy
-        spelled in yet another case is not found from here (it finds this one when decided)."""
-        found: dict[str, dict[str, Any]] = {}
-        for form in dict.fromkeys((job_id, job_id.lower())):
-            listed = self.custom.list_namespaced_custom_object(
-                constants.GROUP,
-                constants.VERSION,
-                namespace,
-                constants.PLURAL,
-                field_selector=f"spec.jobId={form}",
-            )
-            for item in listed.get("items", []):
-                found[item["metadata"]["name"]] = item
-        return list(found.values())
-
     def failed_create(self, namespace: str, job_uid: str) -> dict[str, Any] | None:
         """The newest ``FailedCreate`` Event the Job controller posted on the Job ``job_uid``
         (core/v1 Event as served), or None when there is none."""
@@ -176,16 +140,6 @@ class Kube:
                 return None
             raise
 
-    def list_job_pods(self, namespace: str, job_uid: str) -> list[dict[str, Any]]:
-        pods = self._raw(
-            self.core.list_namespaced_pod(
-                namespace,
-                label_selector=f"batch.kubernetes.io/controller-uid={job_uid}",
-                _preload_content=False,
-            )
-        )
-        return list(pods.get("items", []))
-
     def read_pod_log(self, namespace: str, pod: str, keep_bytes: int) -> bytes | None:
         """The job container's log, its last ``keep_bytes`` at most (the end says why an
         attempt failed), or None when there is none: the pod is gone or never started."""
@@ -206,12 +160,12 @@ class Kube:
         finally:
             response.release_conn()
 
-    def ensure_job(self, manifest: dict[str, Any], owner_uid: str) -> dict[str, Any]:
-        """Create the Job, or adopt the one of that name if this OmveeJob already owns it.
+    def ensure_job(self, manifest: dict[str, Any]) -> dict[str, Any]:
+        """Create the Job; when one of that name exists already (409), return that one as it
+        stands, whoever owns it (the caller judges: controller.ownership.job_relation).
 
         Raises Gone (the namespace is being deleted), JobRefused (403/422: quota, RBAC,
-        admission, an invalid Job), JobNameTaken (the name belongs to something else) or
-        Conflict (a Job of a deleted OmveeJob of the same name is still there)."""
+        admission, an invalid Job) or Conflict (the existing Job vanished while read)."""
         namespace, name = manifest["metadata"]["namespace"], manifest["metadata"]["name"]
         try:
             job = self._raw(
@@ -229,21 +183,6 @@ class Kube:
         existing = self.get_job(namespace, name)
         if existing is None:  # deleted in between; the next reconcile creates it
             raise Conflict(f"Job {namespace}/{name} vanished while being adopted")
-        owners = existing["metadata"].get("ownerReferences") or []
-        owner_name = manifest["metadata"]["ownerReferences"][0]["name"]
-        if any(
-            ref.get("kind") == constants.KIND
-            and ref.get("name") == owner_name
-            and ref.get("uid") != owner_uid
-            for ref in owners
-        ):
-            # Left by a deleted OmveeJob of the same name; garbage collection removes it.
-            raise Conflict(f"Job {namespace}/{name} still belongs to a deleted OmveeJob {name}")
-        if not any(ref.get("uid") == owner_uid and ref.get("controller") for ref in owners):
-            raise JobNameTaken(
-                f"a Job named {name} already exists and is not owned by this OmveeJob"
-            )
-        log.info("Adopted existing Job %s/%s", namespace, name)
         return existing
 
     def delete_job(self, namespace: str, name: str) -> None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from api.catalog.upstreams import upstream_job_ids
+from api.v1alpha1 import constants
 from api.v1alpha1.types import OmveeJobSpec
 from controller.transitions import REASON_DUPLICATE_JOB_ID, REASON_UPSTREAM_NOT_FOUND
 
@@ -79,3 +80,26 @@ def foreign_upstream(
                 f"in namespace {namespace}",
             )
     return None
+
+
+OURS, NAMESAKE, FOREIGN = "ours", "namesake", "foreign"
+
+
+def job_relation(job: dict[str, Any], name: str, uid: str) -> str:
+    """Pure: how the Job named for a run of the OmveeJob ``name`` (``uid``) stands to it:
+    OURS (it is the Job's controller), NAMESAKE (left by a deleted OmveeJob of the same name:
+    garbage collection removes it, wait) or FOREIGN (something else's: the run cannot use the
+    name, JobNameTaken)."""
+    owners = job.get("metadata", {}).get("ownerReferences") or []
+    if any(ref.get("uid") == uid and ref.get("controller") for ref in owners):
+        return OURS
+    if any(
+        ref.get("kind") == constants.KIND and ref.get("name") == name and ref.get("uid") != uid
+        for ref in owners
+    ):
+        return NAMESAKE
+    return FOREIGN
+
+
+def job_taken_message(job_name: str) -> str:
+    return f"a Job named {job_name} already exists and is not owned by this OmveeJob"

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import threading
 import zlib
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,12 +22,14 @@ from api.logs import archive
 from api.logs.store import LogStore, LogStoreError
 from api.v1alpha1.types import OmveeJobSpec, OmveeJobStatus
 from controller import builders, naming, ownership, refusals, transitions
-from controller.k8s import Conflict, Gone, JobNameTaken, JobRefused, Kube, event_time
+from controller.cache import ClusterCache, trim_job, trim_omveejob
+from controller.k8s import Conflict, Gone, JobRefused, Kube, event_time
 from controller.metrics.observations import observe_write
 from controller.metrics.registry import OperatorMetrics
 from controller.metrics.snapshot import count_jobs
 from controller.mirror.rows import build_row
 from controller.mirror.writer import MirrorWriter
+from controller.refusals import Refusal
 from controller.status import FailedCreate, parse_time
 
 log = logging.getLogger(__name__)
@@ -41,17 +44,32 @@ RECHECK_SECONDS = {
     refusals.REASON_JOB_BLOCKED: 10.0,
 }
 JOB_ID_LOCKS = 64
+NAMESAKE_WAIT_SECONDS = 2.0  # a deleted namesake's Job is being garbage collected
+
+
+@dataclass(frozen=True)
+class Observed:
+    """What the caches (and the last create) say of one run: its Job name, the Job when this
+    OmveeJob owns it, its pods, why the name is taken (None when not) and how the API server
+    refused the last create of the Job."""
+
+    job_name: str
+    job: dict[str, Any] | None
+    pods: list[dict[str, Any]]
+    job_taken: str | None
+    create_refused: Refusal | None
 
 
 class Reconciler:
-    """Not thread-safe per key: the work queue never hands one OmveeJob to two workers."""
+    """Reads from ``cache`` (watch caches), writes through ``kube``. Not thread-safe per key:
+    the work queue never hands one OmveeJob to two workers."""
 
     def __init__(
         self,
         kube: Kube,
+        cache: ClusterCache,
         catalog: Catalog,
         mirror: MirrorWriter | None = None,
-        namespaces: tuple[str, ...] = (),
         logs: LogStore | None = None,
         metrics: OperatorMetrics | None = None,
         job_env: tuple[tuple[str, str], ...] = (),
@@ -62,31 +80,40 @@ class Reconciler:
         self.results = results
         self.metrics = metrics
         self.kube = kube
+        self.cache = cache
         self.catalog = catalog
         self.mirror = mirror
-        self.namespaces = namespaces
         # One decision at a time per job id: two OmveeJobs claiming one id are never decided
         # at once (striped: a fixed number of locks, whatever the number of jobs).
         self._job_id_locks = [threading.Lock() for _ in range(JOB_ID_LOCKS)]
+        # How the API server refused the last create of a run's Job, by OmveeJob key, with
+        # the (uid, run) it was for: the next pass's decision says what it means for status.
+        self._create_refusals: dict[tuple[str, str], tuple[str, int, Refusal]] = {}
+        self._refusals_lock = threading.Lock()
 
     def reconcile(self, namespace: str, name: str) -> float | None:
         """Reconcile one OmveeJob; returns after how many seconds to look at it again when no
         watch event would say (None: the next event or resync).
 
+        Reads the OmveeJob, its run's Job and pods from the watch caches (no API read for an
+        unchanged job) and writes its status at most once a pass. A write refused because
+        the cache was behind (409) reads the OmveeJob from the API server and decides again.
         Raises what the API client raises (the API server away, a timeout, a 5xx) and Conflict
         when the OmveeJob changed under every one of MAX_CONFLICT_RETRIES passes: the work
         queue then retries the key after its backoff."""
+        ojob = self.cache.omveejob(namespace, name)
         for _ in range(MAX_CONFLICT_RETRIES):
             try:
-                latest = self._reconcile_once(
-                    namespace, name, self.kube.get_omveejob(namespace, name)
-                )
+                latest, again = self._reconcile_once(namespace, name, ojob)
                 if latest is not None:
                     self.offer(latest)
-                    return recheck_after(latest)
-                return None
+                    return _sooner(recheck_after(latest), again)
+                return again
             except Conflict as conflict:
                 log.debug("Retrying reconcile of %s/%s: %s", namespace, name, conflict)
+                ojob = self.kube.get_omveejob(namespace, name)
+                if ojob is not None:
+                    self.cache.omveejobs.put(trim_omveejob(ojob))
             except Gone as gone:  # its Job and pods go with it (owner references)
                 log.info("%s", gone)
                 return None
@@ -112,12 +139,12 @@ class Reconciler:
         """(reason, message) when this OmveeJob may not start: its job id belongs to another
         OmveeJob, or an upstream it names is another project's job."""
         owner = ownership.job_id_owner(
-            name, self.kube.omveejobs_with_job_id(namespace, spec.job_id)
+            name, self.cache.omveejobs_with_job_id(namespace, spec.job_id)
         )
         if owner is not None:
             return ownership.duplicate(name, spec.job_id, owner)
         found = {
-            job_id: self.kube.omveejobs_with_job_id(namespace, job_id)
+            job_id: self.cache.omveejobs_with_job_id(namespace, job_id)
             for job_id in upstream_job_ids(spec.type, spec.input).values()
         }
         return ownership.foreign_upstream(spec, namespace, found)
@@ -151,32 +178,48 @@ class Reconciler:
         )
         return FailedCreate(refusal, seen)
 
+    def _create_refused(self, key: tuple[str, str], uid: str, run: int) -> Refusal | None:
+        with self._refusals_lock:
+            held = self._create_refusals.get(key)
+        return held[2] if held is not None and held[:2] == (uid, run) else None
+
     def _reconcile_once(
         self, namespace: str, name: str, ojob: dict[str, Any] | None
-    ) -> dict[str, Any] | None:
-        """One pass; returns the OmveeJob as it now stands (None when it is gone)."""
+    ) -> tuple[dict[str, Any] | None, float | None]:
+        """One pass: the OmveeJob as it now stands (None when it is gone), and how soon to
+        look again whatever its status says (None: as its status says)."""
         if ojob is None or ojob["metadata"].get("deletionTimestamp"):
-            return None  # garbage collection removes the Job and pods
+            with self._refusals_lock:
+                self._create_refusals.pop((namespace, name), None)
+            return None, None  # garbage collection removes the Job and pods
         try:
             spec = OmveeJobSpec.model_validate(ojob.get("spec") or {})
             status = OmveeJobStatus.model_validate(ojob.get("status") or {})
         except ValidationError as error:  # the CRD schema should have caught it
             log.error("OmveeJob %s/%s does not match the schema: %s", namespace, name, error)
-            return None
-        profile = self.catalog.profile(spec.type)
+            return None, None
+        uid = ojob["metadata"]["uid"]
         run, new_run = transitions.target_run(spec, status)
         job_name = naming.job_name(name, run)
-        job = self.kube.get_job(namespace, job_name)
-        pods = self.kube.list_job_pods(namespace, job["metadata"]["uid"]) if job else []
+        job = self.cache.job(namespace, job_name)
+        job_taken = None
+        if job is not None:
+            relation = ownership.job_relation(job, name, uid)
+            if relation == ownership.NAMESAKE:  # garbage collection is removing it
+                return ojob, NAMESAKE_WAIT_SECONDS
+            if relation == ownership.FOREIGN:
+                job, job_taken = None, ownership.job_taken_message(job_name)
+        pods = self.cache.job_pods(namespace, job["metadata"]["uid"]) if job else []
+        observed = Observed(
+            job_name, job, pods, job_taken, self._create_refused((namespace, name), uid, run)
+        )
         if not new_run:
-            return self._decide_and_act(ojob, spec, status, run, job_name, job, pods, profile)
+            return self._decide_and_act(ojob, spec, status, run, observed)
         # A new run: decide who owns the job id, and record the run, under the id's lock.
         stripe = zlib.crc32(f"{namespace}/{spec.job_id.lower()}".encode()) % JOB_ID_LOCKS
         with self._job_id_locks[stripe]:
             refused_input = self._refused_start(namespace, name, spec)
-            return self._decide_and_act(
-                ojob, spec, status, run, job_name, job, pods, profile, refused_input
-            )
+            return self._decide_and_act(ojob, spec, status, run, observed, refused_input)
 
     def _decide_and_act(
         self,
@@ -184,17 +227,15 @@ class Reconciler:
         spec: OmveeJobSpec,
         status: OmveeJobStatus,
         run: int,
-        job_name: str,
-        job: dict[str, Any] | None,
-        pods: list[dict[str, Any]],
-        profile: JobProfile,
+        observed: Observed,
         refused_input: tuple[str, str] | None = None,
-    ) -> dict[str, Any]:
+    ) -> tuple[dict[str, Any], float | None]:
+        """Decide, write the status once (with any attempt logs just saved), post Events, then
+        create or delete the run's Job."""
         meta = ojob["metadata"]
         namespace, name = meta["namespace"], meta["name"]
-        if self.logs is not None and pods:
-            ojob = self._save_logs(ojob, spec.job_id, run, pods)
-            meta = ojob["metadata"]
+        job, pods, job_name = observed.job, observed.pods, observed.job_name
+        profile = self.catalog.profile(spec.type)
         decision = transitions.decide(
             spec=spec,
             status=status,
@@ -208,92 +249,85 @@ class Reconciler:
             now=datetime.now(UTC),
             refused_input=refused_input,
             failed_create=self._failed_create(namespace, status, job, pods),
+            job_taken=observed.job_taken,
+            create_refused=observed.create_refused,
         )
-        if not decision.status:
-            if decision.delete_job:  # a final status already written; its Job still stands
-                self._stop_job(ojob, spec.job_id, run, job_name, pods, status.reason)
-            return ojob
-        previous = status.model_dump(by_alias=True, mode="json")
+        patch = transitions.changed(status.model_dump(by_alias=True, mode="json"), decision.status)
+        if self.logs is not None and pods:
+            stopping = None
+            if decision.delete_job:
+                stopping = decision.status.get("reason") or status.reason or "Stopped"
+            logs = self._saved_logs(ojob, spec.job_id, run, pods, stopping)
+            if logs is not None:
+                patch["logs"] = logs
         current = ojob
-        if decision.create_job:
-            if status.run != run:
-                # Record the new run before its Job exists: a pod of this run may report
-                # progress at once, and a later pass must never take the run for new again.
-                current = self.kube.patch_status(
-                    namespace,
-                    name,
-                    meta["resourceVersion"],
-                    transitions.changed(previous, decision.status),
-                )
-                previous = dict(decision.status)
-            manifest = builders.build_job(
-                name=name,
-                namespace=namespace,
-                uid=meta["uid"],
-                job_name=job_name,
-                spec=spec,
-                run=run,
-                profile=profile,
-                extra_env=self.job_env,
-                results=self.results,
-            )
-            try:
-                created = self.kube.ensure_job(manifest, meta["uid"])
-            except JobNameTaken as taken:
-                decision.status = transitions.failed_instead(
-                    decision.status, "JobNameTaken", str(taken), datetime.now(UTC)
-                )
-            except JobRefused as refused:
-                refusal = refusals.classify_job_refusal(refused.status, refused.message)
-                if refusal.permanent:
-                    decision.status = transitions.failed_instead(
-                        decision.status, refusal.reason, refusal.message, datetime.now(UTC)
-                    )
-                else:
-                    decision.status |= {"reason": refusal.reason, "message": refusal.message}
-            else:
-                decision.status["jobUid"] = created["metadata"]["uid"]
-        patch = transitions.changed(previous, decision.status)
         if patch:
-            current = self.kube.patch_status(
-                namespace, name, current["metadata"]["resourceVersion"], patch
-            )
+            current = self.kube.patch_status(namespace, name, meta["resourceVersion"], patch)
+            self.cache.omveejobs.put(trim_omveejob(current))
             for event in transitions.events_for(status, decision):
                 log.info("OmveeJob %s/%s: %s %s", namespace, name, event.reason, event.message)
                 self.kube.post_event(ojob, event.type, event.reason, event.message)
-        if self.metrics is not None and current is not ojob:
-            self.metrics.record(observe_write(ojob, current))
+            if self.metrics is not None:
+                self.metrics.record(observe_write(ojob, current))
+        again = None
+        if decision.create_job:
+            again = self._create_job(current, spec, run, job_name, profile)
         # Only once the status says why: deleting first could be read back as JobDeleted.
         if decision.delete_job:
-            reason = decision.status.get("reason")
-            current = self._stop_job(current, spec.job_id, run, job_name, pods, reason)
-        return current
+            self.kube.delete_job(namespace, job_name)
+        return current, again
 
-    def _stop_job(
+    def _create_job(
         self,
         ojob: dict[str, Any],
-        job_id: str,
+        spec: OmveeJobSpec,
         run: int,
         job_name: str,
-        pods: list[dict[str, Any]],
-        reason: str | None,
-    ) -> dict[str, Any]:
-        """Delete the run's Job, saving its running attempts' logs first."""
-        if self.logs is not None and pods:
-            ojob = self._save_logs(ojob, job_id, run, pods, stopping=reason or "Stopped")
-        self.kube.delete_job(ojob["metadata"]["namespace"], job_name)
-        return ojob
+        profile: JobProfile,
+    ) -> float | None:
+        """Create (or adopt) the run's Job; seconds until the next pass when the API server
+        refused it (that pass's decision records why), else None (the Job's watch event)."""
+        meta = ojob["metadata"]
+        key = (meta["namespace"], meta["name"])
+        manifest = builders.build_job(
+            name=meta["name"],
+            namespace=meta["namespace"],
+            uid=meta["uid"],
+            job_name=job_name,
+            spec=spec,
+            run=run,
+            profile=profile,
+            extra_env=self.job_env,
+            results=self.results,
+        )
+        try:
+            created = self.kube.ensure_job(manifest)
+        except JobRefused as refused:
+            refusal = refusals.classify_job_refusal(refused.status, refused.message)
+            with self._refusals_lock:
+                known = self._create_refusals.get(key)
+                self._create_refusals[key] = (meta["uid"], run, refusal)
+            if known is None or known[2] != refusal or refusal.permanent:
+                return 0.0  # a new answer: record it now
+            return RECHECK_SECONDS.get(refusal.reason, RECHECK_SECONDS["Creating"])
+        with self._refusals_lock:
+            self._create_refusals.pop(key, None)
+        self.cache.jobs.put(trim_job(created))
+        if ownership.job_relation(created, meta["name"], meta["uid"]) != ownership.OURS:
+            return 0.0  # someone else's, or a namesake's: the next pass decides from the cache
+        return None
 
-    def _save_logs(
+    def _saved_logs(
         self,
         ojob: dict[str, Any],
         job_id: str,
         run: int,
         pods: list[dict[str, Any]],
         stopping: str | None = None,
-    ) -> dict[str, Any]:
-        """Save each ended attempt's pod log before the Job's TTL removes the pod, and record
-        where in status.logs; returns the OmveeJob as it then stands."""
+    ) -> list[dict[str, Any]] | None:
+        """Save each ended attempt's pod log (every attempt's when ``stopping``) before the
+        Job's TTL or its deletion removes the pod; returns the new status.logs, or None when
+        nothing new was saved."""
         assert self.logs is not None
         meta = ojob["metadata"]
         saved = list((ojob.get("status") or {}).get("logs") or [])
@@ -326,21 +360,14 @@ class Reconciler:
                 )
                 continue
             entries.append(archive.entry(attempt, key, len(data), None))
-        if not entries:
-            return ojob
-        return self.kube.patch_status(
-            meta["namespace"],
-            meta["name"],
-            meta["resourceVersion"],
-            {"logs": archive.merged(saved, entries)},
-        )
+        return archive.merged(saved, entries) if entries else None
 
     def resync(self) -> list[tuple[str, str]]:
         """Offer every OmveeJob to the mirror, and return the keys to reconcile again: those
         not yet final, asked to rerun, or just ended with attempt logs still unsaved."""
         keys = []
         now = datetime.now(UTC)
-        ojobs = self.kube.list_omveejobs(self.namespaces)
+        ojobs = self.cache.all_omveejobs()
         if self.metrics is not None:
             self.metrics.record_jobs(count_jobs(ojobs))
         for ojob in ojobs:
@@ -359,6 +386,10 @@ class Reconciler:
             if not final or rerun or unsaved:
                 keys.append(key)
         return keys
+
+
+def _sooner(a: float | None, b: float | None) -> float | None:
+    return b if a is None else a if b is None else min(a, b)
 
 
 def recheck_after(ojob: dict[str, Any]) -> float | None:

@@ -173,12 +173,17 @@ def decide(
     now: datetime,
     refused_input: tuple[str, str] | None = None,
     failed_create: FailedCreate | None = None,
+    job_taken: str | None = None,
+    create_refused: refusals.Refusal | None = None,
 ) -> Decision:
     """What to do for one OmveeJob now, and its full operator-owned status.
 
     ``refused_input`` is (reason, message) when the OmveeJob may not start at all
     (DuplicateJobId, UpstreamNotFound: see controller.ownership); ``failed_create`` is the
-    newest pod-creation refusal the Job controller reported for the run's Job.
+    newest pod-creation refusal the Job controller reported for the run's Job. ``job_taken``
+    says why the run's Job name is not this OmveeJob's to use (a Job of that name that it does
+    not own; ``job`` is then None); ``create_refused`` is how the API server refused the last
+    attempt to create the run's Job (classified by controller.refusals).
     """
     run, new_run = target_run(spec, status)
     stamp = format_time(now)
@@ -213,6 +218,8 @@ def decide(
             return finish(
                 Phase.FAILED, "InvalidInput", "invalid input: " + "; ".join(input_errors), **base
             )
+        if job_taken is not None:
+            return finish(Phase.FAILED, "JobNameTaken", job_taken, **base)
         decision.create_job = True
         return finish(Phase.PENDING, "Creating", f"creating Job {job_name}", **base)
 
@@ -241,6 +248,10 @@ def decide(
                 f"the Job {job_name} was deleted before it finished",
                 **carried,
             )
+        if job_taken is not None:
+            return finish(Phase.FAILED, "JobNameTaken", job_taken, **carried)
+        if create_refused is not None and create_refused.permanent:
+            return finish(Phase.FAILED, create_refused.reason, create_refused.message, **carried)
         since = _run_started(status)
         if (
             status.reason in refusals.JOB_CREATE_WAITS
@@ -254,6 +265,8 @@ def decide(
                 **carried,
             )
         decision.create_job = True  # created but not yet recorded: create-or-adopt again
+        if create_refused is not None:  # a quota or a missing right: waiting may fix it
+            return finish(Phase.PENDING, create_refused.reason, create_refused.message, **carried)
         return finish(Phase.PENDING, "Creating", f"creating Job {job_name}", **carried)
 
     seen = observe(
@@ -294,38 +307,6 @@ def _run_started(status: OmveeJobStatus) -> datetime | None:
     times = [c.last_transition_time for c in status.conditions if c.last_transition_time]
     parsed = [t for t in (parse_time(str(x)) for x in times) if t is not None]
     return min(parsed) if parsed else None
-
-
-def failed_instead(
-    status: dict[str, Any], reason: str, message: str, now: datetime
-) -> dict[str, Any]:
-    """Pure: ``status`` (a full operator-owned status) turned Failed with ``reason`` and
-    ``message`` after the fact, e.g. when creating the run's Job was refused; its conditions
-    say the same as its phase."""
-    stamp = format_time(now)
-    wanted = {
-        constants.CONDITION_RUNNING: ("False", Phase.FAILED.value, ""),
-        constants.CONDITION_FINISHED: ("True", Phase.FAILED.value, message),
-    }
-    conditions = []
-    for condition in status.get("conditions") or []:
-        if condition["type"] in wanted:
-            state, why, text = wanted[condition["type"]]
-            since = condition["lastTransitionTime"] if condition["status"] == state else stamp
-            condition = condition | {
-                "status": state,
-                "reason": why,
-                "message": text,
-                "lastTransitionTime": since,
-            }
-        conditions.append(condition)
-    return status | {
-        "phase": Phase.FAILED.value,
-        "reason": reason,
-        "message": message,
-        "finishedAt": status.get("finishedAt") or stamp,
-        "conditions": conditions,
-    }
 
 
 def _finish_observed(

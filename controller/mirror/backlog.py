@@ -14,6 +14,7 @@ around every call.
 from __future__ import annotations
 
 import heapq
+import itertools
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
@@ -120,6 +121,17 @@ class Backlog:
             return due
         self._retrying = None
         return head
+
+    def next_batch(self, now: float, limit: int) -> list[dict[str, Any]]:
+        """The rows to write now in one round trip: a due set-aside row alone (see ``next``),
+        else up to ``limit`` waiting rows, oldest first (one per job: the backlog holds one);
+        [] when there are none. They stay held until ``written`` or ``refused``."""
+        row = self.next(now)
+        if row is None:
+            return []
+        if self._retrying is row or limit <= 1:
+            return [row]
+        return list(itertools.islice(self._waiting.values(), limit))
 
     def _due(self, now: float) -> dict[str, Any] | None:
         """The set-aside row whose retry time came first and has come; None when none has."""

@@ -23,6 +23,10 @@ class Sink(Protocol):
         """Apply one row; returns inserted, updated, stale or final. Raises when the database
         is unavailable or refuses the row (``failure_reason`` tells which)."""
 
+    def write_many(self, rows: list[dict[str, Any]]) -> list[str]:
+        """Apply ``rows`` (one per job) in one round trip, all or none: one refused row raises
+        as ``write`` does, and none of them is written."""
+
     def describe(self) -> str: ...
 
 
@@ -53,6 +57,25 @@ class PostgresSink:
             raise
         return str(result[0]) if result else "updated"
 
+    def write_many(self, rows: list[dict[str, Any]]) -> list[str]:
+        # One statement: one implicit transaction, so a refused row leaves none written.
+        try:
+            results = (
+                self._connect()
+                .execute(
+                    f"select public.{FUNCTION}(j) from jsonb_array_elements(%s) with ordinality"
+                    " as t(j, n) order by n",
+                    [Jsonb(rows)],
+                )
+                .fetchall()
+            )
+        except psycopg.OperationalError:
+            if self._connection is not None:
+                self._connection.close()
+            self._connection = None
+            raise
+        return [str(result[0]) for result in results]
+
     def describe(self) -> str:
         info = psycopg.conninfo.conninfo_to_dict(self.dsn)
         return f"PostgreSQL {info.get('host', 'localhost')}:{info.get('port', 5432)}"
@@ -76,6 +99,10 @@ class SupabaseSink:
     def write(self, row: dict[str, Any]) -> str:
         response = self.client.rpc(FUNCTION, {"job": row}).execute()
         return str(response.data)
+
+    def write_many(self, rows: list[dict[str, Any]]) -> list[str]:
+        # PostgREST calls a function once per request; a row at a time, in order.
+        return [self.write(row) for row in rows]
 
     def describe(self) -> str:
         return f"Supabase {self.url}"

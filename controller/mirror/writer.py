@@ -20,6 +20,11 @@ dropped row again.
 
 What the database cannot store at all (U+0000, unpaired surrogates) is replaced before a row is
 held (``rows.storable``), and the log says where.
+
+Waiting rows go in batches (up to ``batch_size`` jobs' rows in one round trip, ``write_many``):
+through a burst of thousands of jobs the lag stays that of one round trip, not of the queue.
+A batch is all or none; when the database refuses one (a row's content), its rows are written
+again one by one, so only the refused row is set aside and the others go in.
 """
 
 from __future__ import annotations
@@ -48,10 +53,15 @@ class MirrorWriter:
         metrics: OperatorMetrics | None = None,
         first_retry: float = FIRST_RETRY,
         max_retry: float = MAX_RETRY,
+        batch_size: int = 200,
     ) -> None:
         """``max_backoff``: the longest wait (seconds) between tries while the database is
-        unavailable; ``first_retry`` and ``max_retry``: a refused row's backoff (seconds)."""
+        unavailable; ``first_retry`` and ``max_retry``: a refused row's backoff (seconds);
+        ``batch_size``: rows written in one round trip at most (1 with a sink that has no
+        ``write_many``)."""
         self.sink = sink
+        self.batch_size = batch_size if hasattr(sink, "write_many") else 1
+        self._one_by_one = 0  # rows of a refused batch still to write one at a time
         self.metrics = metrics
         self.max_backoff = max_backoff
         self.remember = remember
@@ -112,13 +122,17 @@ class MirrorWriter:
         with self._changed:
             return self._backlog.set_aside()
 
-    def _next(self, stop: threading.Event) -> dict[str, Any] | None:
+    def _next(self, stop: threading.Event) -> list[dict[str, Any]] | None:
+        """The rows to write next (see ``Backlog.next_batch``); None once ``stop`` is set."""
         with self._changed:
             while not stop.is_set():
                 now = time.monotonic()
-                row = self._backlog.next(now)
-                if row is not None:
-                    return row
+                limit = 1 if self._one_by_one > 0 else self.batch_size
+                rows = self._backlog.next_batch(now, limit)
+                if rows:
+                    self._one_by_one = max(0, self._one_by_one - 1)
+                    return rows
+                self._one_by_one = 0
                 retry_in = self._backlog.next_retry_in(now)
                 self._changed.wait(0.5 if retry_in is None else min(0.5, retry_in))
             return None
@@ -159,12 +173,20 @@ class MirrorWriter:
         first_backoff = min(1.0, self.max_backoff)
         backoff = first_backoff
         last_report = 0.0
-        while (row := self._next(stop)) is not None:
+        while (rows := self._next(stop)) is not None:
+            row = rows[0]
             try:
-                self.sink.write(row)
+                if len(rows) == 1:
+                    self.sink.write(row)
+                else:
+                    self.sink.write_many(rows)
             except Exception as error:  # unreachable, timed out, or refused: see failure_reason
-                self.failures += 1
                 reason = failure_reason(error)
+                if reason == REJECTED and len(rows) > 1:  # which row? one at a time tells
+                    with self._changed:
+                        self._one_by_one = len(rows)
+                    continue
+                self.failures += 1
                 if self.metrics is not None:
                     self.metrics.mirror_failed(reason)
                 if reason == REJECTED:  # the database answers: this row only is the trouble
@@ -188,7 +210,8 @@ class MirrorWriter:
                 stop.wait(backoff)
                 backoff = min(backoff * 2, self.max_backoff)
                 continue
-            self._written(row)
+            for written in rows:
+                self._written(written)
             backoff = first_backoff
             last_report = self._caught_up(last_report)
 

@@ -12,6 +12,8 @@ import psycopg
 import pytest
 from psycopg.types.json import Jsonb
 
+from controller.mirror.sinks import PostgresSink, failure_reason
+
 pytestmark = pytest.mark.postgres
 
 PROJECT_A, PROJECT_B = str(uuid.uuid4()), str(uuid.uuid4())
@@ -200,3 +202,18 @@ def test_a_row_without_a_namespace_is_taken_by_its_projects_first_omveejob(mirro
     assert write(mirror_db, row(job_id, 2, k8s_namespace="media", k8s_name="a")) == "updated"
     with pytest.raises(psycopg.errors.CheckViolation):
         write(mirror_db, row(job_id, 3, k8s_namespace="other", k8s_name="a"))
+
+
+def test_a_batch_is_written_in_one_statement_all_or_none(mirror_db: str) -> None:
+    sink = PostgresSink(mirror_db)
+    ids = [str(uuid.uuid4()) for _ in range(3)]
+    assert sink.write_many([row(job_id, 1) for job_id in ids]) == ["inserted"] * 3
+    newer = [row(ids[0], 2, progress=10), row(ids[1], 0)]  # ids[1]: stale
+    assert sink.write_many(newer) == ["updated", "stale"]
+    assert read(mirror_db, ids[0])["progress"] == 10
+    refused = [row(ids[2], 5, progress=50), {"id": str(uuid.uuid4()), "project_id": PROJECT_A}]
+    with pytest.raises(psycopg.Error) as raised:
+        sink.write_many(refused)  # the second has no revision: the function refuses it
+    assert failure_reason(raised.value) == "Rejected"
+    assert read(mirror_db, ids[2])["revision"] == 1  # the first of the batch went in neither
+    assert sink.write_many([row(ids[2], 5, progress=50)]) == ["updated"]  # the connection lives

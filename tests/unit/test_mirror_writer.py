@@ -249,3 +249,50 @@ def test_what_the_database_cannot_store_is_replaced_and_said(
         "Mirror row of job j (OmveeJob None/None): replaced characters PostgreSQL cannot store "
         "(U+0000, unpaired surrogates) with U+FFFD in input.audioUrl"
     )
+
+
+class BatchingSink(RefusingSink):
+    """RefusingSink with ``write_many``: all or none, one round trip per call, as the
+    PostgreSQL sink's one statement."""
+
+    def __init__(self, refuse: set[tuple[str, int]] | None = None) -> None:
+        super().__init__(refuse)
+        self.batches: list[int] = []  # rows per write_many call
+
+    def write_many(self, rows: list[dict[str, Any]]) -> list[str]:
+        self.batches.append(len(rows))
+        if self.up and any((r["id"], r["revision"]) in self.refuse for r in rows):
+            raise psycopg.errors.CheckViolation(REFUSED)
+        return [FlakySink.write(self, r) for r in rows]
+
+
+def test_waiting_rows_go_in_batches_in_order(stop: threading.Event) -> None:
+    sink = BatchingSink()
+    writer = MirrorWriter(sink, batch_size=200)
+    for i in range(500):
+        writer.offer(row(f"job-{i}", 1))
+    writer.start(stop)
+    wait_for(lambda: len(sink.applied) == 500, "the 500 rows to be written", 10)
+    assert sink.applied == [(f"job-{i}", 1) for i in range(500)]
+    assert sink.batches == [200, 200, 100]
+    assert sink.tries == []  # no row went alone
+
+
+def test_a_refused_row_in_a_batch_is_found_and_set_aside_alone(
+    stop: threading.Event, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="controller.mirror")
+    sink = BatchingSink({("bad", 1)})
+    writer = MirrorWriter(sink, batch_size=200, first_retry=60, max_retry=60)
+    for i in range(100):
+        writer.offer(row(f"job-{i}", 1))
+    writer.offer(row("bad", 1))  # in the middle of the first batch
+    for i in range(100, 300):
+        writer.offer(row(f"job-{i}", 1))
+    writer.start(stop)
+    wait_for(lambda: len(sink.applied) == 300, "the 300 other rows to be written", 10)
+    assert sorted(sink.applied) == sorted((f"job-{i}", 1) for i in range(300))
+    assert (writer.pending(), writer.set_aside(), writer.failures) == (0, 1, 1)
+    assert [t[0] for t in sink.tries].count("bad") == 1  # alone, once
+    [logged] = [r for r in caplog.records if "Mirror cannot write the row of job bad" in r.message]
+    assert "set aside" in logged.getMessage()

@@ -6,20 +6,20 @@ import logging
 from typing import Any
 
 import pytest
+from kubernetes import client
 
 from api.catalog.profiles import load_catalog
+from controller.cache import ClusterCache
 from controller.mirror.writer import MirrorWriter
 from controller.reconcile import Reconciler
 
 
-class ListingKube:
-    """The one call resync makes: list every OmveeJob."""
-
-    def __init__(self, items: list[dict[str, Any]]) -> None:
-        self.items = items
-
-    def list_omveejobs(self, namespaces: tuple[str, ...] = ()) -> list[dict[str, Any]]:
-        return self.items
+def cache_of(items: list[dict[str, Any]]) -> ClusterCache:
+    """A watch cache holding ``items`` (no informer runs: resync reads only the cache)."""
+    cache = ClusterCache(client.ApiClient(), lambda namespace, name: None)
+    for item in items:
+        cache.omveejobs.put(item)
+    return cache
 
 
 class Sink:
@@ -32,7 +32,7 @@ class Sink:
 
 def ojob(name: str, phase: str, version: str = "1") -> dict[str, Any]:
     return {
-        "metadata": {"namespace": "jobs", "name": name, "resourceVersion": version},
+        "metadata": {"namespace": "jobs", "name": name, "resourceVersion": version, "uid": name},
         "spec": {
             "type": "transcription",
             "projectId": "2f1c6a0e-8d3b-4c55-9a57-3f0b7e6d9c10",
@@ -48,8 +48,8 @@ def test_one_unreadable_omveejob_does_not_stop_the_resync(
 ) -> None:
     writer = MirrorWriter(Sink())
     broken = ojob("job-b", "Running", version="not-a-number")  # its row cannot be built
-    kube = ListingKube([ojob("job-a", "Running"), broken, ojob("job-c", "Pending")])
-    reconciler = Reconciler(kube, load_catalog(), writer)  # type: ignore[arg-type]
+    cache = cache_of([ojob("job-a", "Running"), broken, ojob("job-c", "Pending")])
+    reconciler = Reconciler(None, cache, load_catalog(), writer)  # type: ignore[arg-type]
     with caplog.at_level(logging.ERROR):
         keys = reconciler.resync()
     assert keys == [("jobs", "job-a"), ("jobs", "job-b"), ("jobs", "job-c")]

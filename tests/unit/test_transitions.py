@@ -9,14 +9,13 @@ import pytest
 
 from api.v1alpha1.types import OmveeJobSpec, OmveeJobStatus, Phase
 from controller.reconcile import recheck_after
-from controller.refusals import classify
+from controller.refusals import Refusal, classify, classify_job_refusal
 from controller.status import FailedCreate
 from controller.transitions import (
     Decision,
     changed,
     decide,
     events_for,
-    failed_instead,
     target_run,
 )
 from tests.unit.objects import JobObj, PodObj
@@ -49,6 +48,8 @@ def run(
     now: datetime = NOW,
     refused_input: tuple[str, str] | None = None,
     failed_create: FailedCreate | None = None,
+    job_taken: str | None = None,
+    create_refused: Refusal | None = None,
 ) -> Decision:
     return decide(
         spec=s,
@@ -63,6 +64,8 @@ def run(
         now=now,
         refused_input=refused_input,
         failed_create=failed_create,
+        job_taken=job_taken,
+        create_refused=create_refused,
     )
 
 
@@ -367,16 +370,38 @@ def test_a_duplicate_fails_as_one_even_when_cancelled_or_with_bad_input() -> Non
 
 
 def test_a_refused_job_create_fails_with_conditions_that_agree() -> None:
-    pending = run(spec(), status()).status  # a new run: Pending, Creating
-    failed = failed_instead(pending, "JobRefused", "the API server refused the Job: x", NOW)
+    pending = status(**run(spec(), status()).status)  # a new run recorded: Pending, Creating
+    refusal = classify_job_refusal(422, "Job.batch is invalid: x")
+    decision = run(spec(), pending, create_refused=refusal)
+    failed = decision.status
+    assert not decision.create_job
     assert (failed["phase"], failed["reason"], failed["finishedAt"]) == (
         "Failed",
         "JobRefused",
         "2026-01-01T00:10:00Z",
     )
+    assert failed["message"] == "the API server refused the Job: Job.batch is invalid: x"
     conditions = {c["type"]: (c["status"], c["reason"]) for c in failed["conditions"]}
     assert conditions["Finished"] == ("True", "Failed")
     assert conditions["Running"] == ("False", "Failed")
+
+
+def test_a_job_create_refused_for_now_waits_saying_why_and_tries_again() -> None:
+    pending = status(**run(spec(), status()).status)
+    refusal = classify_job_refusal(403, 'jobs.batch "x-r0" is forbidden: exceeded quota: q')
+    decision = run(spec(), pending, create_refused=refusal)
+    assert decision.create_job
+    assert (decision.status["phase"], decision.status["reason"]) == ("Pending", "QuotaExceeded")
+    assert decision.status["message"].startswith("waiting for quota: cannot create the Job")
+
+
+def test_a_job_name_taken_by_another_fails_the_run_in_one_decision() -> None:
+    taken = "a Job named x-r0 already exists and is not owned by this OmveeJob"
+    for st in (status(), status(**run(spec(), status()).status)):  # new, and recorded
+        decision = run(spec(), st, job_taken=taken)
+        assert not decision.create_job and not decision.delete_job
+        assert (decision.status["phase"], decision.status["reason"]) == ("Failed", "JobNameTaken")
+        assert decision.status["message"] == taken
 
 
 def test_a_job_the_api_server_keeps_refusing_ends_at_the_pending_timeout() -> None:

@@ -1,0 +1,189 @@
+"""What the reconciler reads: watch caches of OmveeJobs, their Jobs and their pods.
+
+Jobs and pods are watched with the server-side label selector ``omvee.io/omveejob`` (only
+ours are sent, decoded or kept). Bodies are trimmed to what the reconciler, the mirror and
+the log archive read (``trim_*``, pure), which keeps 10,000 jobs with their Jobs and pods
+within the operator's memory budget.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from kubernetes import client
+
+from api.v1alpha1 import constants
+from controller.informer import Informer, Obj, Store
+
+SELECTOR = constants.LABEL_OMVEEJOB  # "exists": every Job and pod the operator made
+JOB_UID_LABEL = "batch.kubernetes.io/controller-uid"
+BY_JOB_ID = "jobId"
+BY_JOB_UID = "jobUid"
+
+_METADATA = (
+    "name",
+    "namespace",
+    "uid",
+    "resourceVersion",
+    "generation",
+    "creationTimestamp",
+    "deletionTimestamp",
+    "labels",
+    "annotations",
+    "ownerReferences",
+)
+
+
+def _metadata(obj: Obj) -> dict[str, Any]:
+    meta = obj.get("metadata") or {}
+    return {k: meta[k] for k in _METADATA if k in meta}
+
+
+def trim_omveejob(obj: Obj) -> Obj:
+    """Pure: an OmveeJob without ``managedFields`` (spec and status are all read)."""
+    return {k: v for k, v in obj.items() if k != "metadata"} | {"metadata": _metadata(obj)}
+
+
+def trim_job(obj: Obj) -> Obj:
+    """Pure: what is read of a Job: metadata, status, the deadline and the pod template's
+    ServiceAccount (to explain refused pod creations); the template is dropped."""
+    spec = obj.get("spec") or {}
+    template_spec = (spec.get("template") or {}).get("spec") or {}
+    kept: dict[str, Any] = {
+        k: spec[k] for k in ("activeDeadlineSeconds", "backoffLimit") if k in spec
+    }
+    if "serviceAccountName" in template_spec:
+        kept["template"] = {"spec": {"serviceAccountName": template_spec["serviceAccountName"]}}
+    return {"metadata": _metadata(obj), "spec": kept, "status": obj.get("status") or {}}
+
+
+def trim_pod(obj: Obj) -> Obj:
+    """Pure: what is read of a pod: metadata, its node and its status; no containers, volumes
+    or environment."""
+    spec = obj.get("spec") or {}
+    return {
+        "metadata": _metadata(obj),
+        "spec": {"nodeName": spec["nodeName"]} if "nodeName" in spec else {},
+        "status": obj.get("status") or {},
+    }
+
+
+def _job_id_index(obj: Obj) -> list[tuple[str, str]]:
+    job_id = (obj.get("spec") or {}).get("jobId")
+    if not isinstance(job_id, str):
+        return []
+    return [(str(obj["metadata"].get("namespace") or ""), job_id.lower())]
+
+
+def _job_uid_index(obj: Obj) -> list[tuple[str, str]]:
+    uid = (obj["metadata"].get("labels") or {}).get(JOB_UID_LABEL)
+    return [(str(obj["metadata"].get("namespace") or ""), uid)] if uid else []
+
+
+class ClusterCache:
+    """The three informers and lookups over their stores. ``on_change(namespace, name)`` is
+    called with the OmveeJob concerned by each change (a pod's or Job's OmveeJob comes from
+    its ``omvee.io/omveejob`` label)."""
+
+    def __init__(
+        self,
+        api: client.ApiClient,
+        on_change: Callable[[str, str], None],
+        namespaces: tuple[str, ...] = (),
+        watch_seconds: int = 300,
+    ) -> None:
+        custom = client.CustomObjectsApi(api)
+        batch = client.BatchV1Api(api)
+        core = client.CoreV1Api(api)
+        self.omveejobs = Store({BY_JOB_ID: _job_id_index})
+        self.jobs = Store()
+        self.pods = Store({BY_JOB_UID: _job_uid_index})
+
+        def own(obj: Obj) -> None:
+            meta = obj.get("metadata") or {}
+            if meta.get("namespace"):
+                on_change(str(meta["namespace"]), str(meta["name"]))
+
+        def labelled(obj: Obj) -> None:
+            meta = obj.get("metadata") or {}
+            name = (meta.get("labels") or {}).get(constants.LABEL_OMVEEJOB)
+            if meta.get("namespace") and name:
+                on_change(str(meta["namespace"]), str(name))
+
+        def omveejob_lister(namespace: str | None, **query: Any) -> Any:
+            if namespace is None:
+                return custom.list_cluster_custom_object(
+                    constants.GROUP, constants.VERSION, constants.PLURAL, **query
+                )
+            return custom.list_namespaced_custom_object(
+                constants.GROUP, constants.VERSION, namespace, constants.PLURAL, **query
+            )
+
+        def job_lister(namespace: str | None, **query: Any) -> Any:
+            if namespace is None:
+                return batch.list_job_for_all_namespaces(**query)
+            return batch.list_namespaced_job(namespace, **query)
+
+        def pod_lister(namespace: str | None, **query: Any) -> Any:
+            if namespace is None:
+                return core.list_pod_for_all_namespaces(**query)
+            return core.list_namespaced_pod(namespace, **query)
+
+        common: dict[str, Any] = {"namespaces": namespaces, "watch_seconds": watch_seconds}
+        self.informers = [
+            Informer(
+                "omveejobs",
+                omveejob_lister,
+                self.omveejobs,
+                own,
+                transform=trim_omveejob,
+                **common,
+            ),
+            Informer(
+                "jobs",
+                job_lister,
+                self.jobs,
+                labelled,
+                label_selector=SELECTOR,
+                transform=trim_job,
+                **common,
+            ),
+            Informer(
+                "pods",
+                pod_lister,
+                self.pods,
+                labelled,
+                label_selector=SELECTOR,
+                transform=trim_pod,
+                **common,
+            ),
+        ]
+
+    def start(self, stop: threading.Event) -> None:
+        for informer in self.informers:
+            informer.start(stop)
+
+    def has_synced(self) -> bool:
+        return all(informer.has_synced() for informer in self.informers)
+
+    def wait_synced(self, stop: threading.Event) -> bool:
+        """Block until every informer has listed once (or ``stop``); whether they have."""
+        return all(informer.wait_synced(stop) for informer in self.informers)
+
+    def omveejob(self, namespace: str, name: str) -> Obj | None:
+        return self.omveejobs.get(namespace, name)
+
+    def omveejobs_with_job_id(self, namespace: str, job_id: str) -> list[Obj]:
+        """The OmveeJobs of ``namespace`` whose spec.jobId is ``job_id`` in any letter case."""
+        return self.omveejobs.by_index(BY_JOB_ID, (namespace, job_id.lower()))
+
+    def job(self, namespace: str, name: str) -> Obj | None:
+        return self.jobs.get(namespace, name)
+
+    def job_pods(self, namespace: str, job_uid: str) -> list[Obj]:
+        return self.pods.by_index(BY_JOB_UID, (namespace, job_uid))
+
+    def all_omveejobs(self) -> list[Obj]:
+        return self.omveejobs.items()
