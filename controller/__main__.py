@@ -16,6 +16,7 @@ from api.catalog.profiles import CatalogError, load_catalog
 from api.logs.store import LogStoreError, logs_from_env
 from controller.activity import ActiveGate
 from controller.cache import ClusterCache
+from controller.events import EventRecorder
 from controller.flowcontrol import TokenBucket
 from controller.k8s import Kube, RateLimitedApiClient
 from controller.metrics.registry import OperatorMetrics
@@ -139,6 +140,8 @@ def main() -> None:
         options.watch_timeout_seconds,
     )
     cache.start(stop)
+    events = EventRecorder(kube)
+    events.start(stop)
     reconciler = Reconciler(
         kube,
         cache,
@@ -148,6 +151,7 @@ def main() -> None:
         metrics=metrics,
         job_env=options.job_env,
         results=options.results,
+        events=events,
     )
     gate = ActiveGate(
         kube,

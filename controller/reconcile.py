@@ -23,6 +23,7 @@ from api.logs.store import LogStore, LogStoreError
 from api.v1alpha1.types import OmveeJobSpec, OmveeJobStatus
 from controller import builders, naming, ownership, refusals, transitions
 from controller.cache import ClusterCache, trim_job, trim_omveejob
+from controller.events import PostNow, Recorder
 from controller.k8s import Conflict, Gone, JobRefused, Kube, event_time
 from controller.metrics.observations import observe_write
 from controller.metrics.registry import OperatorMetrics
@@ -74,7 +75,10 @@ class Reconciler:
         metrics: OperatorMetrics | None = None,
         job_env: tuple[tuple[str, str], ...] = (),
         results: builders.ResultsStore | None = None,
+        events: Recorder | None = None,
     ) -> None:
+        """``events``: where Events go (default: posted at once through ``kube``)."""
+        self.events: Recorder = events if events is not None else PostNow(kube)
         self.logs = logs
         self.job_env = job_env
         self.results = results
@@ -266,7 +270,7 @@ class Reconciler:
             self.cache.omveejobs.put(trim_omveejob(current))
             for event in transitions.events_for(status, decision):
                 log.info("OmveeJob %s/%s: %s %s", namespace, name, event.reason, event.message)
-                self.kube.post_event(ojob, event.type, event.reason, event.message)
+                self.events.record(ojob, event.type, event.reason, event.message)
             if self.metrics is not None:
                 self.metrics.record(observe_write(ojob, current))
         again = None
