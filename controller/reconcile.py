@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 import threading
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -234,29 +234,47 @@ class Reconciler:
         observed: Observed,
         refused_input: tuple[str, str] | None = None,
     ) -> tuple[dict[str, Any], float | None]:
-        """Decide, write the status once (with any attempt logs just saved), post Events, then
-        create or delete the run's Job."""
+        """Decide; create the run's Job when the decision says so and decide again on what
+        that gave; write the status once (with any attempt logs just saved) and record its
+        Events; then delete the run's Job when the decision says so."""
         meta = ojob["metadata"]
         namespace, name = meta["namespace"], meta["name"]
-        job, pods, job_name = observed.job, observed.pods, observed.job_name
         profile = self.catalog.profile(spec.type)
-        decision = transitions.decide(
-            spec=spec,
-            status=status,
-            generation=meta.get("generation"),
-            job_name=job_name,
-            job=job,
-            pods=pods,
-            input_errors=input_errors(spec.type, spec.input),
-            gpu=profile.gpu,
-            pending_timeout=spec.pending_timeout_seconds or profile.pending_timeout_seconds,
-            now=datetime.now(UTC),
-            refused_input=refused_input,
-            failed_create=self._failed_create(namespace, status, job, pods),
-            job_taken=observed.job_taken,
-            create_refused=observed.create_refused,
+        now = datetime.now(UTC)
+
+        def decide(seen: Observed, failed_create: FailedCreate | None) -> transitions.Decision:
+            return transitions.decide(
+                spec=spec,
+                status=status,
+                generation=meta.get("generation"),
+                job_name=seen.job_name,
+                job=seen.job,
+                pods=seen.pods,
+                input_errors=input_errors(spec.type, spec.input),
+                gpu=profile.gpu,
+                pending_timeout=spec.pending_timeout_seconds or profile.pending_timeout_seconds,
+                now=now,
+                refused_input=refused_input,
+                failed_create=failed_create,
+                job_taken=seen.job_taken,
+                create_refused=seen.create_refused,
+            )
+
+        decision = decide(
+            observed, self._failed_create(namespace, status, observed.job, observed.pods)
         )
+        again = None
+        if decision.create_job:
+            # The status is written after the Job exists, in the same write that records the
+            # run: one write for both (a pod cannot report before the run is recorded: it
+            # takes seconds to start, and its reports wait for the run; see jobimages' progress).
+            after, again = self._create_job(ojob, spec, run, observed, profile)
+            if after is None:  # a deleted namesake's Job holds the name: decide nothing yet
+                return ojob, again
+            observed = after
+            decision = decide(observed, None)
         patch = transitions.changed(status.model_dump(by_alias=True, mode="json"), decision.status)
+        pods = observed.pods
         if self.logs is not None and pods:
             stopping = None
             if decision.delete_job:
@@ -273,12 +291,9 @@ class Reconciler:
                 self.events.record(ojob, event.type, event.reason, event.message)
             if self.metrics is not None:
                 self.metrics.record(observe_write(ojob, current))
-        again = None
-        if decision.create_job:
-            again = self._create_job(current, spec, run, job_name, profile)
         # Only once the status says why: deleting first could be read back as JobDeleted.
         if decision.delete_job:
-            self.kube.delete_job(namespace, job_name)
+            self.kube.delete_job(namespace, observed.job_name)
         return current, again
 
     def _create_job(
@@ -286,18 +301,19 @@ class Reconciler:
         ojob: dict[str, Any],
         spec: OmveeJobSpec,
         run: int,
-        job_name: str,
+        observed: Observed,
         profile: JobProfile,
-    ) -> float | None:
-        """Create (or adopt) the run's Job; seconds until the next pass when the API server
-        refused it (that pass's decision records why), else None (the Job's watch event)."""
+    ) -> tuple[Observed | None, float | None]:
+        """Create (or adopt) the run's Job; returns what is then observed (None while a
+        deleted namesake's Job holds the name) and how soon to look again (None: the Job's
+        watch events say)."""
         meta = ojob["metadata"]
         key = (meta["namespace"], meta["name"])
         manifest = builders.build_job(
             name=meta["name"],
             namespace=meta["namespace"],
             uid=meta["uid"],
-            job_name=job_name,
+            job_name=observed.job_name,
             spec=spec,
             run=run,
             profile=profile,
@@ -309,17 +325,20 @@ class Reconciler:
         except JobRefused as refused:
             refusal = refusals.classify_job_refusal(refused.status, refused.message)
             with self._refusals_lock:
-                known = self._create_refusals.get(key)
                 self._create_refusals[key] = (meta["uid"], run, refusal)
-            if known is None or known[2] != refusal or refusal.permanent:
-                return 0.0  # a new answer: record it now
-            return RECHECK_SECONDS.get(refusal.reason, RECHECK_SECONDS["Creating"])
+            again = RECHECK_SECONDS.get(refusal.reason, RECHECK_SECONDS["Creating"])
+            return replace(observed, create_refused=refusal), again
         with self._refusals_lock:
             self._create_refusals.pop(key, None)
         self.cache.jobs.put(trim_job(created))
-        if ownership.job_relation(created, meta["name"], meta["uid"]) != ownership.OURS:
-            return 0.0  # someone else's, or a namesake's: the next pass decides from the cache
-        return None
+        relation = ownership.job_relation(created, meta["name"], meta["uid"])
+        if relation == ownership.NAMESAKE:
+            return None, NAMESAKE_WAIT_SECONDS
+        if relation == ownership.FOREIGN:
+            taken = ownership.job_taken_message(observed.job_name)
+            return replace(observed, job=None, pods=[], job_taken=taken), None
+        pods = self.cache.job_pods(meta["namespace"], created["metadata"]["uid"])
+        return replace(observed, job=created, pods=pods, create_refused=None), None
 
     def _saved_logs(
         self,

@@ -201,12 +201,12 @@ def decide(
             phase=phase,
             reason=reason,
             message=message,
-            **fields,
+            **({"new_run": new_run} | fields),
         )
         return decision
 
     if new_run:
-        base = {"new_run": True}
+        base: dict[str, Any] = {}
         if refused_input is not None:  # first: a loser's status must never read as the owner's
             decision.delete_job = job is not None
             reason, message = refused_input
@@ -220,10 +220,18 @@ def decide(
             )
         if job_taken is not None:
             return finish(Phase.FAILED, "JobNameTaken", job_taken, **base)
-        decision.create_job = True
-        return finish(Phase.PENDING, "Creating", f"creating Job {job_name}", **base)
+        if create_refused is not None and create_refused.permanent:
+            return finish(Phase.FAILED, create_refused.reason, create_refused.message, **base)
+        if job is None:
+            decision.create_job = True
+            if create_refused is not None:
+                return finish(Phase.PENDING, create_refused.reason, create_refused.message, **base)
+            return finish(Phase.PENDING, "Creating", f"creating Job {job_name}", **base)
+        # The run's Job exists (just created, or left by a pass that died before it recorded
+        # the run): the run starts from what it shows, nothing carried from the last run.
+        status = OmveeJobStatus.model_validate({"run": run, "jobUid": job_uid})
 
-    if status.phase is not None and status.phase.final:
+    if not new_run and status.phase is not None and status.phase.final:
         # Final phases are sticky. A run ended by us (cancel, pending timeout) must not leave
         # its Job behind, e.g. when the operator died between writing the status and deleting.
         decision.delete_job = (
@@ -237,7 +245,7 @@ def decide(
         "node_name": status.node_name,
         "started_at": status.started_at,
     }
-    if spec.cancel and not (job and job_finished(job)):  # a run that already ended keeps it
+    if not new_run and spec.cancel and not (job and job_finished(job)):  # an ended run keeps it
         decision.delete_job = job is not None
         return finish(Phase.CANCELLED, "Cancelled", "cancelled by request", **carried)
     if job is None:

@@ -64,6 +64,11 @@ class ProgressThrottle:
         return True
 
 
+# How long a result waits for its run to be recorded: an operator restarting over thousands of
+# jobs records them all within its first pass (seconds); a minute leaves a wide margin.
+RESULT_WAIT_SECONDS = 60.0
+
+
 class KubeReporter:
     def __init__(self, name: str, namespace: str, run: int = 0, min_interval: float = 1.0) -> None:
         from kubernetes import client, config
@@ -80,26 +85,40 @@ class KubeReporter:
         self.throttle = ProgressThrottle(min_interval)
         self.superseded = False
 
-    def _patch(self, status: dict[str, Any]) -> None:
-        """A JSON patch that applies only while the OmveeJob is still on this pod's run, so a
-        pod of a cancelled or timed-out run never writes into the next one."""
+    def _patch(self, status: dict[str, Any], wait_for_run: float = 0.0) -> None:
+        """A JSON patch that applies only while the OmveeJob is on this pod's run, so a pod of
+        a cancelled or timed-out run never writes into the next one. When the run is not yet
+        recorded (the operator records it right after creating the Job, or on its restart),
+        the report is skipped, or retried for up to ``wait_for_run`` seconds (the result)."""
         if self.superseded:
             return
         operations = [{"op": "test", "path": "/status/run", "value": self.run}] + [
             {"op": "add", "path": f"/status/{key}", "value": value} for key, value in status.items()
         ]
-        try:
-            self.api.patch_namespaced_custom_object_status(
-                constants.GROUP,
-                constants.VERSION,
-                self.namespace,
-                constants.PLURAL,
-                self.name,
-                operations,
-                _request_timeout=(3, 10),
-            )
-        except Exception as error:  # progress is best effort; the work goes on
-            if getattr(error, "status", None) == 422:
+        deadline = time.monotonic() + wait_for_run
+        while True:
+            try:
+                self.api.patch_namespaced_custom_object_status(
+                    constants.GROUP,
+                    constants.VERSION,
+                    self.namespace,
+                    constants.PLURAL,
+                    self.name,
+                    operations,
+                    _request_timeout=(3, 10),
+                )
+                return
+            except Exception as error:  # progress is best effort; the work goes on
+                if getattr(error, "status", None) != 422:
+                    log.warning(
+                        "Could not report progress to OmveeJob %s/%s: %s",
+                        self.namespace,
+                        self.name,
+                        error,
+                    )
+                    return
+            recorded = self._recorded_run()
+            if recorded is not None and recorded != self.run:
                 self.superseded = True
                 log.warning(
                     "OmveeJob %s/%s is no longer on run %d; no more reports",
@@ -108,9 +127,25 @@ class KubeReporter:
                     self.run,
                 )
                 return
-            log.warning(
-                "Could not report progress to OmveeJob %s/%s: %s", self.namespace, self.name, error
+            if time.monotonic() >= deadline:
+                return  # the run is not recorded yet: the next report may go
+            time.sleep(1.0)
+
+    def _recorded_run(self) -> int | None:
+        """The run the OmveeJob's status records, None when none yet (or unreadable)."""
+        try:
+            ojob = self.api.get_namespaced_custom_object(
+                constants.GROUP,
+                constants.VERSION,
+                self.namespace,
+                constants.PLURAL,
+                self.name,
+                _request_timeout=(3, 10),
             )
+        except Exception:  # unreadable: count it as not yet recorded
+            return None
+        run = (ojob.get("status") or {}).get("run")
+        return run if isinstance(run, int) else None
 
     def progress(self, percent: float, message: str) -> None:
         value = max(0, min(100, int(percent)))
@@ -118,7 +153,7 @@ class KubeReporter:
             self._patch({"progress": value, "progressMessage": message[:256]})
 
     def result(self, result: dict[str, Any]) -> None:
-        self._patch({"result": result})
+        self._patch({"result": result}, wait_for_run=RESULT_WAIT_SECONDS)
 
     def note(self, message: str) -> None:
         sys.stderr.write(message + "\n")

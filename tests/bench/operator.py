@@ -44,7 +44,16 @@ from api.v1alpha1 import constants
 from controller.mirror import migrate
 from tests import factories
 from tests.bench.controlplane import default_cluster
-from tests.bench.stats import Figures, api_reads, floor_job, latencies, metric_total, peak_rss_mb
+from tests.bench.stats import (
+    Figures,
+    api_reads,
+    cpu_seconds,
+    floor_job,
+    latencies,
+    metric_total,
+    peak_rss_mb,
+    requests_by_method,
+)
 from tests.bench.stats import table as figures_table
 from tests.crds import install_crd
 from tests.localcluster.cluster import LocalCluster
@@ -280,6 +289,9 @@ def run(api: client.ApiClient, cluster: LocalCluster, dsn: str, count: int) -> F
         print(f"  floor: {count:,} Jobs Complete in {floor_seconds:.1f} s", flush=True)
 
         before, operator_before = scrape(api), scrape_operator(operator)
+        stat_path = f"/proc/{operator.process.pid}/stat"  # type: ignore[union-attr]
+        with open(stat_path) as proc:
+            cpu_before = cpu_seconds(proc.read())
         names = [f"bench-{i}" for i in range(count)]
         started = time.time()
         submitted = _create_all(create_ojob, names)
@@ -299,6 +311,14 @@ def run(api: client.ApiClient, cluster: LocalCluster, dsn: str, count: int) -> F
         )
         with open(f"/proc/{operator.process.pid}/status") as proc:  # type: ignore[union-attr]
             rss = peak_rss_mb(proc.read())
+        with open(stat_path) as proc:
+            cpu = cpu_seconds(proc.read()) - cpu_before
+        by_method_before = requests_by_method(operator_before)
+        writes = {
+            method: total - by_method_before.get(method, 0.0)
+            for method, total in requests_by_method(operator_after).items()
+            if method != "GET"
+        }
 
         rows: dict[str, float] = {}
 
@@ -323,6 +343,8 @@ def run(api: client.ApiClient, cluster: LocalCluster, dsn: str, count: int) -> F
         reads=reads,
         background_reads=background,
         reconciles=reconciles,
+        writes=writes,
+        operator_cpu_seconds=cpu,
     )
 
 

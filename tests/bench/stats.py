@@ -6,6 +6,7 @@ them."""
 from __future__ import annotations
 
 import copy
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -115,6 +116,24 @@ def metric_total(exposition: str, names: Iterable[str]) -> float | None:
     return None
 
 
+def requests_by_method(exposition: str) -> dict[str, float]:
+    """``omvee_kube_requests_total`` by its ``method`` label (GET, POST, PATCH, DELETE...)."""
+    found: dict[str, float] = {}
+    for family in text_string_to_metric_families(exposition):
+        for sample in family.samples:
+            if sample.name == "omvee_kube_requests_total":
+                method = sample.labels.get("method", "")
+                found[method] = found.get(method, 0.0) + sample.value
+    return found
+
+
+def cpu_seconds(proc_stat: str) -> float:
+    """User + system CPU seconds of a process from its /proc/<pid>/stat text (fields 14, 15,
+    in clock ticks: proc(5))."""
+    fields = proc_stat.rsplit(")", 1)[1].split()  # after "pid (comm)"
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def peak_rss_mb(proc_status: str) -> float | None:
     """The peak resident set (``VmHWM``) in MB (10^6 bytes) from /proc/<pid>/status text."""
     for line in proc_status.splitlines():
@@ -138,6 +157,16 @@ class Figures:
     reads: int
     background_reads: int
     reconciles: float | None
+    writes: dict[str, float] | None = None  # the operator's requests but GET, by method
+    operator_cpu_seconds: float | None = None
+
+
+def _writes(figures: Figures) -> str:
+    if not figures.writes:
+        return "-"
+    total = sum(figures.writes.values()) / figures.count
+    parts = ", ".join(f"{m} {n / figures.count:.2f}" for m, n in sorted(figures.writes.items()))
+    return f"{total:.2f} ({parts})"
 
 
 def table(figures: Figures) -> str:
@@ -164,6 +193,9 @@ def table(figures: Figures) -> str:
         ("mirror lag (final status)", latency_summary(figures.mirror_lag), None, "p99 <= 1 s"),
         ("operator peak RSS (VmHWM)", rss, None, "<= 250 MB at 10,000"),
         ("API reads per reconcile", per_reconcile, None, "0 when unchanged"),
+        ("operator API writes per OmveeJob", _writes(figures), None, ""),
+        ("operator CPU (product run)", "-" if figures.operator_cpu_seconds is None
+         else f"{figures.operator_cpu_seconds:.1f} s", None, ""),
     ]  # fmt: skip
     widths = [max(len(row[i] or "-") for row in rows) for i in range(4)]
     lines = [
