@@ -135,7 +135,7 @@ def main() -> None:
     metrics.queue_depth = queue.__len__
     cache = ClusterCache(
         client.ApiClient(_configuration(8)),
-        lambda namespace, name: queue.add((namespace, name)),
+        lambda namespace, name, urgent: queue.add((namespace, name), urgent),
         options.namespaces,
         options.watch_timeout_seconds,
     )

@@ -82,15 +82,27 @@ def _job_uid_index(obj: Obj) -> list[tuple[str, str]]:
     return [(str(obj["metadata"].get("namespace") or ""), uid)] if uid else []
 
 
+def needs_new_run(obj: Obj) -> bool:
+    """Pure: whether an OmveeJob waits for a run to start (no run recorded yet, or a rerun
+    asked after its run ended): its Job is yet to be created."""
+    status = obj.get("status") or {}
+    run = status.get("run")
+    if run is None:
+        return True
+    rerun = (obj.get("spec") or {}).get("rerun") or 0
+    return bool(rerun > run and status.get("phase") in ("Succeeded", "Failed", "Cancelled"))
+
+
 class ClusterCache:
-    """The three informers and lookups over their stores. ``on_change(namespace, name)`` is
-    called with the OmveeJob concerned by each change (a pod's or Job's OmveeJob comes from
-    its ``omvee.io/omveejob`` label)."""
+    """The three informers and lookups over their stores. ``on_change(namespace, name,
+    urgent)`` is called with the OmveeJob concerned by each change (a pod's or Job's OmveeJob
+    comes from its ``omvee.io/omveejob`` label); ``urgent`` when the OmveeJob waits for its
+    Job (``needs_new_run``)."""
 
     def __init__(
         self,
         api: client.ApiClient,
-        on_change: Callable[[str, str], None],
+        on_change: Callable[[str, str, bool], None],
         namespaces: tuple[str, ...] = (),
         watch_seconds: int = 300,
     ) -> None:
@@ -104,13 +116,13 @@ class ClusterCache:
         def own(obj: Obj) -> None:
             meta = obj.get("metadata") or {}
             if meta.get("namespace"):
-                on_change(str(meta["namespace"]), str(meta["name"]))
+                on_change(str(meta["namespace"]), str(meta["name"]), needs_new_run(obj))
 
         def labelled(obj: Obj) -> None:
             meta = obj.get("metadata") or {}
             name = (meta.get("labels") or {}).get(constants.LABEL_OMVEEJOB)
             if meta.get("namespace") and name:
-                on_change(str(meta["namespace"]), str(name))
+                on_change(str(meta["namespace"]), str(name), False)
 
         def omveejob_lister(namespace: str | None, **query: Any) -> Any:
             if namespace is None:

@@ -54,6 +54,8 @@ class WorkQueue(Generic[K]):
         self.max_retry = max_retry
         self._failures: dict[K, int] = {}  # failures in a row per key, until forget()
         self._ready: deque[K] = deque()
+        self._urgent: deque[K] = deque()  # handed out before _ready (add(key, urgent=True))
+        self._urgent_after: set[K] = set()  # added urgent while in progress
         self._dirty: set[K] = set()  # waiting to be (re)processed
         self._processing: set[K] = set()
         self._lock = threading.Lock()
@@ -120,26 +122,31 @@ class WorkQueue(Generic[K]):
                 wait = self._delayed[0][0] - now if self._delayed else None
                 self._delays_changed.wait(wait)
 
-    def add(self, key: K) -> None:
+    def add(self, key: K, urgent: bool = False) -> None:
+        """Queue ``key``; an ``urgent`` key goes before every key not urgent (as
+        controller-runtime's priority queue), e.g. an OmveeJob whose Job is yet to be
+        created ahead of status updates. A key already waiting keeps its place."""
         with self._changed:
-            self._add_locked(key)
+            self._add_locked(key, urgent)
 
-    def _add_locked(self, key: K) -> None:
+    def _add_locked(self, key: K, urgent: bool = False) -> None:
         if key in self._dirty or self._closed:
             return
         self._dirty.add(key)
         if key not in self._processing:
-            self._ready.append(key)
+            (self._urgent if urgent else self._ready).append(key)
             self._changed.notify()
+        elif urgent:
+            self._urgent_after.add(key)
 
     def get(self) -> K | None:
         """The next key to process, or None once the queue is closed."""
         with self._changed:
-            while not self._ready and not self._closed:
+            while not self._ready and not self._urgent and not self._closed:
                 self._changed.wait()
             if self._closed:
                 return None
-            key = self._ready.popleft()
+            key = self._urgent.popleft() if self._urgent else self._ready.popleft()
             self._dirty.discard(key)
             self._processing.add(key)
             return key
@@ -147,14 +154,16 @@ class WorkQueue(Generic[K]):
     def done(self, key: K) -> None:
         with self._changed:
             self._processing.discard(key)
+            urgent = key in self._urgent_after
+            self._urgent_after.discard(key)
             if key in self._dirty:
-                self._ready.append(key)
+                (self._urgent if urgent else self._ready).append(key)
                 self._changed.notify()
 
     def __len__(self) -> int:
         """Keys ready for a worker (the queue's depth): not those in progress or delayed."""
         with self._changed:
-            return len(self._ready)
+            return len(self._ready) + len(self._urgent)
 
     def close(self) -> None:
         with self._changed:

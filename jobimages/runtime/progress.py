@@ -88,8 +88,8 @@ class KubeReporter:
     def _patch(self, status: dict[str, Any], wait_for_run: float = 0.0) -> None:
         """A JSON patch that applies only while the OmveeJob is on this pod's run, so a pod of
         a cancelled or timed-out run never writes into the next one. When the run is not yet
-        recorded (the operator records it right after creating the Job, or on its restart),
-        the report is skipped, or retried for up to ``wait_for_run`` seconds (the result)."""
+        recorded (the operator records it right after creating the Job, or on its restart;
+        meanwhile the status may still name the run before), the report is skipped, or retried for up to ``wait_for_run`` seconds (the result)."""
         if self.superseded:
             return
         operations = [{"op": "test", "path": "/status/run", "value": self.run}] + [
@@ -118,7 +118,7 @@ class KubeReporter:
                     )
                     return
             recorded = self._recorded_run()
-            if recorded is not None and recorded != self.run:
+            if recorded is not None and recorded > self.run:
                 self.superseded = True
                 log.warning(
                     "OmveeJob %s/%s is no longer on run %d; no more reports",
@@ -132,7 +132,8 @@ class KubeReporter:
             time.sleep(1.0)
 
     def _recorded_run(self) -> int | None:
-        """The run the OmveeJob's status records, None when none yet (or unreadable)."""
+        """The run the OmveeJob's status records (a run before this pod's: this one is not
+        recorded yet), None when none yet or unreadable."""
         try:
             ojob = self.api.get_namespaced_custom_object(
                 constants.GROUP,

@@ -9,7 +9,10 @@ Measured (wall clock, seconds): floor time (first create -> all Jobs Complete), 
 (first create -> all OmveeJobs Succeeded), OmveeJob created -> its Job created, floor Job
 created -> its first pod, mirror lag (the OmveeJob seen Succeeded by a watch -> its PostgreSQL
 ``jobs`` row reaching a final status, stamped by a trigger with clock_timestamp()), the
-operator's peak RSS (VmHWM of its process) and API reads per reconcile.
+operator's peak RSS (VmHWM of its process) and API reads per reconcile. Then a restart: N more
+OmveeJobs, the operator SIGKILLed once half have their Job (the rest are created while it is
+down) and started a second later: how soon after the restart (or after its Job completed, if
+later) each OmveeJob's status is final, and how many Jobs each OmveeJob got (one per run).
 
 API reads: the API server's ``apiserver_request_total`` (GET and LIST on omveejobs, jobs and
 pods) scraped from its /metrics before and after the product run. That counter has no user-agent
@@ -33,6 +36,7 @@ import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
@@ -69,6 +73,7 @@ TEMPLATE = "bench-template"
 MIRROR_DB = "omvee_bench"
 
 Key = Callable[[Any], "str | None"]
+Record = Callable[[Any], None]
 
 
 def jobs_setting() -> int:
@@ -79,11 +84,9 @@ def jobs_setting() -> int:
     return count
 
 
-def _watch(
-    list_fn: Any, namespace: str, seen: dict[str, float], stop: threading.Event, key: Key
-) -> None:
-    """Record in ``seen`` when (time.time()) each key first appeared, until ``stop``; resumes
-    from the last resourceVersion so a reconnect does not replay the namespace."""
+def _watch(list_fn: Any, namespace: str, stop: threading.Event, record: Record) -> None:
+    """Call ``record(obj)`` for every object a watch of ``namespace`` delivers, until ``stop``;
+    resumes from the last resourceVersion so a reconnect does not replay the namespace."""
     version: str | None = None
     while not stop.is_set():
         stream = watch.Watch()
@@ -91,9 +94,7 @@ def _watch(
             for event in stream.stream(
                 list_fn, namespace, timeout_seconds=30, resource_version=version
             ):
-                name = key(event["object"])
-                if name and name not in seen:
-                    seen[name] = time.time()
+                record(event["object"])
                 if stop.is_set():
                     return
             version = stream.resource_version
@@ -106,11 +107,32 @@ def _watch(
                 return
 
 
+def _first_seen(seen: dict[str, float], key: Key) -> Record:
+    """A record that notes in ``seen`` when (time.time()) each key first appeared."""
+
+    def record(obj: Any) -> None:
+        name = key(obj)
+        if name and name not in seen:
+            seen[name] = time.time()
+
+    return record
+
+
 def _watcher(
     list_fn: Any, namespace: str, seen: dict[str, float], stop: threading.Event, key: Key
 ) -> threading.Thread:
+    return _watcher_of(list_fn, namespace, stop, _first_seen(seen, key))
+
+
+def _watcher_of(
+    list_fn: Any, namespace: str, stop: threading.Event, *records: Record
+) -> threading.Thread:
+    def record_all(obj: Any) -> None:
+        for record in records:
+            record(obj)
+
     thread = threading.Thread(
-        target=_watch, daemon=True, args=(list_fn, namespace, seen, stop, key)
+        target=_watch, daemon=True, args=(list_fn, namespace, stop, record_all)
     )
     thread.start()
     return thread
@@ -238,11 +260,30 @@ def run(api: client.ApiClient, cluster: LocalCluster, dsn: str, count: int) -> F
             constants.GROUP, constants.VERSION, namespace, constants.PLURAL, **kwargs
         )
 
-    _watcher(
-        batch.list_namespaced_job, product_ns, job_created, stop, _label(constants.LABEL_OMVEEJOB)
+    job_done: dict[str, float] = {}
+    ojob_jobs: dict[str, set[str]] = {}  # OmveeJob -> the uids of its Jobs
+
+    def note_job(job: Any) -> None:
+        owner = (job.metadata.labels or {}).get(constants.LABEL_OMVEEJOB)
+        if owner:
+            ojob_jobs.setdefault(owner, set()).add(job.metadata.uid)
+
+    of_ojob = _label(constants.LABEL_OMVEEJOB)
+    _watcher_of(
+        batch.list_namespaced_job,
+        product_ns,
+        stop,
+        _first_seen(job_created, of_ojob),
+        _first_seen(job_done, lambda job: of_ojob(job) if _job_complete(job) else None),
+        note_job,
     )
-    _watcher(list_ojobs, product_ns, succeeded, stop, _ojob_phase("Succeeded"))
-    _watcher(list_ojobs, product_ns, failed, stop, _ojob_phase("Failed"))
+    _watcher_of(
+        list_ojobs,
+        product_ns,
+        stop,
+        _first_seen(succeeded, _ojob_phase("Succeeded")),
+        _first_seen(failed, _ojob_phase("Failed")),
+    )
     _watcher(
         core.list_namespaced_pod,
         floor_ns,
@@ -327,6 +368,10 @@ def run(api: client.ApiClient, cluster: LocalCluster, dsn: str, count: int) -> F
             return all(n in rows for n in names)
 
         wait_for(all_rows_final, f"{count} mirror rows to reach a final status", 60)
+        restart = _restart_phase(
+            operator, create_ojob, count, job_created, job_done, succeeded, alive
+        )
+        restart_jobs = [len(ojob_jobs.get(name, set())) for name in [*names, *restart.names]]
     finally:
         stop.set()
         operator.stop()
@@ -345,6 +390,54 @@ def run(api: client.ApiClient, cluster: LocalCluster, dsn: str, count: int) -> F
         reconciles=reconciles,
         writes=writes,
         operator_cpu_seconds=cpu,
+        restart_convergence=restart.convergence,
+        jobs_per_run=sorted(set(restart_jobs)),
+    )
+
+
+@dataclass
+class Restart:
+    names: list[str]
+    convergence: list[float]  # seconds, per OmveeJob
+
+
+def _restart_phase(
+    operator: OperatorProcess,
+    create_ojob: Callable[[str], object],
+    count: int,
+    job_created: dict[str, float],
+    job_done: dict[str, float],
+    succeeded: dict[str, float],
+    alive: Callable[[], None],
+) -> Restart:
+    """N more OmveeJobs; the operator is SIGKILLed once half of them have their Job and
+    started again a second later. Per OmveeJob: seconds from the later of the restart and
+    its Job's completion to its status Succeeded (the goal: within 30 s of the restart)."""
+    names = [f"restart-{i}" for i in range(count)]
+    for i, name in enumerate(names):
+        create_ojob(name)
+        if i == count // 2:
+            break
+    wait_for(
+        lambda: sum(n in job_created for n in names) >= count // 2,
+        f"{count // 2} Jobs before the kill",
+        120 + 0.3 * count,
+        alive,
+    )
+    operator.kill()
+    for name in names[count // 2 + 1 :]:  # the rest arrive while it is down
+        create_ojob(name)
+    time.sleep(1.0)
+    operator.start()
+    restarted = time.time()
+    wait_for(
+        lambda: all(n in succeeded for n in names),
+        f"{count} OmveeJobs to succeed after the restart",
+        120 + 0.3 * count,
+        alive,
+    )
+    return Restart(
+        names, [succeeded[n] - max(restarted, job_done.get(n, restarted)) for n in names]
     )
 
 

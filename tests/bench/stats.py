@@ -159,6 +159,16 @@ class Figures:
     reconciles: float | None
     writes: dict[str, float] | None = None  # the operator's requests but GET, by method
     operator_cpu_seconds: float | None = None
+    # the restart phase: per OmveeJob, seconds from the later of the restart and its Job's
+    # completion to its status final; and the distinct counts of Jobs per OmveeJob seen
+    restart_convergence: Sequence[float] = ()
+    jobs_per_run: Sequence[int] = ()
+
+
+def _convergence(values: Sequence[float]) -> str:
+    if not values:
+        return "-"
+    return f"{latency_summary(values)}, max {max(values):.2f} s"
 
 
 def _writes(figures: Figures) -> str:
@@ -194,6 +204,10 @@ def table(figures: Figures) -> str:
         ("operator peak RSS (VmHWM)", rss, None, "<= 250 MB at 10,000"),
         ("API reads per reconcile", per_reconcile, None, "0 when unchanged"),
         ("operator API writes per OmveeJob", _writes(figures), None, ""),
+        ("SIGKILL mid-burst: final after restart", _convergence(figures.restart_convergence),
+         None, "max <= 30 s"),
+        ("Jobs per run (both bursts)", ", ".join(map(str, figures.jobs_per_run)) or "-", None,
+         "1"),
         ("operator CPU (product run)", "-" if figures.operator_cpu_seconds is None
          else f"{figures.operator_cpu_seconds:.1f} s", None, ""),
     ]  # fmt: skip

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from kubernetes import client
+from kubernetes.config import kube_config
 
 from api.v1alpha1 import constants
 from jobimages.runtime.progress import KubeReporter
@@ -38,7 +39,8 @@ def test_reports_follow_the_recorded_run(
     operator: OperatorProcess,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+    # read at import from $KUBECONFIG, which the pod's reporter uses out of a cluster
+    monkeypatch.setattr(kube_config, "KUBE_CONFIG_DEFAULT_LOCATION", str(kubeconfig))
     ojobs = OmveeJobs(k8s, namespace)
     operator.stop()  # here only the test records runs
     try:
@@ -59,7 +61,7 @@ def check_reports(ojobs: OmveeJobs, namespace: str) -> None:
     reporter.progress(20, "transcribing")
     assert ojobs.status("reported")["progress"] == 20
 
-    set_run(ojobs, "reported", 0)  # (as if not yet recorded for run 1) then recorded late:
+    set_run(ojobs, "reported", 0)  # the run before: run 1 not recorded yet, then recorded late
     later = threading.Timer(1.5, set_run, (ojobs, "reported", 1))
     later.start()
     started = time.monotonic()

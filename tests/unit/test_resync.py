@@ -16,7 +16,7 @@ from controller.reconcile import Reconciler
 
 def cache_of(items: list[dict[str, Any]]) -> ClusterCache:
     """A watch cache holding ``items`` (no informer runs: resync reads only the cache)."""
-    cache = ClusterCache(client.ApiClient(), lambda namespace, name: None)
+    cache = ClusterCache(client.ApiClient(), lambda namespace, name, urgent: None)
     for item in items:
         cache.omveejobs.put(item)
     return cache

@@ -186,3 +186,19 @@ def test_a_recheck_asked_by_the_work_is_reported_and_comes_back() -> None:
     assert requeues == [Requeue(Requeue.RECHECK, 0.02)]
     assert queue.failures("job") == 0
     queue.close()
+
+
+def test_urgent_keys_go_before_the_others_and_a_waiting_key_keeps_its_place() -> None:
+    queue: WorkQueue[str] = WorkQueue()
+    for key in ("update-1", "update-2"):
+        queue.add(key)
+    queue.add("new-1", urgent=True)
+    queue.add("update-1", urgent=True)  # already waiting: one entry, where it was
+    queue.add("new-2", urgent=True)
+    assert len(queue) == 4
+    taken = [queue.get() for _ in range(4)]
+    assert taken == ["new-1", "new-2", "update-1", "update-2"]
+    queue.add("new-1", urgent=True)  # while in progress: comes back urgent after done
+    queue.add("later")
+    queue.done("new-1")
+    assert [queue.get(), queue.get()] == ["new-1", "later"]
