@@ -1,8 +1,8 @@
 """Post Kubernetes Events in the background, as client-go's EventBroadcaster does: a reconcile
-records an Event and goes on; one thread posts them. The queue is bounded
-(``EventRecorder.capacity``; client-go's broadcaster queue holds 1000): past it an Event is
-dropped, counted and logged once in a while, never waited for. An Event is best effort; the
-OmveeJob's status is the record.
+records an Event and goes on; a few threads post them. The queue is bounded
+(``EventRecorder.capacity``, 10,000: a burst of 1,000 new jobs records about 4,000 within a
+minute, which client-go's 1,000 would drop); past it an Event is dropped, counted and logged once
+in a while, never waited for. An Event is best effort; the OmveeJob's status is the record.
 """
 
 from __future__ import annotations
@@ -34,11 +34,12 @@ class PostNow:
 
 
 class EventRecorder:
-    def __init__(self, poster: EventPoster, capacity: int = 1000) -> None:
-        """``poster``: what posts one Event (controller.k8s.Kube); ``capacity``: Events
-        waiting at most."""
+    def __init__(self, poster: EventPoster, capacity: int = 10_000, threads: int = 4) -> None:
+        """``poster``: what posts one Event (controller.k8s.Kube, whose client rate limit
+        applies); ``capacity``: Events waiting at most; ``threads``: posting at once."""
         self.poster = poster
         self.capacity = capacity
+        self.threads = threads
         self.dropped = 0
         self._queue: queue.Queue[tuple[dict[str, Any], str, str, str] | None] = queue.Queue(
             capacity
@@ -71,7 +72,11 @@ class EventRecorder:
             except Exception:  # e.g. the API server away: this Event is lost, the next may go
                 log.exception("Could not post Event %s", item[2])
 
-    def start(self, stop: threading.Event) -> threading.Thread:
-        thread = threading.Thread(target=self.run, args=(stop,), name="events", daemon=True)
-        thread.start()
-        return thread
+    def start(self, stop: threading.Event) -> list[threading.Thread]:
+        threads = [
+            threading.Thread(target=self.run, args=(stop,), name=f"events-{i}", daemon=True)
+            for i in range(self.threads)
+        ]
+        for thread in threads:
+            thread.start()
+        return threads
