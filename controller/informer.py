@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import json
 import logging
+import random
 import threading
+import time
+from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable
 from typing import Any
 
-import urllib3
 from kubernetes import client
 from kubernetes.watch.watch import iter_resp_lines
 
@@ -42,6 +44,7 @@ LIST_PAGE = 500  # objects per LIST page: client-go's pager default (pager.defau
 # to 30 s; ours stays short because while a watch is down the cache (and every reconcile that
 # reads it) is behind, and three informers relisting cost the API server little.
 RELIST_MAX_SECONDS = 5.0
+RESUME_TRIES = 3  # watches in a row that fail before the informer lists again
 
 
 def key_of(obj: Obj) -> Key:
@@ -60,15 +63,27 @@ def newer_or_same(candidate: Obj, held: Obj) -> bool:
     return True
 
 
+def _uid(obj: Obj) -> str:
+    return str(obj.get("metadata", {}).get("uid") or "")
+
+
 class Store:
     """Thread-safe bodies by (namespace, name), with secondary indexes (client-go's
     ``cache.Indexer``): ``indexers`` maps an index name to a function giving the index
-    values of an object. Returned bodies are shared: callers must not change them."""
+    values of an object. Returned bodies are shared: callers must not change them.
 
-    def __init__(self, indexers: dict[str, IndexFunc] | None = None) -> None:
+    A deleted object leaves a tombstone (its uid) for ``tombstone_seconds``: a body of it put
+    afterwards (a write's answer that lost the race with the DELETED event) is refused, so a
+    deleted object never comes back; a new object of the same name (another uid) is taken."""
+
+    def __init__(
+        self, indexers: dict[str, IndexFunc] | None = None, tombstone_seconds: float = 600.0
+    ) -> None:
         self._indexers = dict(indexers or {})
         self._items: dict[Key, Obj] = {}
         self._indexes: dict[str, dict[Hashable, set[Key]]] = {n: {} for n in self._indexers}
+        self._deleted: OrderedDict[Key, tuple[str, float]] = OrderedDict()  # uid, when
+        self.tombstone_seconds = tombstone_seconds
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -76,6 +91,7 @@ class Store:
             return len(self._items)
 
     def get(self, namespace: str, name: str) -> Obj | None:
+        """The body of (namespace, name), or None when the store holds none."""
         with self._lock:
             return self._items.get((namespace, name))
 
@@ -86,25 +102,49 @@ class Store:
             return [self._items[k] for k in keys]
 
     def items(self) -> list[Obj]:
+        """Every body held (a snapshot list)."""
         with self._lock:
             return list(self._items.values())
 
     def put(self, obj: Obj) -> bool:
-        """Add or replace ``obj`` unless the store holds a newer body of it; True if stored."""
+        """Add or replace ``obj`` unless the store holds a newer body of it or it was deleted
+        (a tombstone of its uid); True if stored."""
         key = key_of(obj)
         with self._lock:
+            tombstone = self._deleted.get(key)
+            if tombstone is not None:
+                if tombstone[0] == _uid(obj):
+                    return False
+                del self._deleted[key]  # another object of that name: a new one
             held = self._items.get(key)
             if held is not None and not newer_or_same(obj, held):
                 return False
             self._set(key, obj, held)
             return True
 
-    def delete(self, namespace: str, name: str) -> Obj | None:
+    def delete(self, namespace: str, name: str, uid: str = "") -> Obj | None:
+        """Remove (namespace, name) (only the object ``uid`` when given) and leave its
+        tombstone; returns the body removed, if any."""
+        key = (namespace, name)
         with self._lock:
-            held = self._items.pop((namespace, name), None)
+            held = self._items.get(key)
+            if held is not None and uid and _uid(held) != uid:
+                return None  # a newer object of that name is held
             if held is not None:
-                self._unindex((namespace, name), held)
+                del self._items[key]
+                self._unindex(key, held)
+            self._bury(key, uid or (_uid(held) if held is not None else ""))
             return held
+
+    def _bury(self, key: Key, uid: str) -> None:
+        now = time.monotonic()
+        self._deleted[key] = (uid, now)
+        self._deleted.move_to_end(key)
+        while self._deleted:
+            oldest_key, (_, when) = next(iter(self._deleted.items()))
+            if now - when < self.tombstone_seconds:
+                break
+            del self._deleted[oldest_key]
 
     def replace(self, objs: list[Obj], namespace: str | None, list_version: str) -> list[Obj]:
         """Make the store hold ``objs``, a LIST of ``namespace`` (all when None) at
@@ -125,8 +165,12 @@ class Store:
                     continue  # written after the LIST was served
                 self._items.pop(key)
                 self._unindex(key, held)
+                self._bury(key, _uid(held))
                 changed.append(held)
             for key, obj in listed.items():
+                tombstone = self._deleted.get(key)
+                if tombstone is not None and tombstone[0] != _uid(obj):
+                    del self._deleted[key]  # listed: another object of that name
                 current = self._items.get(key)
                 if current is not None and not newer_or_same(obj, current):
                     continue
@@ -187,6 +231,7 @@ class Informer:
         self.transform = transform
         self.watch_seconds = watch_seconds
         self._synced = {namespace: threading.Event() for namespace in self.namespaces}
+        self._resume: dict[str | None, str] = {}  # the last resourceVersion seen, per namespace
 
     def has_synced(self) -> bool:
         """Whether the first LIST of every namespace is in the store (``HasSynced``)."""
@@ -238,9 +283,12 @@ class Informer:
             self.on_change(obj)
         return version
 
-    def _watch(self, namespace: str | None, version: str, stop: threading.Event) -> str | None:
-        """Apply watch events until the watch ends; the resourceVersion to resume from, or
-        None when the API server says it is too old (410 Gone: list again)."""
+    def _watch(
+        self, namespace: str | None, version: str, stop: threading.Event
+    ) -> tuple[str | None, int]:
+        """Apply watch events until the watch ends: the resourceVersion to resume from (None
+        when the API server says it is too old, 410 Gone: list again) and the events seen.
+        The last resourceVersion seen is kept in ``_resume`` also when the watch breaks."""
         response = self.lister(
             namespace,
             watch=True,
@@ -251,22 +299,27 @@ class Informer:
             _request_timeout=(30, self.watch_seconds + 30),
             **self._query(),
         )
+        seen = 0
         try:
             for line in iter_resp_lines(response):
                 if stop.is_set():
-                    return version
+                    return version, seen
                 event = json.loads(line)
                 kind, obj = event.get("type"), event.get("object") or {}
                 if kind == "ERROR":
                     if obj.get("code") == 410:
-                        return None
+                        return None, seen
                     raise RuntimeError(f"watch error: {obj.get('message') or obj}")
+                seen += 1
                 version = str(obj.get("metadata", {}).get("resourceVersion") or version)
+                self._resume[namespace] = version
                 if kind == "BOOKMARK":
                     continue
                 if kind == "DELETED":
                     meta = obj["metadata"]
-                    self.store.delete(str(meta.get("namespace") or ""), meta["name"])
+                    self.store.delete(
+                        str(meta.get("namespace") or ""), meta["name"], str(meta.get("uid") or "")
+                    )
                     self.on_change(obj)
                 elif kind in ("ADDED", "MODIFIED"):
                     obj = self.transform(obj)
@@ -274,35 +327,46 @@ class Informer:
                         self.on_change(obj)
         finally:
             response.release_conn()
-        return version
+        return version, seen
 
     def _run(self, namespace: str | None, stop: threading.Event) -> None:
+        """List, then watch and resume, as client-go's reflector: a watch that breaks resumes
+        from the last resourceVersion seen; after 410 Gone, or RESUME_TRIES failures in a row,
+        it lists again (replacing the store). Never stops before ``stop``: whatever goes wrong
+        is logged and tried again after a backoff."""
         version: str | None = None
         failures = 0
         where = namespace or "all namespaces"
         while not stop.is_set():
+            listing = version is None
             try:
                 if version is None:
                     version = self._list(namespace)
+                    self._resume[namespace] = version
                     self._synced[namespace].set()
                     log.debug("Listed %s in %s at %s", self.name, where, version)
-                version = self._watch(namespace, version, stop)
-                failures = 0
-            except (
-                client.ApiException,
-                urllib3.exceptions.HTTPError,
-                OSError,
-                ValueError,
-                RuntimeError,
-            ) as error:
-                failures += 1
-                delay = retry_delay(failures, 0.2, RELIST_MAX_SECONDS)
+                started = time.monotonic()
+                version, seen = self._watch(namespace, version, stop)
+                if seen or time.monotonic() - started >= 1.0:
+                    failures = 0
+                    continue
+                error: Exception | None = None  # a watch that ended at once, empty
+            except Exception as caught:  # whatever it is, the cache must not stop
+                error = caught
+            failures += 1
+            gone = isinstance(error, client.ApiException) and error.status == 410
+            if listing or gone or failures >= RESUME_TRIES:
+                version = None
+            else:
+                version = self._resume.get(namespace)
+            delay = retry_delay(failures, 0.2, RELIST_MAX_SECONDS) * random.uniform(0.8, 1.2)
+            if error is not None:
                 log.warning(
-                    "Watch of %s in %s failed (%s); listing again in %.1fs",
+                    "Watch of %s in %s failed (%s); %s in %.1fs",
                     self.name,
                     where,
                     error,
+                    "listing again" if version is None else "resuming",
                     delay,
                 )
-                version = None  # 410 or lost: list again, replacing what the store holds
-                stop.wait(delay)
+            stop.wait(delay)
