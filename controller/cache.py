@@ -174,10 +174,12 @@ class ClusterCache:
         ]
 
     def start(self, stop: threading.Event) -> None:
+        """Start every informer's threads; they end once ``stop`` is set."""
         for informer in self.informers:
             informer.start(stop)
 
     def has_synced(self) -> bool:
+        """Whether every informer has listed once."""
         return all(informer.has_synced() for informer in self.informers)
 
     def wait_synced(self, stop: threading.Event) -> bool:
@@ -185,6 +187,7 @@ class ClusterCache:
         return all(informer.wait_synced(stop) for informer in self.informers)
 
     def omveejob(self, namespace: str, name: str) -> Obj | None:
+        """The OmveeJob (trimmed), or None when the cache holds none of that name."""
         return self.omveejobs.get(namespace, name)
 
     def omveejobs_with_job_id(self, namespace: str, job_id: str) -> list[Obj]:
@@ -192,10 +195,13 @@ class ClusterCache:
         return self.omveejobs.by_index(BY_JOB_ID, (namespace, job_id.lower()))
 
     def job(self, namespace: str, name: str) -> Obj | None:
+        """The batch/v1 Job of that name (trimmed; one of ours: it has the label), or None."""
         return self.jobs.get(namespace, name)
 
     def job_pods(self, namespace: str, job_uid: str) -> list[Obj]:
+        """The pods of the Job ``job_uid`` (its ``batch.kubernetes.io/controller-uid``)."""
         return self.pods.by_index(BY_JOB_UID, (namespace, job_uid))
 
     def all_omveejobs(self) -> list[Obj]:
+        """Every OmveeJob held (what the resync goes over)."""
         return self.omveejobs.items()

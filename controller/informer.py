@@ -48,6 +48,7 @@ RESUME_TRIES = 3  # watches in a row that fail before the informer lists again
 
 
 def key_of(obj: Obj) -> Key:
+    """(namespace, name) of a Kubernetes object ("" for a cluster-scoped one's namespace)."""
     meta = obj["metadata"]
     return (str(meta.get("namespace") or ""), str(meta["name"]))
 
@@ -246,6 +247,7 @@ class Informer:
         return self.has_synced()
 
     def start(self, stop: threading.Event) -> list[threading.Thread]:
+        """Start one list+watch thread per namespace; they end once ``stop`` is set."""
         threads = [
             threading.Thread(
                 target=self._run,

@@ -210,9 +210,18 @@ class Kube:
                 raise Gone(f"OmveeJob {namespace}/{name} was deleted") from None
             raise
 
-    def post_event(self, ojob: dict[str, Any], kind: str, reason: str, message: str) -> None:
+    def post_event(
+        self,
+        ojob: dict[str, Any],
+        kind: str,
+        reason: str,
+        message: str,
+        at: datetime | None = None,
+    ) -> None:
+        """Post a core/v1 Event of ``kind`` (Normal or Warning) on ``ojob``, stamped ``at``
+        (now when None); best effort: a refusal is logged, never raised."""
         meta = ojob["metadata"]
-        now = datetime.now(UTC)
+        now = at or datetime.now(UTC)
         try:
             self.core.create_namespaced_event(
                 meta["namespace"],

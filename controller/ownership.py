@@ -102,4 +102,5 @@ def job_relation(job: dict[str, Any], name: str, uid: str) -> str:
 
 
 def job_taken_message(job_name: str) -> str:
+    """Pure: status.message for a run whose Job name ``job_name`` something else holds."""
     return f"a Job named {job_name} already exists and is not owned by this OmveeJob"

@@ -206,6 +206,18 @@ class Reconciler:
         run, new_run = transitions.target_run(spec, status)
         job_name = naming.job_name(name, run)
         job = self.cache.job(namespace, job_name)
+        if (
+            job is None
+            and not new_run
+            and status.job_uid
+            and not (status.phase and status.phase.final)
+        ):
+            # About to decide JobDeleted for good: make sure it is not just a Job watch behind
+            # (e.g. a Job another replica created just before this one took over).
+            fetched = self.kube.get_job(namespace, job_name)
+            if fetched is not None:
+                job = trim_job(fetched)
+                self.cache.jobs.put(job)
         job_taken = None
         if job is not None:
             relation = ownership.job_relation(job, name, uid)

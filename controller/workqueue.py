@@ -34,6 +34,7 @@ FIRST_RETRY_SECONDS = 0.5
 # Not client-go's 1000 s: after an outage every failed job should be back within a minute, and
 # the resync re-queues every unsettled job every OMVEE_RESYNC_SECONDS anyway.
 MAX_RETRY_SECONDS = 60.0
+URGENT_RUN = 4  # urgent keys handed out in a row before one that is not (when both wait)
 
 
 def retry_delay(
@@ -56,6 +57,7 @@ class WorkQueue(Generic[K]):
         self._ready: deque[K] = deque()
         self._urgent: deque[K] = deque()  # handed out before _ready (add(key, urgent=True))
         self._urgent_after: set[K] = set()  # added urgent while in progress
+        self._urgent_run = 0  # urgent keys handed out in a row
         self._dirty: set[K] = set()  # waiting to be (re)processed
         self._processing: set[K] = set()
         self._lock = threading.Lock()
@@ -123,14 +125,18 @@ class WorkQueue(Generic[K]):
                 self._delays_changed.wait(wait)
 
     def add(self, key: K, urgent: bool = False) -> None:
-        """Queue ``key``; an ``urgent`` key goes before every key not urgent (as
-        controller-runtime's priority queue), e.g. an OmveeJob whose Job is yet to be
-        created ahead of status updates. A key already waiting keeps its place."""
+        """Queue ``key``; ``urgent`` keys go first (as controller-runtime's priority queue),
+        e.g. an OmveeJob whose Job is yet to be created ahead of status updates, but one other
+        key goes every URGENT_RUN urgent ones. A key already waiting keeps its place."""
         with self._changed:
             self._add_locked(key, urgent)
 
     def _add_locked(self, key: K, urgent: bool = False) -> None:
-        if key in self._dirty or self._closed:
+        if self._closed:
+            return
+        if key in self._dirty:
+            if urgent and key in self._processing:
+                self._urgent_after.add(key)
             return
         self._dirty.add(key)
         if key not in self._processing:
@@ -146,7 +152,15 @@ class WorkQueue(Generic[K]):
                 self._changed.wait()
             if self._closed:
                 return None
-            key = self._urgent.popleft() if self._urgent else self._ready.popleft()
+            # Every URGENT_RUN urgent keys one other goes, so a burst of new jobs cannot hold
+            # up cancels, completions and timeouts for long.
+            take_urgent = self._urgent and (not self._ready or self._urgent_run < URGENT_RUN)
+            if take_urgent:
+                key = self._urgent.popleft()
+                self._urgent_run += 1
+            else:
+                key = self._ready.popleft()
+                self._urgent_run = 0
             self._dirty.discard(key)
             self._processing.add(key)
             return key

@@ -133,6 +133,10 @@ class Backlog:
             return [row]
         return list(itertools.islice(self._waiting.values(), limit))
 
+    def is_retry(self, row: dict[str, Any]) -> bool:
+        """Whether ``row`` is the set-aside row ``next`` last handed out for its retry."""
+        return self._retrying is row
+
     def _due(self, now: float) -> dict[str, Any] | None:
         """The set-aside row whose retry time came first and has come; None when none has."""
         while self._retries and self._retries[0][0] <= now:

@@ -23,11 +23,15 @@ class Sink(Protocol):
         """Apply one row; returns inserted, updated, stale or final. Raises when the database
         is unavailable or refuses the row (``failure_reason`` tells which)."""
 
+    def describe(self) -> str: ...
+
+
+class BatchSink(Sink, Protocol):
+    """A sink that can apply many rows in one round trip (the writer batches for it)."""
+
     def write_many(self, rows: list[dict[str, Any]]) -> list[str]:
         """Apply ``rows`` (one per job) in one round trip, all or none: one refused row raises
-        as ``write`` does, and none of them is written."""
-
-    def describe(self) -> str: ...
+        as ``write`` does, and none of them is written. Returns one outcome per row."""
 
 
 class PostgresSink:
@@ -58,7 +62,8 @@ class PostgresSink:
         return str(result[0]) if result else "updated"
 
     def write_many(self, rows: list[dict[str, Any]]) -> list[str]:
-        # One statement: one implicit transaction, so a refused row leaves none written.
+        """BatchSink.write_many: one statement, so one implicit transaction (autocommit):
+        a refused row leaves none of ``rows`` written."""
         try:
             results = (
                 self._connect()
@@ -82,7 +87,8 @@ class PostgresSink:
 
 
 class SupabaseSink:
-    """Supabase's REST API with the service-role key: POST /rest/v1/rpc/mirror_job_status."""
+    """Supabase's REST API with the service-role key: POST /rest/v1/rpc/mirror_job_status,
+    one row per call (PostgREST calls the function once per request: no batches)."""
 
     def __init__(self, url: str, service_role_key: str, timeout: float = 10.0) -> None:
         from supabase import ClientOptions, create_client
@@ -99,10 +105,6 @@ class SupabaseSink:
     def write(self, row: dict[str, Any]) -> str:
         response = self.client.rpc(FUNCTION, {"job": row}).execute()
         return str(response.data)
-
-    def write_many(self, rows: list[dict[str, Any]]) -> list[str]:
-        # PostgREST calls a function once per request; a row at a time, in order.
-        return [self.write(row) for row in rows]
 
     def describe(self) -> str:
         return f"Supabase {self.url}"

@@ -33,12 +33,12 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from typing import Any
+from typing import Any, cast
 
 from controller.metrics.registry import OperatorMetrics
 from controller.mirror.backlog import FIRST_RETRY, MAX_RETRY, SET_ASIDE, WAITING, Backlog
 from controller.mirror.rows import storable
-from controller.mirror.sinks import REJECTED, Sink, error_message, failure_reason
+from controller.mirror.sinks import REJECTED, BatchSink, Sink, error_message, failure_reason
 
 log = logging.getLogger("controller.mirror")
 
@@ -130,7 +130,8 @@ class MirrorWriter:
                 limit = 1 if self._one_by_one > 0 else self.batch_size
                 rows = self._backlog.next_batch(now, limit)
                 if rows:
-                    self._one_by_one = max(0, self._one_by_one - 1)
+                    if not self._backlog.is_retry(rows[0]):  # a retry is no row of the batch
+                        self._one_by_one = max(0, self._one_by_one - 1)
                     return rows
                 self._one_by_one = 0
                 retry_in = self._backlog.next_retry_in(now)
@@ -179,7 +180,7 @@ class MirrorWriter:
                 if len(rows) == 1:
                     self.sink.write(row)
                 else:
-                    self.sink.write_many(rows)
+                    cast(BatchSink, self.sink).write_many(rows)
             except Exception as error:  # unreachable, timed out, or refused: see failure_reason
                 reason = failure_reason(error)
                 if reason == REJECTED and len(rows) > 1:  # which row? one at a time tells

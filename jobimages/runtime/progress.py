@@ -89,7 +89,8 @@ class KubeReporter:
         """A JSON patch that applies only while the OmveeJob is on this pod's run, so a pod of
         a cancelled or timed-out run never writes into the next one. When the run is not yet
         recorded (the operator records it right after creating the Job, or on its restart;
-        meanwhile the status may still name the run before), the report is skipped, or retried for up to ``wait_for_run`` seconds (the result)."""
+        meanwhile the status may still name the run before), the report is skipped, or
+        retried for up to ``wait_for_run`` seconds (the result)."""
         if self.superseded:
             return
         operations = [{"op": "test", "path": "/status/run", "value": self.run}] + [
@@ -108,7 +109,8 @@ class KubeReporter:
                     _request_timeout=(3, 10),
                 )
                 return
-            except Exception as error:  # progress is best effort; the work goes on
+            except Exception as caught:  # progress is best effort; the work goes on
+                error = caught
                 if getattr(error, "status", None) != 422:
                     log.warning(
                         "Could not report progress to OmveeJob %s/%s: %s",
@@ -118,6 +120,15 @@ class KubeReporter:
                     )
                     return
             recorded = self._recorded_run()
+            if recorded == self.run:  # the run is ours: the API server refused the report itself
+                log.warning(
+                    "OmveeJob %s/%s refused the report %s: %s",
+                    self.namespace,
+                    self.name,
+                    ", ".join(status),
+                    error,
+                )
+                return
             if recorded is not None and recorded > self.run:
                 self.superseded = True
                 log.warning(
@@ -128,6 +139,15 @@ class KubeReporter:
                 )
                 return
             if time.monotonic() >= deadline:
+                if wait_for_run:
+                    log.warning(
+                        "OmveeJob %s/%s has not recorded run %d after %.0fs; report %s lost",
+                        self.namespace,
+                        self.name,
+                        self.run,
+                        wait_for_run,
+                        ", ".join(status),
+                    )
                 return  # the run is not recorded yet: the next report may go
             time.sleep(1.0)
 

@@ -17,13 +17,19 @@ class SlowPoster:
         self.posted: list[str] = []
         self.lock = threading.Lock()
 
-    def post_event(self, ojob: dict[str, Any], kind: str, reason: str, message: str) -> None:
+    def post_event(
+        self, ojob: dict[str, Any], kind: str, reason: str, message: str, at: Any = None
+    ) -> None:
         time.sleep(self.delay)
         with self.lock:
             self.posted.append(reason)
 
 
 OJOB = {"metadata": {"namespace": "ns", "name": "a", "uid": "u"}}
+
+
+def ojob(uid: str) -> dict[str, Any]:
+    return {"metadata": {"namespace": "ns", "name": uid, "uid": uid}}
 
 
 def test_recording_never_waits_and_every_event_is_posted() -> None:
@@ -33,7 +39,7 @@ def test_recording_never_waits_and_every_event_is_posted() -> None:
     recorder.start(stop)
     started = time.monotonic()
     for i in range(40):
-        recorder.record(OJOB, "Normal", f"R{i}", "m")
+        recorder.record(ojob(f"u{i}"), "Normal", f"R{i}", "m")
     assert time.monotonic() - started < 0.05  # 40 posts take 0.5 s at 4 at once
     wait_for(lambda: len(poster.posted) == 40, "40 Events posted", 10)
     assert sorted(poster.posted) == sorted(f"R{i}" for i in range(40))
@@ -42,7 +48,19 @@ def test_recording_never_waits_and_every_event_is_posted() -> None:
 
 def test_past_capacity_events_are_dropped_and_counted() -> None:
     poster = SlowPoster(0.0)
-    recorder = EventRecorder(poster, capacity=3)  # not started: nothing drains
+    recorder = EventRecorder(poster, capacity=3, threads=1)  # not started: nothing drains
     for i in range(5):
         recorder.record(OJOB, "Normal", f"R{i}", "m")
     assert (recorder.pending(), recorder.dropped) == (3, 2)
+
+
+def test_one_objects_events_are_posted_in_the_order_recorded() -> None:
+    poster = SlowPoster(0.001)
+    recorder = EventRecorder(poster, threads=4)
+    stop = threading.Event()
+    recorder.start(stop)
+    for i in range(50):
+        recorder.record(OJOB, "Normal", f"R{i}", "m")
+    wait_for(lambda: len(poster.posted) == 50, "50 Events posted", 10)
+    assert poster.posted == [f"R{i}" for i in range(50)]
+    stop.set()

@@ -10,6 +10,7 @@ import pytest
 from controller.workqueue import (
     FIRST_RETRY_SECONDS,
     MAX_RETRY_SECONDS,
+    URGENT_RUN,
     Requeue,
     WorkQueue,
     retry_delay,
@@ -202,3 +203,12 @@ def test_urgent_keys_go_before_the_others_and_a_waiting_key_keeps_its_place() ->
     queue.add("later")
     queue.done("new-1")
     assert [queue.get(), queue.get()] == ["new-1", "later"]
+
+
+def test_a_burst_of_urgent_keys_lets_one_other_through_every_few() -> None:
+    queue: WorkQueue[str] = WorkQueue()
+    queue.add("update")
+    for i in range(10):
+        queue.add(f"new-{i}", urgent=True)
+    taken = [queue.get() for _ in range(11)]
+    assert taken.index("update") == URGENT_RUN
