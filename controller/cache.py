@@ -1,4 +1,5 @@
-"""What the reconciler reads: watch caches of OmveeJobs, their Jobs and their pods.
+"""What the reconciler reads: watch caches of OmveeJobs, their Jobs, their pods and the Job
+controller's ``FailedCreate`` Events (its only report of a pod it could not create).
 
 Jobs and pods are watched with the server-side label selector ``omvee.io/omveejob`` (only
 ours are sent, decoded or kept). Bodies are trimmed to what the reconciler, the mirror and
@@ -16,11 +17,15 @@ from kubernetes import client
 
 from api.v1alpha1 import constants
 from controller.informer import Informer, Obj, Store
+from controller.k8s import event_time
 
 SELECTOR = constants.LABEL_OMVEEJOB  # "exists": every Job and pod the operator made
 JOB_UID_LABEL = "batch.kubernetes.io/controller-uid"
 BY_JOB_ID = "jobId"
 BY_JOB_UID = "jobUid"
+BY_INVOLVED_UID = "involvedUid"
+# core/v1 Events support these field selectors; only the Job controller's refusals are kept
+FAILED_CREATE = "reason=FailedCreate,involvedObject.kind=Job"
 
 _METADATA = (
     "name",
@@ -70,6 +75,18 @@ def trim_pod(obj: Obj) -> Obj:
     }
 
 
+def trim_event(obj: Obj) -> Obj:
+    """Pure: what is read of an Event: what it is about, its message and when it was seen."""
+    kept = ("involvedObject", "reason", "message", "type", "series", "lastTimestamp",
+            "eventTime", "firstTimestamp", "count")  # fmt: skip
+    return {k: obj[k] for k in kept if k in obj} | {"metadata": _metadata(obj)}
+
+
+def _involved_uid_index(obj: Obj) -> list[tuple[str, str]]:
+    uid = (obj.get("involvedObject") or {}).get("uid")
+    return [(str(obj["metadata"].get("namespace") or ""), uid)] if uid else []
+
+
 def _job_id_index(obj: Obj) -> list[tuple[str, str]]:
     job_id = (obj.get("spec") or {}).get("jobId")
     if not isinstance(job_id, str):
@@ -112,6 +129,7 @@ class ClusterCache:
         self.omveejobs = Store({BY_JOB_ID: _job_id_index})
         self.jobs = Store()
         self.pods = Store({BY_JOB_UID: _job_uid_index})
+        self.events = Store({BY_INVOLVED_UID: _involved_uid_index})
 
         def own(obj: Obj) -> None:
             meta = obj.get("metadata") or {}
@@ -123,6 +141,12 @@ class ClusterCache:
             name = (meta.get("labels") or {}).get(constants.LABEL_OMVEEJOB)
             if meta.get("namespace") and name:
                 on_change(str(meta["namespace"]), str(name), False)
+
+        def of_job(event: Obj) -> None:  # the OmveeJob of the Job the Event is about
+            involved = event.get("involvedObject") or {}
+            job = self.jobs.get(str(involved.get("namespace") or ""), str(involved.get("name")))
+            if job is not None:
+                labelled(job)
 
         def omveejob_lister(namespace: str | None, **query: Any) -> Any:
             if namespace is None:
@@ -142,6 +166,11 @@ class ClusterCache:
             if namespace is None:
                 return core.list_pod_for_all_namespaces(**query)
             return core.list_namespaced_pod(namespace, **query)
+
+        def event_lister(namespace: str | None, **query: Any) -> Any:
+            if namespace is None:
+                return core.list_event_for_all_namespaces(**query)
+            return core.list_namespaced_event(namespace, **query)
 
         common: dict[str, Any] = {"namespaces": namespaces, "watch_seconds": watch_seconds}
         self.informers = [
@@ -169,6 +198,15 @@ class ClusterCache:
                 labelled,
                 label_selector=SELECTOR,
                 transform=trim_pod,
+                **common,
+            ),
+            Informer(
+                "events",
+                event_lister,
+                self.events,
+                of_job,
+                field_selector=FAILED_CREATE,
+                transform=trim_event,
                 **common,
             ),
         ]
@@ -201,6 +239,12 @@ class ClusterCache:
     def job_pods(self, namespace: str, job_uid: str) -> list[Obj]:
         """The pods of the Job ``job_uid`` (its ``batch.kubernetes.io/controller-uid``)."""
         return self.pods.by_index(BY_JOB_UID, (namespace, job_uid))
+
+    def failed_create(self, namespace: str, job_uid: str) -> Obj | None:
+        """The newest ``FailedCreate`` Event the Job controller posted on the Job ``job_uid``
+        (trimmed), or None when there is none."""
+        events = self.events.by_index(BY_INVOLVED_UID, (namespace, job_uid))
+        return max(events, key=event_time) if events else None
 
     def all_omveejobs(self) -> list[Obj]:
         """Every OmveeJob held (what the resync goes over)."""

@@ -202,7 +202,8 @@ class Store:
 
 class Informer:
     """Keeps ``store`` equal to what the API server holds of one resource kind in
-    ``namespaces`` (all when empty) matching ``label_selector``, one thread per namespace.
+    ``namespaces`` (all when empty) matching ``label_selector`` and ``field_selector``, one
+    thread per namespace.
 
     ``transform`` trims each body before it is stored (client-go's ``SetTransform``: what the
     reconciler never reads costs memory at 10,000 jobs). ``on_change(obj)`` is called, from
@@ -220,6 +221,7 @@ class Informer:
         *,
         namespaces: tuple[str, ...] = (),
         label_selector: str = "",
+        field_selector: str = "",
         transform: Callable[[Obj], Obj] = lambda obj: obj,
         watch_seconds: int = 300,
     ) -> None:
@@ -229,6 +231,7 @@ class Informer:
         self.on_change = on_change
         self.namespaces: tuple[str | None, ...] = namespaces or (None,)
         self.label_selector = label_selector
+        self.field_selector = field_selector
         self.transform = transform
         self.watch_seconds = watch_seconds
         self._synced = {namespace: threading.Event() for namespace in self.namespaces}
@@ -239,12 +242,13 @@ class Informer:
         return all(event.is_set() for event in self._synced.values())
 
     def wait_synced(self, stop: threading.Event, poll: float = 0.2) -> bool:
-        """Block until synced or ``stop`` is set; whether synced."""
-        while not stop.is_set():
-            if self.has_synced():
-                return True
-            stop.wait(poll)
-        return self.has_synced()
+        """Block until synced or ``stop`` is set (looked at every ``poll`` seconds); whether
+        synced."""
+        for synced in self._synced.values():
+            while not synced.wait(poll):
+                if stop.is_set():
+                    return False
+        return True
 
     def start(self, stop: threading.Event) -> list[threading.Thread]:
         """Start one list+watch thread per namespace; they end once ``stop`` is set."""
@@ -262,7 +266,8 @@ class Informer:
         return threads
 
     def _query(self) -> dict[str, Any]:
-        return {"label_selector": self.label_selector} if self.label_selector else {}
+        query = {"label_selector": self.label_selector, "field_selector": self.field_selector}
+        return {k: v for k, v in query.items() if v}
 
     def _list(self, namespace: str | None) -> str:
         """LIST in pages into the store; returns the list's resourceVersion."""

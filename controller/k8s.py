@@ -115,21 +115,6 @@ class Kube:
             raise
         return obj
 
-    def failed_create(self, namespace: str, job_uid: str) -> dict[str, Any] | None:
-        """The newest ``FailedCreate`` Event the Job controller posted on the Job ``job_uid``
-        (core/v1 Event as served), or None when there is none."""
-        events = self._raw(
-            self.core.list_namespaced_event(
-                namespace,
-                field_selector=f"involvedObject.uid={job_uid},reason=FailedCreate",
-                _preload_content=False,
-            )
-        ).get("items", [])
-        if not events:
-            return None
-        newest: dict[str, Any] = max(events, key=event_time)
-        return newest
-
     def get_job(self, namespace: str, name: str) -> dict[str, Any] | None:
         try:
             return self._raw(

@@ -35,8 +35,9 @@ from controller.status import FailedCreate, parse_time
 
 log = logging.getLogger(__name__)
 MAX_CONFLICT_RETRIES = 5
-# While a run's Job has no pod, look again this soon (seconds, by status.reason): the Job
-# controller reports a refused pod creation only in Events, which no watch of ours sees.
+# While a run's Job has no pod, look again this soon (seconds, by status.reason): refused pod
+# creations arrive as watched FailedCreate Events, but what they mean depends on time passing
+# (the grace before a refusal counts as permanent, the pending timeout).
 RECHECK_SECONDS = {
     "Creating": 3.0,
     refusals.REASON_REFUSED: 5.0,  # fails once PERMANENT_GRACE_SECONDS have passed
@@ -160,15 +161,16 @@ class Reconciler:
         job: dict[str, Any] | None,
         pods: list[dict[str, Any]],
     ) -> FailedCreate | None:
-        """The Job controller's newest pod-creation refusal for ``job``, read only while the
-        run is unfinished and no pod of it is waiting or running (else nothing to explain)."""
+        """The Job controller's newest pod-creation refusal for ``job`` (from the Events
+        cache), looked at only while the run is unfinished and no pod of it is waiting or
+        running (else nothing to explain)."""
         if job is None or transitions.job_finished(job):
             return None
         if status.phase is not None and status.phase.final:
             return None
         if any(p.get("status", {}).get("phase") in ("Pending", "Running") for p in pods):
             return None
-        event = self.kube.failed_create(namespace, job["metadata"]["uid"])
+        event = self.cache.failed_create(namespace, job["metadata"]["uid"])
         if event is None:
             return None
         seen = parse_time(event_time(event))
@@ -253,6 +255,7 @@ class Reconciler:
         namespace, name = meta["namespace"], meta["name"]
         profile = self.catalog.profile(spec.type)
         now = datetime.now(UTC)
+        errors = input_errors(spec.type, spec.input)
 
         def decide(seen: Observed, failed_create: FailedCreate | None) -> transitions.Decision:
             return transitions.decide(
@@ -262,7 +265,7 @@ class Reconciler:
                 job_name=seen.job_name,
                 job=seen.job,
                 pods=seen.pods,
-                input_errors=input_errors(spec.type, spec.input),
+                input_errors=errors,
                 gpu=profile.gpu,
                 pending_timeout=spec.pending_timeout_seconds or profile.pending_timeout_seconds,
                 now=now,

@@ -97,6 +97,7 @@ class KubeReporter:
             {"op": "add", "path": f"/status/{key}", "value": value} for key, value in status.items()
         ]
         deadline = time.monotonic() + wait_for_run
+        pause = 0.5  # doubling to 8 s while the run is not recorded
         while True:
             try:
                 self.api.patch_namespaced_custom_object_status(
@@ -149,7 +150,8 @@ class KubeReporter:
                         ", ".join(status),
                     )
                 return  # the run is not recorded yet: the next report may go
-            time.sleep(1.0)
+            time.sleep(min(pause, max(0.0, deadline - time.monotonic())))  # backoff
+            pause = min(pause * 2, 8.0)
 
     def _recorded_run(self) -> int | None:
         """The run the OmveeJob's status records (a run before this pod's: this one is not

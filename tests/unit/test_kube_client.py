@@ -73,7 +73,7 @@ def test_every_call_through_kube_waits_for_the_one_bucket(server: str) -> None:
         RateLimitedApiClient(configuration, bucket, on_request=lambda m, w: seen.append((m, w)))
     )
     kube.get_job("ns", "a")  # batch/v1
-    kube.failed_create("ns", "uid")  # core/v1
+    kube.read_pod_log("ns", "p", 1024)  # core/v1
     kube.get_omveejob("ns", "b")  # a custom resource
     kube.patch_status("ns", "b", "1", {"phase": "Running"})  # its status subresource
     kube.delete_job("ns", "a")

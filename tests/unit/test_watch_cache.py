@@ -105,3 +105,19 @@ def test_trimmed_bodies_keep_what_is_read_and_drop_the_rest() -> None:
         },
         "status": {"active": 1},
     }
+
+
+def test_the_newest_failed_create_of_a_job_comes_from_the_events_cache() -> None:
+    from kubernetes import client
+
+    from controller.cache import ClusterCache, trim_event
+
+    cache = ClusterCache(client.ApiClient(), lambda namespace, name, urgent: None)
+    for name, seen in (("e1", "2026-01-01T00:00:05Z"), ("e2", "2026-01-01T00:00:09Z")):
+        event = obj(name, "1", involvedObject={"kind": "Job", "uid": "j1"}, reason="FailedCreate")
+        event |= {"message": f"refused at {seen}", "lastTimestamp": seen, "source": {"x": 1}}
+        cache.events.put(trim_event(event))
+    newest = cache.failed_create("ns", "j1")
+    assert newest is not None and newest["message"] == "refused at 2026-01-01T00:00:09Z"
+    assert "source" not in newest
+    assert cache.failed_create("ns", "j2") is None
