@@ -169,7 +169,9 @@ def build_job(
     if profile.node_selector:
         pod_spec["nodeSelector"] = profile.node_selector
     if profile.tolerations:
-        pod_spec["tolerations"] = [t.model_dump(exclude_none=True) for t in profile.tolerations]
+        pod_spec["tolerations"] = [
+            t.model_dump(exclude_none=True, by_alias=True) for t in profile.tolerations
+        ]
     template_metadata: dict[str, Any] = {"labels": labels}
     if spec.pod_annotations:
         template_metadata["annotations"] = dict(spec.pod_annotations)

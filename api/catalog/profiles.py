@@ -19,10 +19,17 @@ The Helm chart renders this file from values. Shape::
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    WithJsonSchema,
+)
 from pydantic.alias_generators import to_camel
 
 from api.v1alpha1.types import MAX_RETRIES, MAX_TIMEOUT_SECONDS, JobType
@@ -38,17 +45,32 @@ class CatalogError(ValueError):
 
 
 class Toleration(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """A pod toleration (core/v1 Toleration); dumped by alias into the pod spec."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
     key: str | None = None
     operator: str = Field("Equal", pattern="^(Equal|Exists)$")
     value: str | None = None
     effect: str | None = Field(None, pattern="^(NoSchedule|PreferNoSchedule|NoExecute)$")
+    toleration_seconds: int | None = Field(
+        None, description="For NoExecute: seconds the pod stays bound after the taint appears."
+    )
+
+
+# A quantity as YAML gives it: "500m", "4Gi", or a bare number (cpu: 2).
+Quantity = Annotated[
+    str,
+    BeforeValidator(lambda v: str(v) if isinstance(v, int | float) else v),
+    WithJsonSchema({"type": ["string", "integer", "number"]}),
+]
 
 
 class Resources(BaseModel):
+    """The job container's resource requests and limits ({name: quantity})."""
+
     model_config = ConfigDict(extra="forbid")
-    requests: dict[str, str] = Field(default_factory=dict)
-    limits: dict[str, str] = Field(default_factory=dict)
+    requests: dict[str, Quantity] = Field(default_factory=dict)
+    limits: dict[str, Quantity] = Field(default_factory=dict)
 
 
 class JobProfile(BaseModel):
@@ -60,7 +82,9 @@ class JobProfile(BaseModel):
     resources: Resources = Field(default_factory=Resources)
     node_selector: dict[str, str] = Field(default_factory=dict)
     tolerations: list[Toleration] = Field(default_factory=list)
-    service_account_name: str = DEFAULT_SERVICE_ACCOUNT
+    service_account_name: str = Field(
+        DEFAULT_SERVICE_ACCOUNT, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length=63
+    )
     retries: int = Field(2, ge=0, le=MAX_RETRIES)
     timeout_seconds: int = Field(3600, ge=1, le=MAX_TIMEOUT_SECONDS)
     pending_timeout_seconds: int = Field(600, ge=1, le=MAX_TIMEOUT_SECONDS)

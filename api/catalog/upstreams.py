@@ -10,20 +10,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from api.catalog.inputs import INPUT_MODELS
+from api.catalog.definition import UPSTREAM_SUFFIX as UPSTREAM_SUFFIX
+from api.catalog.registry import definition
 from api.v1alpha1.types import JobType
-
-UPSTREAM_SUFFIX = "_job_id"
 
 
 def upstream_fields(job_type: JobType) -> dict[str, str]:
     """{python field name: camelCase alias} of the input fields naming another job."""
-    model = INPUT_MODELS[job_type]
-    return {
-        name: field.alias or name
-        for name, field in model.model_fields.items()
-        if name.endswith(UPSTREAM_SUFFIX)
-    }
+    return definition(job_type).upstream_fields()
 
 
 def upstream_job_ids(job_type: JobType, spec_input: dict[str, Any]) -> dict[str, str]:

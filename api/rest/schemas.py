@@ -10,13 +10,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_snake
 from pydantic_core import PydanticCustomError
 
-from api.catalog.inputs import (
-    ImageGenerationInput,
-    SceneGenerationInput,
-    TranscriptionInput,
-    VideoGenerationInput,
-    VisualPromptsInput,
-)
+from api.catalog.definition import JobTypeDefinition
+from api.catalog.registry import DEFINITIONS
 from api.v1alpha1.public import JobPublic as JobPublic
 from api.v1alpha1.public import to_public as to_public
 from api.v1alpha1.text import FREE_TEXT, Text, check_value
@@ -119,28 +114,27 @@ class JobCreate(SubmitOptions):
     input: dict[str, Any] = Field(description="The type's input; see the typed routes.")
 
 
-class TranscriptionCreate(TranscriptionInput, SubmitOptions):
-    model_config = SNAKE | {
-        "json_schema_extra": {
-            "examples": [{"audio_url": "https://media.example.com/episode-1.mp3", "language": "en"}]
-        }
-    }
+def _create_model(definition: JobTypeDefinition) -> type[BaseModel]:
+    """The typed route's body for ``definition``: its input's fields (snake_case) and the
+    submit options, named ``<Type>Create`` (``SceneGenerationCreate``) in the OpenAPI."""
+    name = "".join(word.capitalize() for word in definition.name.split("-")) + "Create"
+    examples = [dict(definition.example)] if definition.example else None
+    config = SNAKE | ({"json_schema_extra": {"examples": examples}} if examples else {})
+    return type(
+        name,
+        (definition.input_model, SubmitOptions),
+        {
+            "model_config": config,
+            "__module__": __name__,
+            "__doc__": f"{definition.summary}: the input's fields and the submit options.",
+        },
+    )
 
 
-class SceneGenerationCreate(SceneGenerationInput, SubmitOptions):
-    model_config = SNAKE
-
-
-class VisualPromptsCreate(VisualPromptsInput, SubmitOptions):
-    model_config = SNAKE
-
-
-class ImageGenerationCreate(ImageGenerationInput, SubmitOptions):
-    model_config = SNAKE
-
-
-class VideoGenerationCreate(VideoGenerationInput, SubmitOptions):
-    model_config = SNAKE
+#: {job type: the typed route's body model}, one per declared type.
+CREATE_MODELS: dict[JobType, type[BaseModel]] = {
+    JobType(d.name): _create_model(d) for d in DEFINITIONS
+}
 
 
 class JobAccepted(BaseModel):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+# Supabase row ids (jobs.id, projects.id) are UUIDs.
+UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+
 GROUP = "omvee.io"
 VERSION = "v1alpha1"
 API_VERSION = f"{GROUP}/{VERSION}"

@@ -11,10 +11,10 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+from api.catalog.registry import DEFINITIONS
+from api.v1alpha1.constants import UUID_PATTERN as UUID_PATTERN
 from api.v1alpha1.text import Text
 
-# Supabase row ids are UUIDs.
-UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 MAX_RETRIES = 10
 MAX_TIMEOUT_SECONDS = 7 * 24 * 3600
 
@@ -27,12 +27,11 @@ def _immutable(field: str) -> dict[str, Any]:
     }
 
 
-class JobType(StrEnum):
-    TRANSCRIPTION = "transcription"
-    SCENE_GENERATION = "scene-generation"
-    VISUAL_PROMPTS = "visual-prompts"
-    IMAGE_GENERATION = "image-generation"
-    VIDEO_GENERATION = "video-generation"
+# The job types, one member per declaration in api.catalog.jobtypes (or OMVEE_JOB_TYPE_MODULES),
+# in pipeline order: TRANSCRIPTION = "transcription", SCENE_GENERATION = "scene-generation"...
+JobType = StrEnum(  # type: ignore[misc]  # members come from the declarations
+    "JobType", [(d.member, d.name) for d in DEFINITIONS], module=__name__
+)
 
 
 class Phase(StrEnum):

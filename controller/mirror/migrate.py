@@ -8,21 +8,72 @@ appliers of several operators or CI jobs take turns on an advisory lock. A datab
 idempotent) and records it. ``--local`` first adds what a Supabase database has and a plain
 PostgreSQL lacks (roles, auth.jwt()); never use it on Supabase, where the migrations go in
 through Supabase's own tooling (`supabase db push`).
+
+The job types ``jobs.type`` accepts follow the declared job types (:mod:`api.catalog.registry`):
+after the files, ``apply`` widens the ``jobs_type_check`` constraint to every declared type
+(never narrowing it: a type no longer declared keeps its rows valid), so a new job type needs no
+hand-written migration. ``--job-types-sql`` prints that statement, for a Supabase migration.
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 
 import psycopg
+
+from api.catalog.registry import TYPE_NAMES
 
 SQL_DIR = Path(__file__).with_name("sql")
 SHIM = SQL_DIR / "supabase_shim.sql"
 LEDGER = "public.omvee_schema_migrations"
 # pg_advisory_xact_lock key: "omvee" in ASCII, so other applications' locks do not collide
 LOCK_KEY = 0x6F6D766565
+
+
+TYPE_CHECK = "jobs_type_check"
+_QUOTED = re.compile(r"'((?:[^']|'')*)'")
+
+
+def accepted_types(constraint: str | None) -> list[str]:
+    """The type names a ``jobs_type_check`` definition (``pg_get_constraintdef``'s text, e.g.
+    ``CHECK ((type = ANY (ARRAY['transcription'::text, ...])))``) accepts; [] for None."""
+    return [m.replace("''", "'") for m in _QUOTED.findall(constraint or "")]
+
+
+def type_check_sql(constraint: str | None, declared: Iterable[str]) -> str | None:
+    """The statement replacing ``jobs_type_check`` so that it accepts every ``declared`` type
+    and every type it accepts now, or None when it already accepts them all. ``NOT VALID``: the
+    rows already there passed the narrower check, so none is scanned; new rows are checked."""
+    current = accepted_types(constraint)
+    wanted = list(dict.fromkeys([*current, *declared]))
+    if constraint is not None and wanted == current:
+        return None
+    names = ", ".join("'" + name.replace("'", "''") + "'" for name in wanted)
+    return (
+        f"alter table public.jobs drop constraint if exists {TYPE_CHECK}, "
+        f"add constraint {TYPE_CHECK} check (type in ({names})) not valid"
+    )
+
+
+def sync_job_types(connection: psycopg.Connection, declared: Iterable[str] = TYPE_NAMES) -> bool:
+    """Widen ``jobs_type_check`` to the ``declared`` job types, under the advisory lock, in its
+    own transaction; True when it changed. Raises psycopg.Error."""
+    with connection.transaction():
+        connection.execute("select pg_advisory_xact_lock(%s)", [LOCK_KEY])
+        row = connection.execute(
+            "select pg_get_constraintdef(oid) from pg_constraint "
+            "where conname = %s and conrelid = 'public.jobs'::regclass",
+            [TYPE_CHECK],
+        ).fetchone()
+        statement = type_check_sql(row[0] if row else None, declared)
+        if statement is None:
+            return False
+        connection.execute(statement.encode())
+        return True
 
 
 def migrations() -> list[Path]:
@@ -57,18 +108,30 @@ def apply(dsn: str, local: bool = False) -> list[str]:
                 connection.execute(path.read_text().encode())
                 connection.execute(f"insert into {LEDGER} (version) values (%s)", [version])
                 applied.append(path.name)
+        if sync_job_types(connection):
+            applied.append(TYPE_CHECK)
     return applied
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m controller.mirror.migrate")
-    parser.add_argument("dsn", help="postgresql://user@host:port/db")
+    parser.add_argument("dsn", nargs="?", help="postgresql://user@host:port/db")
     parser.add_argument(
         "--local",
         action="store_true",
         help="also create Supabase's roles and auth.jwt() (plain PostgreSQL)",
     )
+    parser.add_argument(
+        "--job-types-sql",
+        action="store_true",
+        help="print the statement making jobs.type accept every declared job type, and exit",
+    )
     args = parser.parse_args(argv)
+    if args.job_types_sql:
+        sys.stdout.write(f"{type_check_sql('', TYPE_NAMES)};\n")
+        return 0
+    if not args.dsn:
+        parser.error("the dsn is required")
     try:
         applied = apply(args.dsn, args.local)
     except psycopg.Error as error:

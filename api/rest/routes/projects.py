@@ -1,25 +1,23 @@
-"""The routes OMVEE's backend had, per project and job type; each creates an OmveeJob."""
+"""The routes OMVEE's backend had, per project and job type; each creates an OmveeJob.
+
+One route per declared job type (``POST /v1/projects/{project_id}/<route>``), made by one loop
+over :data:`api.catalog.registry.DEFINITIONS`: a new type's route appears with its declaration.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
+from api.catalog.definition import JobTypeDefinition
+from api.catalog.registry import DEFINITIONS
 from api.rest.deps import CurrentPrincipal, SettingsDep, StoreDep
 from api.rest.routes.submission import ACCEPTED_RESPONSES, submit
-from api.rest.schemas import (
-    ERROR_RESPONSES,
-    ImageGenerationCreate,
-    JobCreate,
-    SceneGenerationCreate,
-    SubmitOptions,
-    TranscriptionCreate,
-    VideoGenerationCreate,
-    VisualPromptsCreate,
-)
+from api.rest.schemas import CREATE_MODELS, ERROR_RESPONSES, JobCreate, SubmitOptions
 from api.v1alpha1.types import UUID_PATTERN, JobType
 
 router = APIRouter(prefix="/v1/projects/{project_id}", tags=["projects"], responses=ERROR_RESPONSES)
@@ -40,136 +38,45 @@ def _generic(job_type: JobType, project_id: str, body: BaseModel) -> JobCreate:
     )
 
 
-@router.post(
-    "/transcriptions",
-    status_code=202,
-    responses=ACCEPTED_RESPONSES,
-    operation_id="transcribe",
-    summary="Transcribe a project's audio",
-)
-def transcribe(
-    project_id: ProjectId,
-    body: TranscriptionCreate,
-    request: Request,
-    principal: CurrentPrincipal,
-    store: StoreDep,
-    settings: SettingsDep,
-    idempotency_key: IdempotencyKey = None,
-) -> JSONResponse:
-    return submit(
-        _generic(JobType.TRANSCRIPTION, project_id, body),
-        principal=principal,
-        store=store,
-        settings=settings,
-        idempotency_key=idempotency_key,
-        request=request,
-        input_loc=TYPED_INPUT_LOC,
-    )
+def _typed_route(definition: JobTypeDefinition) -> Callable[..., JSONResponse]:
+    """The endpoint for ``definition``'s typed route: its body is the type's create model."""
+    job_type = JobType(definition.name)
+
+    def endpoint(
+        project_id: ProjectId,
+        body: BaseModel,
+        request: Request,
+        principal: CurrentPrincipal,
+        store: StoreDep,
+        settings: SettingsDep,
+        idempotency_key: IdempotencyKey = None,
+    ) -> JSONResponse:
+        return submit(
+            _generic(job_type, project_id, body),
+            principal=principal,
+            store=store,
+            settings=settings,
+            idempotency_key=idempotency_key,
+            request=request,
+            input_loc=TYPED_INPUT_LOC,
+        )
+
+    # FastAPI reads the body's model from the annotation: this type's own.
+    annotations: dict[str, Any] = dict(endpoint.__annotations__)
+    annotations["body"] = CREATE_MODELS[job_type]
+    endpoint.__annotations__ = annotations
+    endpoint.__name__ = endpoint.__qualname__ = definition.operation_id
+    endpoint.__doc__ = f"{definition.summary}: creates a {definition.name} OmveeJob."
+    return endpoint
 
 
-@router.post(
-    "/scenes",
-    status_code=202,
-    responses=ACCEPTED_RESPONSES,
-    operation_id="generate_scenes",
-    summary="Split a transcript into scenes",
-)
-def generate_scenes(
-    project_id: ProjectId,
-    body: SceneGenerationCreate,
-    request: Request,
-    principal: CurrentPrincipal,
-    store: StoreDep,
-    settings: SettingsDep,
-    idempotency_key: IdempotencyKey = None,
-) -> JSONResponse:
-    return submit(
-        _generic(JobType.SCENE_GENERATION, project_id, body),
-        principal=principal,
-        store=store,
-        settings=settings,
-        idempotency_key=idempotency_key,
-        request=request,
-        input_loc=TYPED_INPUT_LOC,
-    )
-
-
-@router.post(
-    "/visual-prompts",
-    status_code=202,
-    responses=ACCEPTED_RESPONSES,
-    operation_id="generate_visual_prompts",
-    summary="Write image prompts for scenes",
-)
-def generate_visual_prompts(
-    project_id: ProjectId,
-    body: VisualPromptsCreate,
-    request: Request,
-    principal: CurrentPrincipal,
-    store: StoreDep,
-    settings: SettingsDep,
-    idempotency_key: IdempotencyKey = None,
-) -> JSONResponse:
-    return submit(
-        _generic(JobType.VISUAL_PROMPTS, project_id, body),
-        principal=principal,
-        store=store,
-        settings=settings,
-        idempotency_key=idempotency_key,
-        request=request,
-        input_loc=TYPED_INPUT_LOC,
-    )
-
-
-@router.post(
-    "/images",
-    status_code=202,
-    responses=ACCEPTED_RESPONSES,
-    operation_id="generate_images",
-    summary="Render images from prompts",
-)
-def generate_images(
-    project_id: ProjectId,
-    body: ImageGenerationCreate,
-    request: Request,
-    principal: CurrentPrincipal,
-    store: StoreDep,
-    settings: SettingsDep,
-    idempotency_key: IdempotencyKey = None,
-) -> JSONResponse:
-    return submit(
-        _generic(JobType.IMAGE_GENERATION, project_id, body),
-        principal=principal,
-        store=store,
-        settings=settings,
-        idempotency_key=idempotency_key,
-        request=request,
-        input_loc=TYPED_INPUT_LOC,
-    )
-
-
-@router.post(
-    "/videos",
-    status_code=202,
-    responses=ACCEPTED_RESPONSES,
-    operation_id="generate_video",
-    summary="Assemble images and audio into a video",
-)
-def generate_video(
-    project_id: ProjectId,
-    body: VideoGenerationCreate,
-    request: Request,
-    principal: CurrentPrincipal,
-    store: StoreDep,
-    settings: SettingsDep,
-    idempotency_key: IdempotencyKey = None,
-) -> JSONResponse:
-    return submit(
-        _generic(JobType.VIDEO_GENERATION, project_id, body),
-        principal=principal,
-        store=store,
-        settings=settings,
-        idempotency_key=idempotency_key,
-        request=request,
-        input_loc=TYPED_INPUT_LOC,
+for _definition in DEFINITIONS:
+    router.add_api_route(
+        f"/{_definition.route}",
+        _typed_route(_definition),
+        methods=["POST"],
+        status_code=202,
+        responses=ACCEPTED_RESPONSES,
+        operation_id=_definition.operation_id,
+        summary=_definition.summary,
     )
