@@ -10,9 +10,10 @@ STAMP  := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
 IMAGE_REPO ?= ghcr.io/omvee
 IMAGE_TAG  ?= 0.1.0
 KIND_CLUSTER ?= omvee
-JOB_TYPES  := transcription scene-generation visual-prompts image-generation video-generation
+# The declared job types (api/catalog/jobtypes), read when a recipe needs them.
+JOB_TYPES   = $(shell $(PY) -m api.catalog.registry)
 
-.PHONY: help venv sysdeps controlplane up down test unit lint bench images helm \
+.PHONY: help venv sysdeps controlplane up down test unit generate lint bench images helm \
         kind-up kind-down kind-load deploy \
         cluster-up cluster-down cluster-status cluster-kubeconfig postgres-up postgres-down
 
@@ -64,6 +65,11 @@ test: sysdeps lint controlplane ## lint, then the whole suite (starts and stops 
 
 unit: venv ## the fast tests that need no cluster or database
 	$(PY) -m pytest tests/unit
+
+generate: venv ## regenerate what follows from the job type declarations and profiles (CRD, chart values schema and jobs.types, the local catalog)
+	$(PY) -m api.v1alpha1.crd --write
+	$(PY) -m api.catalog.chart --write
+	$(PY) -m tests.localprofiles --write
 
 lint: venv ## ruff, mypy and the import layering contracts
 	$(VENV)/bin/ruff check .

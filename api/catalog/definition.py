@@ -62,22 +62,6 @@ class JobInput(BaseModel):
 
 
 @dataclass(frozen=True)
-class ImageRecipe:
-    """How ``make images`` builds the type's image from the shared ``jobimages/Dockerfile``.
-
-    ``base``: the image it starts from (any with Python 3.11+). ``extras``: the
-    pyproject.toml optional-dependency groups to install (e.g. ``("transcription",)``).
-    ``packages``: more pip requirements for the production image; ``local_packages`` replaces
-    them for the local (no GPU, no registry) build, e.g. empty instead of torch's CUDA wheels.
-    """
-
-    base: str = "python:3.11-slim"
-    extras: tuple[str, ...] = ()
-    packages: str = ""
-    local_packages: str | None = None
-
-
-@dataclass(frozen=True)
 class JobTypeDefinition:
     """One job type, declared once.
 
@@ -87,7 +71,8 @@ class JobTypeDefinition:
     ``summary`` its OpenAPI names. ``title``: how people see it (dashboard, CLI). ``gpu``: runs
     on a GPU node in production (the chart adds its GPU node selector and toleration).
     ``order``: where it sorts in every list (the pipeline's order). ``example``: the typed
-    route's request example. ``image``: how its image is built.
+    route's request example. ``local_build_args``: build args ``make images`` passes to its
+    Dockerfile (``jobimages/<package>/Dockerfile``) for the local image (no GPU, no registry).
     """
 
     name: str
@@ -99,7 +84,7 @@ class JobTypeDefinition:
     gpu: bool = False
     order: int = 100
     example: Mapping[str, Any] | None = None
-    image: ImageRecipe = field(default_factory=ImageRecipe)
+    local_build_args: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def package(self) -> str:
@@ -115,6 +100,11 @@ class JobTypeDefinition:
     def image_name(self) -> str:
         """Its image's name (``job-scene-generation``)."""
         return f"job-{self.name}"
+
+    @property
+    def dockerfile(self) -> str:
+        """Its image's Dockerfile, relative to the repository root."""
+        return self.package.replace(".", "/") + "/Dockerfile"
 
     def upstream_fields(self) -> dict[str, str]:
         """{python field name: camelCase alias} of the input fields naming another job: those

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from api.catalog.registry import DEFINITIONS
+
 #: The Makefile's IMAGE_REPO and IMAGE_TAG defaults.
 IMAGE_REPO = "ghcr.io/omvee"
 IMAGE_TAG = "0.1.0"
@@ -46,18 +48,10 @@ class ImageSpec:
     build_args: Mapping[str, str] = field(default_factory=dict)
 
 
+#: The operator/API image, then one image per declared job type (api.catalog.jobtypes).
 IMAGES: tuple[ImageSpec, ...] = (
     ImageSpec("omvee-jobs", "controller/Dockerfile"),
-    ImageSpec("job-transcription", "jobimages/transcription/Dockerfile"),
-    ImageSpec("job-scene-generation", "jobimages/scene_generation/Dockerfile"),
-    ImageSpec("job-visual-prompts", "jobimages/visual_prompts/Dockerfile"),
-    # the local image is HTTP-backend only: torch with its CUDA wheels is ~4 GB and needs a GPU
-    ImageSpec(
-        "job-image-generation",
-        "jobimages/image_generation/Dockerfile",
-        {"DIFFUSERS_PACKAGES": ""},
-    ),
-    ImageSpec("job-video-generation", "jobimages/video_generation/Dockerfile"),
+    *(ImageSpec(d.image_name, d.dockerfile, dict(d.local_build_args)) for d in DEFINITIONS),
 )
 IMAGE_NAMES = tuple(spec.name for spec in IMAGES)
 

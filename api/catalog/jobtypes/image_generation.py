@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from api.catalog.definition import ImageRecipe, JobInput, JobTypeDefinition
+from api.catalog.definition import JobInput, JobTypeDefinition
 from api.v1alpha1.constants import UUID_PATTERN
 
 
@@ -27,10 +27,6 @@ DEFINITION = JobTypeDefinition(
     title="Images",
     gpu=True,
     order=40,
-    # The diffusers backend's packages (torch wheels carry CUDA); the local image is
-    # HTTP-backend only: torch with its CUDA wheels is ~4 GB and needs a GPU.
-    image=ImageRecipe(
-        packages="torch==2.5.1 diffusers==0.31.0 transformers==4.46.3 accelerate==1.1.1",
-        local_packages="",
-    ),
+    # The local image is HTTP-backend only: torch with its CUDA wheels is ~4 GB, needs a GPU.
+    local_build_args={"DIFFUSERS_PACKAGES": ""},
 )

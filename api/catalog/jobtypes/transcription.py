@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from api.catalog.definition import ImageRecipe, JobInput, JobTypeDefinition
+from api.catalog.definition import JobInput, JobTypeDefinition
 
 
 class TranscriptionInput(JobInput):
@@ -32,8 +32,4 @@ DEFINITION = JobTypeDefinition(
     gpu=True,
     order=10,
     example={"audio_url": "https://media.example.com/episode-1.mp3", "language": "en"},
-    # CUDA 12 + cuDNN 9 as CTranslate2 needs; the model (tiny.en) is installed with the extra.
-    image=ImageRecipe(
-        base="nvidia/cuda:12.6.3-cudnn-runtime-ubuntu24.04", extras=("transcription",)
-    ),
 )

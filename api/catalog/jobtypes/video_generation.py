@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from api.catalog.definition import ImageRecipe, JobInput, JobTypeDefinition
+from api.catalog.definition import JobInput, JobTypeDefinition
 from api.v1alpha1.constants import UUID_PATTERN
 
 
@@ -27,5 +27,4 @@ DEFINITION = JobTypeDefinition(
     title="Video",
     gpu=True,
     order=50,
-    image=ImageRecipe(extras=("video",)),
 )

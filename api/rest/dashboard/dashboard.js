@@ -4,7 +4,7 @@
 
 const PHASES = ["Pending", "Running", "Succeeded", "Failed", "Cancelled"];
 const FINAL = new Set(["Succeeded", "Failed", "Cancelled"]);
-const TYPES = ["transcription", "scene-generation", "visual-prompts", "image-generation", "video-generation"];
+let TYPES = []; // job type names, in pipeline order, from GET /v1/types (loadTypes)
 const $ = (id) => document.getElementById(id);
 
 const state = {
@@ -36,7 +36,25 @@ async function api(path, options = {}) {
   return response;
 }
 
+// The job types come from their declarations through the API, so a new type shows here too.
+async function loadTypes() {
+  while (TYPES.length === 0) {
+    try {
+      const { items } = await (await api("/v1/types")).json();
+      TYPES = items.map((item) => item.name);
+      for (const item of items) {
+        $("filter-type").append(el("option", { value: item.name, title: item.title }, [item.name]));
+      }
+      if (!state.detail) renderTable();
+    } catch (error) {
+      if (error instanceof Unauthorized) return;
+      await sleep(1500);
+    }
+  }
+}
+
 async function follow() {
+  loadTypes();
   if (state.stream) state.stream.abort();
   const controller = new AbortController();
   state.stream = controller;
@@ -373,7 +391,6 @@ function route() {
 
 function start() {
   for (const phase of PHASES) $("filter-phase").append(el("option", { value: phase }, [phase]));
-  for (const type of TYPES) $("filter-type").append(el("option", { value: type }, [type]));
   for (const key of ["phase", "type", "project"]) {
     $(`filter-${key}`).addEventListener("input", (event) => {
       state.filters[key] = event.target.value;
