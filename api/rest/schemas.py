@@ -171,3 +171,14 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 TOO_MANY_STREAMS: dict[int | str, dict[str, Any]] = {
     429: _problem("Too many streams are open on this server; try again later.")
 }
+# Server-sent events pass through proxies unbuffered and uncached.
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+
+def event_stream_responses(description: str) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI responses of a server-sent events route: 200 ``text/event-stream`` with
+    ``description`` (what events it sends), and 429 when too many streams are open."""
+    return {
+        200: {"content": {"text/event-stream": {}}, "description": description},
+        **TOO_MANY_STREAMS,
+    }

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Query, Request
@@ -22,14 +22,16 @@ from api.rest.deps import (
 )
 from api.rest.errors import Conflict, NotFound, Unavailable
 from api.rest.results import ResultUnavailable
-from api.rest.routes.submission import ACCEPTED_RESPONSES, submit
+from api.rest.routes.submission import ACCEPTED_RESPONSES, add_post, submit
 from api.rest.schemas import (
     ERROR_RESPONSES,
+    SSE_HEADERS,
     TOO_MANY_STREAMS,
     JobCreate,
     JobPublic,
     JobsPublic,
     Problem,
+    event_stream_responses,
     to_public,
 )
 from api.rest.store import JobStore
@@ -114,34 +116,40 @@ CONFLICT: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.post(
-    "/{job_id}/cancel",
-    status_code=202,
-    operation_id="cancel_job",
-    responses=CONFLICT,
-    summary="Cancel a job: its pods stop, the phase becomes Cancelled",
-)
-def cancel_job(job_id: JobId, principal: CurrentPrincipal, store: StoreDep) -> JobPublic:
-    ojob = visible_job(store, principal, job_id)
-    patch = cancel_patch(ojob, job_id)
-    if isinstance(patch, str):
-        raise Conflict(patch)
-    return to_public(store.patch_spec(ojob, patch))
+SpecPatch = Callable[[dict[str, Any], str], dict[str, Any] | str]
+# The actions on a job: POST /v1/jobs/{job_id}/<action> -> (operation id, patch, summary).
+ACTIONS: dict[str, tuple[str, SpecPatch, str]] = {
+    "cancel": (
+        "cancel_job",
+        cancel_patch,
+        "Cancel a job: its pods stop, the phase becomes Cancelled",
+    ),
+    "retry": (
+        "retry_job",
+        retry_patch,
+        "Run a Failed or Cancelled job again, as a new attempt set",
+    ),
+}
 
 
-@router.post(
-    "/{job_id}/retry",
-    status_code=202,
-    operation_id="retry_job",
-    responses=CONFLICT,
-    summary="Run a Failed or Cancelled job again, as a new attempt set",
-)
-def retry_job(job_id: JobId, principal: CurrentPrincipal, store: StoreDep) -> JobPublic:
-    ojob = visible_job(store, principal, job_id)
-    patch = retry_patch(ojob, job_id)
-    if isinstance(patch, str):
-        raise Conflict(patch)
-    return to_public(store.patch_spec(ojob, patch))
+def _action_route(patch_for: SpecPatch) -> Callable[..., JobPublic]:
+    """The endpoint applying ``patch_for``'s spec patch (cancel_patch, retry_patch) to the job;
+    it answers the job as it is now, or raises Conflict with the sentence ``patch_for`` gives
+    when the job's phase forbids it (NotFound for a job the caller may not see)."""
+
+    def endpoint(job_id: JobId, principal: CurrentPrincipal, store: StoreDep) -> JobPublic:
+        ojob = visible_job(store, principal, job_id)
+        patch = patch_for(ojob, job_id)
+        if isinstance(patch, str):
+            raise Conflict(patch)
+        return to_public(store.patch_spec(ojob, patch))
+
+    return endpoint
+
+
+for _action, (_operation, _patch, _summary) in ACTIONS.items():
+    _path = f"/{{job_id}}/{_action}"
+    add_post(router, _path, _action_route(_patch), _operation, _summary, CONFLICT)
 
 
 @router.get(
@@ -273,13 +281,7 @@ def _sse(ojob_stream: Iterator[dict[str, Any]]) -> Iterator[bytes]:
     operation_id="stream_job_events",
     summary="Server-sent events: the job's status each time it changes",
     response_class=StreamingResponse,
-    responses={
-        200: {
-            "content": {"text/event-stream": {}},
-            "description": "`status` events, then `end` once final.",
-        },
-        **TOO_MANY_STREAMS,
-    },
+    responses=event_stream_responses("`status` events, then `end` once final."),
 )
 def stream_job_events(
     job_id: JobId,
@@ -292,5 +294,5 @@ def stream_job_events(
     return StreamingResponse(
         streams.hold(_sse(store.watch(ojob["metadata"]["name"], timeout))),
         media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        headers=SSE_HEADERS,
     )

@@ -18,7 +18,7 @@ from api.rest.auth import Principal
 from api.rest.deps import CurrentPrincipal, StoreDep, StreamsDep
 from api.rest.errors import ApiError, NotFound
 from api.rest.routes.jobs import visible_job
-from api.rest.schemas import ERROR_RESPONSES, TOO_MANY_STREAMS
+from api.rest.schemas import ERROR_RESPONSES, SSE_HEADERS, event_stream_responses
 from api.rest.store import JobStore
 from api.v1alpha1.types import UUID_PATTERN
 
@@ -73,14 +73,10 @@ def _changes(
     operation_id="stream_jobs",
     summary="Server-sent events: a snapshot of every job you may see, then each change",
     response_class=StreamingResponse,
-    responses={
-        200: {
-            "content": {"text/event-stream": {}},
-            "description": "`snapshot` ({items}), then `upsert` (a job) and `delete` ({id}); "
-            "`end` after `timeout` seconds, `error` if the cluster stops answering.",
-        },
-        **TOO_MANY_STREAMS,
-    },
+    responses=event_stream_responses(
+        "`snapshot` ({items}), then `upsert` (a job) and `delete` ({id}); "
+        "`end` after `timeout` seconds, `error` if the cluster stops answering."
+    ),
 )
 def stream_jobs(
     principal: CurrentPrincipal,
@@ -96,7 +92,7 @@ def stream_jobs(
     return StreamingResponse(
         streams.hold(_changes(store, principal, project, timeout, listed)),
         media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        headers=SSE_HEADERS,
     )
 
 

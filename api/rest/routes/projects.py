@@ -16,7 +16,8 @@ from pydantic import BaseModel
 from api.catalog.definition import JobTypeDefinition
 from api.catalog.registry import DEFINITIONS
 from api.rest.deps import CurrentPrincipal, SettingsDep, StoreDep
-from api.rest.routes.submission import ACCEPTED_RESPONSES, submit
+from api.rest.routes.submission import ACCEPTED_RESPONSES as ACCEPTED
+from api.rest.routes.submission import add_post, submit
 from api.rest.schemas import CREATE_MODELS, ERROR_RESPONSES, JobCreate, SubmitOptions
 from api.v1alpha1.types import UUID_PATTERN, JobType
 
@@ -70,13 +71,5 @@ def _typed_route(definition: JobTypeDefinition) -> Callable[..., JSONResponse]:
     return endpoint
 
 
-for _definition in DEFINITIONS:
-    router.add_api_route(
-        f"/{_definition.route}",
-        _typed_route(_definition),
-        methods=["POST"],
-        status_code=202,
-        responses=ACCEPTED_RESPONSES,
-        operation_id=_definition.operation_id,
-        summary=_definition.summary,
-    )
+for _d in DEFINITIONS:
+    add_post(router, f"/{_d.route}", _typed_route(_d), _d.operation_id, _d.summary, ACCEPTED)

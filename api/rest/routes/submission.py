@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from fastapi import Request
+from fastapi import APIRouter, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
@@ -35,6 +36,28 @@ ACCEPTED_RESPONSES: dict[int | str, dict[str, object]] = {
         "nothing was created, try again later.",
     },
 }
+
+
+def add_post(
+    router: APIRouter,
+    path: str,
+    endpoint: Callable[..., Any],
+    operation_id: str,
+    summary: str,
+    responses: Mapping[int | str, Mapping[str, Any]],
+) -> None:
+    """Add ``endpoint`` to ``router`` as ``POST <path>`` answering 202 (work accepted), under
+    ``operation_id`` (its OpenAPI id and route name) with ``summary`` and ``responses``."""
+    router.add_api_route(
+        path,
+        endpoint,
+        methods=["POST"],
+        status_code=202,
+        operation_id=operation_id,
+        name=operation_id,
+        summary=summary,
+        responses=dict(responses),
+    )
 
 
 def relocated(problems: list[dict[str, Any]], input_loc: tuple[str, ...]) -> list[dict[str, Any]]:
