@@ -13,6 +13,10 @@ log = logging.getLogger(__name__)
 
 
 class ActiveGate:
+    """Whether this replica may act: set at once when ``name`` (the peering object's) is empty,
+    else after ``refresh`` finds no live peer of higher priority in ``namespaces`` (none: the
+    ClusterKopfPeering). Thread-safe to read; ``refresh`` raises what the API client raises."""
+
     def __init__(
         self, kube: Kube, name: str, identity: str, priority: int, namespaces: tuple[str, ...]
     ) -> None:
@@ -28,9 +32,11 @@ class ActiveGate:
 
     @property
     def standalone(self) -> bool:
+        """True when no peering name is set: the gate is always open."""
         return not self.name
 
     def is_active(self) -> bool:
+        """Whether this replica acts now (as of the last ``refresh``); never blocks."""
         return self._active.is_set()
 
     def refresh(self) -> bool:

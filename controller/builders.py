@@ -68,6 +68,8 @@ def results_pod_parts(
 
 
 def job_labels(name: str, spec: OmveeJobSpec, run: int) -> dict[str, str]:
+    """{label key: value} on a run's Job and pods: the OmveeJob ``name``, type, project, job id,
+    ``run`` and managed-by; selectors and the cache's indexes read them."""
     return {
         constants.LABEL_OMVEEJOB: name,
         constants.LABEL_TYPE: spec.type.value,
@@ -96,6 +98,8 @@ def job_document(name: str, namespace: str, spec: OmveeJobSpec, run: int) -> str
 
 
 def pod_failure_policy() -> dict[str, Any]:
+    """A Job's ``podFailurePolicy``: fail the Job on the permanent-failure exit code, and do
+    not count a disruption (drain, eviction) as a failed attempt."""
     return {
         "rules": [
             # Retrying cannot fix bad input: fail the Job on the first such exit.

@@ -47,6 +47,10 @@ def retry_delay(
 
 
 class WorkQueue(Generic[K]):
+    """Thread-safe: ``add`` keys, workers ``get`` one and call ``done`` after; a key is handed
+    to one worker at a time and waits once however often it is added. ``close`` wakes every
+    waiting worker with None."""
+
     def __init__(
         self, first_retry: float = FIRST_RETRY_SECONDS, max_retry: float = MAX_RETRY_SECONDS
     ) -> None:
@@ -166,6 +170,7 @@ class WorkQueue(Generic[K]):
             return key
 
     def done(self, key: K) -> None:
+        """A worker finished ``key``: if it was added meanwhile, it is queued again now."""
         with self._changed:
             self._processing.discard(key)
             urgent = key in self._urgent_after
@@ -180,6 +185,7 @@ class WorkQueue(Generic[K]):
             return len(self._ready) + len(self._urgent)
 
     def close(self) -> None:
+        """Stop: ``get`` returns None from now on, and adds are ignored."""
         with self._changed:
             self._closed = True
             self._changed.notify_all()

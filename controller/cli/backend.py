@@ -31,15 +31,29 @@ class Backend(Protocol):
 
     def list_jobs(
         self, *, project: str | None, job_type: str | None, phase: str | None
-    ) -> list[dict[str, Any]]: ...
+    ) -> list[dict[str, Any]]:
+        """Every job matching the filters (None: any), in no particular order; CliError when
+        the backend cannot be read."""
+        ...
 
-    def get_job(self, ref: str) -> dict[str, Any]: ...
+    def get_job(self, ref: str) -> dict[str, Any]:
+        """The job ``ref`` names; CliError when there is none or it cannot be read."""
+        ...
 
-    def cancel(self, ref: str) -> dict[str, Any]: ...
+    def cancel(self, ref: str) -> dict[str, Any]:
+        """Ask for the job to be cancelled; returns it as it is now. CliError when there is no
+        such job or it cannot be cancelled (e.g. it has ended)."""
+        ...
 
-    def retry(self, ref: str) -> dict[str, Any]: ...
+    def retry(self, ref: str) -> dict[str, Any]:
+        """Ask for a new run of an ended job; returns it as it is now (its status still that
+        of the last run). CliError when there is no such job or it cannot be retried."""
+        ...
 
-    def logs(self, ref: str, attempt: int | None, follow: bool) -> Iterator[bytes]: ...
+    def logs(self, ref: str, attempt: int | None, follow: bool) -> Iterator[bytes]:
+        """The log of attempt ``attempt`` (1-based; the latest when None) of the job's current
+        run, in chunks; with ``follow``, until the pod ends. CliError when there is none."""
+        ...
 
     def result(self, ref: str, name: str) -> Iterator[bytes]:
         """The bytes of the job's result file ``name`` (a key of its ``result_links``);

@@ -18,10 +18,12 @@ from controller.cli.stats import summarize
 
 
 def now() -> datetime:
+    """The current time, timezone-aware (UTC): what ages are measured against."""
     return datetime.now(UTC)
 
 
 def emit(args: argparse.Namespace, data: Any, text: Callable[[], str]) -> None:
+    """Print ``data`` as indented JSON with ``-o json``, else ``text()`` (called only then)."""
     if args.output == "json":
         print(json.dumps(data, indent=2, sort_keys=False))
     else:
@@ -29,6 +31,8 @@ def emit(args: argparse.Namespace, data: Any, text: Callable[[], str]) -> None:
 
 
 def jobs_list(args: argparse.Namespace, backend: Backend) -> int:
+    """`omvee jobs list`: newest first, at most ``--limit`` (0: all); returns 0. CliError from
+    the backend propagates."""
     jobs = backend.list_jobs(project=args.project, job_type=args.type, phase=args.phase)
     jobs.sort(key=lambda job: (job.get("created_at") or "", job["id"]), reverse=True)
     shown = jobs[: args.limit] if args.limit else jobs
@@ -39,24 +43,29 @@ def jobs_list(args: argparse.Namespace, backend: Backend) -> int:
 
 
 def jobs_get(args: argparse.Namespace, backend: Backend) -> int:
+    """`omvee jobs get`: one job's details; returns 0. CliError when there is no such job."""
     job = backend.get_job(args.job)
     emit(args, job, lambda: tables.job_detail(job, now()))
     return 0
 
 
 def jobs_cancel(args: argparse.Namespace, backend: Backend) -> int:
+    """`omvee jobs cancel`; returns 0. CliError when the backend refuses."""
     job = backend.cancel(args.job)
     emit(args, job, lambda: f"Cancelling job {job['id']}: its pods stop, then it is Cancelled.")
     return 0
 
 
 def jobs_retry(args: argparse.Namespace, backend: Backend) -> int:
+    """`omvee jobs retry`: a new run of an ended job; returns 0. CliError when refused."""
     job = backend.retry(args.job)
     emit(args, job, lambda: f"Retrying job {job['id']} as run {job['run'] + 1}.")
     return 0
 
 
 def jobs_logs(args: argparse.Namespace, backend: Backend) -> int:
+    """`omvee jobs logs`: the attempt's log bytes to stdout as they come; returns 0. CliError
+    when there is no log."""
     out = sys.stdout.buffer
     for chunk in backend.logs(args.job, args.attempt, args.follow):
         out.write(chunk)
@@ -110,6 +119,8 @@ def jobs_watch(args: argparse.Namespace, backend: Backend) -> int:
 
 
 def stats(args: argparse.Namespace, backend: Backend) -> int:
+    """`omvee stats`: jobs by phase and type, running jobs, nodes and GPUs (``summarize``);
+    returns 0."""
     jobs = backend.list_jobs(project=args.project, job_type=None, phase=None)
     summary = summarize(jobs, backend.placement(), now())
     emit(args, summary, lambda: tables.stats_text(summary))
@@ -117,6 +128,8 @@ def stats(args: argparse.Namespace, backend: Backend) -> int:
 
 
 def purge(args: argparse.Namespace, backend: Backend) -> int:
+    """`omvee purge`: the finished OmveeJobs older than ``--older-than``, deleted only with
+    ``--yes`` (else a dry run); returns 0. CliError with ``--api`` (needs the cluster)."""
     from controller.cli.cluster import ClusterBackend
     from controller.cli.purge import purgeable
 
@@ -156,6 +169,8 @@ def purge(args: argparse.Namespace, backend: Backend) -> int:
 
 
 def stuck_rows(args: argparse.Namespace, backend: Backend) -> int:
+    """`omvee stuck-rows`: the exit status of ``stuck_rows.run``. CliError with ``--api``, with
+    ``-o json``, on a usage problem, or when the database cannot be reached."""
     import psycopg
 
     from controller.cli.cluster import ClusterBackend

@@ -16,6 +16,9 @@ if TYPE_CHECKING:
 def job_logs(
     cluster: ClusterBackend, ojob: dict[str, Any], attempt: int | None, follow: bool
 ) -> Iterator[bytes]:
+    """Attempt ``attempt`` (1-based; the latest when None) of the current run: the pod's log
+    stream while it exists, else the saved copy as one chunk. CliError when there is no such
+    attempt or no log (see ``saved_log``)."""
     status, job_id = ojob.get("status") or {}, ojob["spec"]["jobId"]
     namespace = ojob["metadata"]["namespace"]
     run = int(status.get("run") or 0)
@@ -38,6 +41,8 @@ def job_logs(
 
 
 def saved_log(job_id: str, attempt: int, entry: dict[str, Any] | None, key: str | None) -> bytes:
+    """The bytes saved at ``key`` in the log store for ``entry`` (a status.logs item). CliError
+    when none was saved, no log store is configured, the store fails or lacks the key."""
     what = f"attempt {attempt} of job {job_id}"
     if entry is None:
         raise CliError(f"{what} has no log: its pod is gone or has not started, and none was saved")

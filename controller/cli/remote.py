@@ -33,6 +33,9 @@ def problem(response: httpx.Response) -> str:
 
 
 class ApiBackend:
+    """``Backend`` over the REST API at ``url`` (bearer ``token``; 30 s timeouts). Every method
+    raises CliError on an error answer; httpx errors (unreachable, timed out) propagate."""
+
     def __init__(self, url: str, token: str | None, http: httpx.Client | None = None) -> None:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.url = url.rstrip("/")
@@ -58,6 +61,7 @@ class ApiBackend:
     def list_jobs(
         self, *, project: str | None, job_type: str | None, phase: str | None
     ) -> list[dict[str, Any]]:
+        """Backend.list_jobs: every page of GET /v1/jobs (500 a page)."""
         params = {"project_id": project, "type": job_type, "phase": phase, "limit": PAGE}
         jobs: list[dict[str, Any]] = []
         while True:
@@ -70,18 +74,22 @@ class ApiBackend:
             params["cursor"] = page["next"]
 
     def get_job(self, ref: str) -> dict[str, Any]:
+        """Backend.get_job; CliError also when ``ref`` is not a job id (a UUID)."""
         found: dict[str, Any] = self._json("GET", f"/v1/jobs/{self._id(ref)}")
         return found
 
     def cancel(self, ref: str) -> dict[str, Any]:
+        """Backend.cancel: POST /v1/jobs/{id}/cancel."""
         done: dict[str, Any] = self._json("POST", f"/v1/jobs/{self._id(ref)}/cancel")
         return done
 
     def retry(self, ref: str) -> dict[str, Any]:
+        """Backend.retry: POST /v1/jobs/{id}/retry."""
         done: dict[str, Any] = self._json("POST", f"/v1/jobs/{self._id(ref)}/retry")
         return done
 
     def logs(self, ref: str, attempt: int | None, follow: bool) -> Iterator[bytes]:
+        """Backend.logs: GET /v1/jobs/{id}/logs streamed (no read timeout when following)."""
         params: dict[str, Any] = {"follow": str(follow).lower()}
         if attempt is not None:
             params["attempt"] = attempt
@@ -95,6 +103,7 @@ class ApiBackend:
             yield from response.iter_bytes()
 
     def result(self, ref: str, name: str) -> Iterator[bytes]:
+        """Backend.result: GET /v1/jobs/{id}/results/{name} streamed."""
         path = f"/v1/jobs/{self._id(ref)}/results/{quote(name, safe='')}"
         with self.http.stream("GET", path) as response:
             if response.status_code >= 400:
@@ -103,6 +112,8 @@ class ApiBackend:
             yield from response.iter_bytes()
 
     def watch(self, ref: str) -> Iterator[dict[str, Any]]:
+        """Backend.watch: each ``status`` event of GET /v1/jobs/{id}/events, reconnecting when
+        the API ends a stream (every 3600 s), until its ``end`` event."""
         path = f"/v1/jobs/{self._id(ref)}/events"
         while True:  # the API closes a stream after its timeout; reconnect until final
             with self.http.stream(
@@ -121,6 +132,7 @@ class ApiBackend:
                         return
 
     def placement(self) -> Placement | None:
+        """Always None: the API shows no nodes or pods."""
         return None  # the API sees only its own namespace: no nodes, no GPU use
 
 

@@ -36,6 +36,8 @@ class Placement:
 
 
 def node_pool(node: dict[str, Any]) -> str:
+    """The node's pool: the first of POOL_LABELS it has, else ``gpu`` for a GPU node, else
+    ``-``."""
     labels = node["metadata"].get("labels") or {}
     for label in POOL_LABELS:
         if labels.get(label):
@@ -44,6 +46,7 @@ def node_pool(node: dict[str, Any]) -> str:
 
 
 def gpus_allocatable(node: dict[str, Any]) -> int:
+    """The node's allocatable ``nvidia.com/gpu`` count (0 when it has none)."""
     return int((node.get("status") or {}).get("allocatable", {}).get(GPU_RESOURCE) or 0)
 
 

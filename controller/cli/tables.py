@@ -24,6 +24,8 @@ def render(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 
 
 def jobs_table(jobs: Sequence[dict[str, Any]], now: datetime) -> str:
+    """One row per public job view (a NAMESPACE column when any has one), ages relative to
+    ``now``; ``No jobs found.`` for none."""
     if not jobs:
         return "No jobs found."
     namespaced = any("namespace" in job for job in jobs)
@@ -63,6 +65,8 @@ DETAIL_FIELDS = (
 
 
 def job_detail(job: dict[str, Any], now: datetime) -> str:
+    """``Label: value`` lines for a public job view's fields, times with their age relative to
+    ``now``, then its result and result files."""
     lines = []
     for key, label in DETAIL_FIELDS:
         if key not in job:
@@ -105,6 +109,8 @@ def watch_line(job: dict[str, Any], at: datetime) -> str:
 
 
 def stats_text(stats: dict[str, Any]) -> str:
+    """``summarize``'s dict as text: counts by phase and type, running jobs, then jobs and GPUs
+    (requested/allocatable) by node and pool, or only jobs by node without the cluster."""
     parts = [
         f"Jobs: {stats['total']}   "
         + "   ".join(f"{phase} {stats['by_phase'][phase]}" for phase in PHASES),
@@ -172,6 +178,7 @@ def _gpus(entry: dict[str, Any]) -> str:
 
 
 def purge_table(ojobs: Sequence[dict[str, Any]], now: datetime) -> str:
+    """One row per OmveeJob: namespace, name, type, phase and how long ago it finished."""
     rows = []
     for ojob in ojobs:
         ended = finished_at(ojob)

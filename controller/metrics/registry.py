@@ -34,6 +34,10 @@ MIRROR_DROPPED_KINDS = frozenset({"SetAside", "Waiting"})
 
 
 class OperatorMetrics:
+    """The operator's metrics on ``registry`` (a new one when None); the job and mirror gauges
+    are exported only while ``is_active()``. ``rows_waiting``, ``rows_set_aside`` and
+    ``queue_depth`` are callables the gauges read at scrape time, set once those exist."""
+
     def __init__(
         self,
         registry: CollectorRegistry | None = None,
@@ -149,6 +153,8 @@ class OperatorMetrics:
         on.register(_Gauges(self))
 
     def record(self, seen: Observations) -> None:
+        """Count retries and observe queue wait, run and end-to-end seconds (and a failure's
+        reason) from one reconcile's ``seen``."""
         if seen.retries:
             self.retries.labels(seen.job_type).inc(seen.retries)
         if seen.queue_wait is not None:
@@ -163,13 +169,16 @@ class OperatorMetrics:
             self.failures.labels(seen.job_type, seen.failure_reason).inc()
 
     def record_jobs(self, counts: JobCounts) -> None:
+        """Keep the latest resync's ``counts`` for the job gauges (thread-safe)."""
         with self._lock:
             self._counts = counts
 
     def mirror_written(self, lag_seconds: float) -> None:
+        """A row brought its job up to date ``lag_seconds`` after the change (negative: 0)."""
         self.mirror_lag.observe(max(0.0, lag_seconds))
 
     def mirror_failed(self, reason: str) -> None:
+        """One failed mirror write: ``reason`` ``Unavailable`` or ``Rejected`` (else ``Other``)."""
         self.mirror_failures.labels(labels.bounded(reason, labels.MIRROR_FAILURE_REASONS)).inc()
 
     def mirror_dropped(self, kind: str, rows: int = 1) -> None:
@@ -177,6 +186,7 @@ class OperatorMetrics:
         self.mirror_dropped_rows.labels(labels.bounded(kind, MIRROR_DROPPED_KINDS)).inc(rows)
 
     def reconcile_failed(self) -> None:
+        """One reconcile raised."""
         self.reconcile_errors.inc()
 
     def reconciled(self, seconds: float) -> None:
@@ -193,10 +203,12 @@ class OperatorMetrics:
         self.client_wait.observe(max(0.0, waited))
 
     def jobs(self) -> JobCounts | None:
+        """The latest resync's counts, or None before the first."""
         with self._lock:
             return self._counts
 
     def exposition(self) -> bytes:
+        """The registry in Prometheus' text format (what /metrics serves)."""
         return generate_latest(self.registry)
 
 

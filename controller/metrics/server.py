@@ -15,6 +15,9 @@ from controller.metrics.registry import OperatorMetrics
 
 
 def build_app(metrics: OperatorMetrics) -> web.Application:
+    """An aiohttp app: GET /healthz answers 200 ``{"status": "ok"}``, GET /metrics the
+    Prometheus text exposition of ``metrics``."""
+
     async def healthz(_: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
 

@@ -114,6 +114,8 @@ def apply(dsn: str, local: bool = False) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The command line: apply the migrations to ``dsn``; returns 0, or 1 when PostgreSQL
+    fails (the error on stderr). No dsn (without ``--job-types-sql``) exits 2 (SystemExit)."""
     parser = argparse.ArgumentParser(prog="python -m controller.mirror.migrate")
     parser.add_argument("dsn", nargs="?", help="postgresql://user@host:port/db")
     parser.add_argument(

@@ -22,6 +22,9 @@ def revision(ojob: dict[str, Any]) -> int:
 
 
 def build_row(ojob: dict[str, Any]) -> dict[str, Any]:
+    """The ``jobs`` row {column: value} of an OmveeJob body; its ``revision`` orders the rows
+    of one job. KeyError when the body lacks jobId, projectId, type or resourceVersion, or has
+    an unknown phase."""
     spec, status = ojob.get("spec") or {}, ojob.get("status") or {}
     phase = status.get("phase")
     row_status = STATUS_BY_PHASE[phase]

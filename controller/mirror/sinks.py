@@ -19,11 +19,15 @@ FUNCTION = "mirror_job_status"
 
 
 class Sink(Protocol):
+    """Where the writer's rows go: one ``jobs`` row (``rows.build_row``) per call."""
+
     def write(self, row: dict[str, Any]) -> str:
         """Apply one row; returns inserted, updated, stale or final. Raises when the database
         is unavailable or refuses the row (``failure_reason`` tells which)."""
 
-    def describe(self) -> str: ...
+    def describe(self) -> str:
+        """The destination for log lines, e.g. ``PostgreSQL db:5432``; no secrets."""
+        ...
 
 
 class BatchSink(Sink, Protocol):
@@ -50,6 +54,8 @@ class PostgresSink:
         return self._connection
 
     def write(self, row: dict[str, Any]) -> str:
+        """Sink.write over one connection, opened on first use (``connect_timeout`` seconds);
+        a psycopg OperationalError closes it, to reconnect on the next write."""
         try:
             result = (
                 self._connect().execute(f"select public.{FUNCTION}(%s)", [Jsonb(row)]).fetchone()
@@ -82,6 +88,7 @@ class PostgresSink:
         return [str(result[0]) for result in results]
 
     def describe(self) -> str:
+        """``PostgreSQL host:port`` of the dsn (no user or password)."""
         info = psycopg.conninfo.conninfo_to_dict(self.dsn)
         return f"PostgreSQL {info.get('host', 'localhost')}:{info.get('port', 5432)}"
 
@@ -103,10 +110,12 @@ class SupabaseSink:
         )
 
     def write(self, row: dict[str, Any]) -> str:
+        """Sink.write through the RPC endpoint; postgrest's APIError or httpx errors propagate."""
         response = self.client.rpc(FUNCTION, {"job": row}).execute()
         return str(response.data)
 
     def describe(self) -> str:
+        """``Supabase <url>``."""
         return f"Supabase {self.url}"
 
 
@@ -172,6 +181,7 @@ def error_message(error: Exception) -> str:
 
 
 def build_sink(settings: OperatorSettings) -> Sink | None:
+    """The sink ``settings.mirror`` names (``postgres`` or ``supabase``), or None: no mirror."""
     if settings.mirror == "postgres":
         return PostgresSink(settings.mirror_dsn)
     if settings.mirror == "supabase":

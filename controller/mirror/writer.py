@@ -44,6 +44,10 @@ log = logging.getLogger("controller.mirror")
 
 
 class MirrorWriter:
+    """Holds the newest row of each job and writes them to ``sink`` from one thread (``start``),
+    at most ``capacity`` rows held; ``remember``: jobs whose written revision is kept, to
+    refuse older rows. Never raises to ``offer``'s caller; see the module's docstring."""
+
     def __init__(
         self,
         sink: Sink,
@@ -232,6 +236,7 @@ class MirrorWriter:
         return 0.0
 
     def start(self, stop: threading.Event) -> threading.Thread:
+        """Start the daemon thread ``mirror`` running ``run`` until ``stop`` is set; returns it."""
         thread = threading.Thread(target=self.run, args=(stop,), name="mirror", daemon=True)
         thread.start()
         return thread

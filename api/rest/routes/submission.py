@@ -56,7 +56,7 @@ def add_post(
         operation_id=operation_id,
         name=operation_id,
         summary=summary,
-        responses=dict(responses),
+        responses={code: dict(body) for code, body in responses.items()},
     )
 
 
