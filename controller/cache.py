@@ -16,6 +16,7 @@ from typing import Any
 from kubernetes import client
 
 from api.v1alpha1 import constants
+from api.v1alpha1.reasons import Reason
 from controller.informer import Informer, Obj, Store
 from controller.k8s import event_time
 
@@ -25,7 +26,7 @@ BY_JOB_ID = "jobId"
 BY_JOB_UID = "jobUid"
 BY_INVOLVED_UID = "involvedUid"
 # core/v1 Events support these field selectors; only the Job controller's refusals are kept
-FAILED_CREATE = "reason=FailedCreate,involvedObject.kind=Job"
+FAILED_CREATE = f"reason={Reason.FAILED_CREATE.value},involvedObject.kind=Job"
 
 _METADATA = (
     "name",

@@ -19,13 +19,13 @@ from typing import Any
 
 from api.catalog.upstreams import upstream_job_ids
 from api.v1alpha1 import constants
+from api.v1alpha1.reasons import Reason
 from api.v1alpha1.types import OmveeJobSpec
-from controller.transitions import REASON_DUPLICATE_JOB_ID, REASON_UPSTREAM_NOT_FOUND
 
 
 def _started(ojob: dict[str, Any]) -> bool:
     status = ojob.get("status") or {}
-    return status.get("run") is not None and status.get("reason") != REASON_DUPLICATE_JOB_ID
+    return status.get("run") is not None and status.get("reason") != Reason.DUPLICATE_JOB_ID
 
 
 def _age_key(ojob: dict[str, Any]) -> tuple[str, str]:
@@ -43,7 +43,7 @@ def job_id_owner(name: str, same_id: list[dict[str, Any]]) -> dict[str, Any] | N
     pool = started or [
         o
         for o in contenders
-        if (o.get("status") or {}).get("reason") != REASON_DUPLICATE_JOB_ID
+        if (o.get("status") or {}).get("reason") != Reason.DUPLICATE_JOB_ID
         or o["metadata"]["name"] == name
     ]
     if not pool:
@@ -52,10 +52,10 @@ def job_id_owner(name: str, same_id: list[dict[str, Any]]) -> dict[str, Any] | N
     return None if owner["metadata"]["name"] == name else owner
 
 
-def duplicate(name: str, job_id: str, owner: dict[str, Any]) -> tuple[str, str]:
+def duplicate(name: str, job_id: str, owner: dict[str, Any]) -> tuple[Reason, str]:
     """(reason, message) for an OmveeJob that lost its job id to ``owner``."""
     return (
-        REASON_DUPLICATE_JOB_ID,
+        Reason.DUPLICATE_JOB_ID,
         f"job id {job_id} already belongs to OmveeJob {owner['metadata']['name']}; "
         f"{name} was not run (give it a job id of its own)",
     )
@@ -63,7 +63,7 @@ def duplicate(name: str, job_id: str, owner: dict[str, Any]) -> tuple[str, str]:
 
 def foreign_upstream(
     spec: OmveeJobSpec, namespace: str, found: dict[str, list[dict[str, Any]]]
-) -> tuple[str, str] | None:
+) -> tuple[Reason, str] | None:
     """(reason, message) when an upstream field names a job of another project, else None.
 
     ``found`` maps each upstream job id to the OmveeJobs of the namespace with that spec.jobId.
@@ -75,7 +75,7 @@ def foreign_upstream(
             for o in matches
         ):
             return (
-                REASON_UPSTREAM_NOT_FOUND,
+                Reason.UPSTREAM_NOT_FOUND,
                 f"input.{field}: there is no job {job_id} of project {spec.project_id} "
                 f"in namespace {namespace}",
             )

@@ -20,6 +20,7 @@ from api.catalog.profiles import Catalog, JobProfile
 from api.catalog.upstreams import upstream_job_ids
 from api.logs import archive
 from api.logs.store import LogStore, LogStoreError
+from api.v1alpha1.reasons import Reason
 from api.v1alpha1.types import OmveeJobSpec, OmveeJobStatus
 from controller import builders, naming, ownership, refusals, transitions
 from controller.cache import ClusterCache, trim_job, trim_omveejob
@@ -38,12 +39,12 @@ MAX_CONFLICT_RETRIES = 5
 # While a run's Job has no pod, look again this soon (seconds, by status.reason): refused pod
 # creations arrive as watched FailedCreate Events, but what they mean depends on time passing
 # (the grace before a refusal counts as permanent, the pending timeout).
-RECHECK_SECONDS = {
-    "Creating": 3.0,
-    refusals.REASON_REFUSED: 5.0,  # fails once PERMANENT_GRACE_SECONDS have passed
-    refusals.REASON_QUOTA: 10.0,
-    refusals.REASON_BLOCKED: 10.0,
-    refusals.REASON_JOB_BLOCKED: 10.0,
+RECHECK_SECONDS: dict[str, float] = {
+    Reason.CREATING: 3.0,
+    Reason.POD_CREATION_REFUSED: 5.0,  # fails once PERMANENT_GRACE_SECONDS have passed
+    Reason.QUOTA_EXCEEDED: 10.0,
+    Reason.POD_CREATION_BLOCKED: 10.0,
+    Reason.JOB_CREATION_BLOCKED: 10.0,
 }
 JOB_ID_LOCKS = 64
 NAMESAKE_WAIT_SECONDS = 2.0  # a deleted namesake's Job is being garbage collected
@@ -134,13 +135,13 @@ class Reconciler:
         if (
             self.mirror is not None
             and status.get("run") is not None
-            and status.get("reason") != transitions.REASON_DUPLICATE_JOB_ID
+            and status.get("reason") != Reason.DUPLICATE_JOB_ID
         ):
             self.mirror.offer(build_row(ojob))
 
     def _refused_start(
         self, namespace: str, name: str, spec: OmveeJobSpec
-    ) -> tuple[str, str] | None:
+    ) -> tuple[Reason, str] | None:
         """(reason, message) when this OmveeJob may not start: its job id belongs to another
         OmveeJob, or an upstream it names is another project's job."""
         owner = ownership.job_id_owner(
@@ -246,7 +247,7 @@ class Reconciler:
         status: OmveeJobStatus,
         run: int,
         observed: Observed,
-        refused_input: tuple[str, str] | None = None,
+        refused_input: tuple[Reason, str] | None = None,
     ) -> tuple[dict[str, Any], float | None]:
         """Decide; create the run's Job when the decision says so and decide again on what
         that gave; write the status once (with any attempt logs just saved) and record its
@@ -293,7 +294,7 @@ class Reconciler:
         if self.logs is not None and pods:
             stopping = None
             if decision.delete_job:
-                stopping = decision.status.get("reason") or status.reason or "Stopped"
+                stopping = decision.status.get("reason") or status.reason or Reason.STOPPED
             logs = self._saved_logs(ojob, spec.job_id, run, pods, stopping)
             if logs is not None:
                 patch["logs"] = logs
@@ -341,7 +342,7 @@ class Reconciler:
             refusal = refusals.classify_job_refusal(refused.status, refused.message)
             with self._refusals_lock:
                 self._create_refusals[key] = (meta["uid"], run, refusal)
-            again = RECHECK_SECONDS.get(refusal.reason, RECHECK_SECONDS["Creating"])
+            again = RECHECK_SECONDS.get(refusal.reason, RECHECK_SECONDS[Reason.CREATING])
             return replace(observed, create_refused=refusal), again
         with self._refusals_lock:
             self._create_refusals.pop(key, None)

@@ -16,20 +16,23 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from api.v1alpha1.reasons import Reason
+
 # A refusal that cannot heal fails the run only when the Job controller refuses again this long
 # or more after the Job's creation: the missing ServiceAccount may be created by the same
 # `kubectl apply` a moment later, and the controller's next retry (its backoff doubles from 1 s)
 # then goes through.
 PERMANENT_GRACE_SECONDS = 30
 
-REASON_QUOTA = "QuotaExceeded"  # Pending: waits for quota (healable)
-REASON_BLOCKED = "PodCreationBlocked"  # Pending: refused for a reason that may pass
-REASON_REFUSED = "PodCreationRefused"  # refused for a reason waiting cannot fix
-# The operator's own create of the run's Job refused by the API server:
-REASON_JOB_BLOCKED = "JobCreationBlocked"  # Pending: a quota on Jobs, our own RBAC, a webhook down
-REASON_JOB_REFUSED = "JobRefused"  # Failed: the Job is invalid or a webhook denied it
+# The reasons a refusal reads as (api.v1alpha1.reasons.Reason says what each means). Pod
+# creation: QUOTA_EXCEEDED and POD_CREATION_BLOCKED wait, POD_CREATION_REFUSED fails after the
+# grace. The operator's own create of the run's Job: QUOTA_EXCEEDED and JOB_CREATION_BLOCKED
+# wait, JOB_REFUSED fails. These names are kept for their callers.
+REASON_QUOTA = Reason.QUOTA_EXCEEDED
+REASON_BLOCKED = Reason.POD_CREATION_BLOCKED
+REASON_REFUSED = Reason.POD_CREATION_REFUSED
 # Reasons of a run whose Job the API server refuses for now: the pending timeout ends the wait.
-JOB_CREATE_WAITS = frozenset({REASON_QUOTA, REASON_JOB_BLOCKED})
+JOB_CREATE_WAITS = frozenset({Reason.QUOTA_EXCEEDED, Reason.JOB_CREATION_BLOCKED})
 
 _SERVICE_ACCOUNT = re.compile(r'serviceaccount "?([a-z0-9.-]+)"? not found')
 # Events the recorder folds together start "(combined from similar events): ".
@@ -42,11 +45,12 @@ _PREFIX = re.compile(
 class Refusal:
     """One reading of a FailedCreate message.
 
-    ``reason`` is one of the REASON_* constants above; ``message`` is the sentence for
-    status.message; ``permanent`` says waiting cannot heal it.
+    ``reason`` is QuotaExceeded, PodCreationBlocked or PodCreationRefused (a pod's creation),
+    or QuotaExceeded, JobCreationBlocked or JobRefused (the Job's); ``message`` is the
+    sentence for status.message; ``permanent`` says waiting cannot heal it.
     """
 
-    reason: str
+    reason: Reason
     message: str
     permanent: bool
 
@@ -72,16 +76,20 @@ def classify(event_message: str, namespace: str, service_account: str) -> Refusa
             else ""
         )
         return Refusal(
-            REASON_REFUSED,
+            Reason.POD_CREATION_REFUSED,
             f"cannot create pods: serviceaccount {account} not found in namespace "
             f"{namespace}{hint}",
             permanent=True,
         )
     if "quota" in lowered:  # exceeded, or not yet counted ("status unknown for quota")
-        return Refusal(REASON_QUOTA, f"waiting for quota: cannot create pods: {detail}", False)
+        return Refusal(
+            Reason.QUOTA_EXCEEDED, f"waiting for quota: cannot create pods: {detail}", False
+        )
     if "failed calling webhook" in lowered:  # the webhook is down or slow: it may come back
         return Refusal(
-            REASON_BLOCKED, f"waiting for an admission webhook: cannot create pods: {detail}", False
+            Reason.POD_CREATION_BLOCKED,
+            f"waiting for an admission webhook: cannot create pods: {detail}",
+            False,
         )
     if (
         "is forbidden" in event_message
@@ -90,8 +98,8 @@ def classify(event_message: str, namespace: str, service_account: str) -> Refusa
     ):
         # PodSecurity, a LimitRange, a webhook's denial, a rejected field: the same pod is
         # refused the same way every time.
-        return Refusal(REASON_REFUSED, f"cannot create pods: {detail}", True)
-    return Refusal(REASON_BLOCKED, f"cannot create pods: {detail}", False)
+        return Refusal(Reason.POD_CREATION_REFUSED, f"cannot create pods: {detail}", True)
+    return Refusal(Reason.POD_CREATION_BLOCKED, f"cannot create pods: {detail}", False)
 
 
 def classify_job_refusal(status_code: int, api_message: str) -> Refusal:
@@ -101,8 +109,10 @@ def classify_job_refusal(status_code: int, api_message: str) -> Refusal:
     lowered = api_message.lower()
     if "quota" in lowered:
         return Refusal(
-            REASON_QUOTA, f"waiting for quota: cannot create the Job: {api_message}", False
+            Reason.QUOTA_EXCEEDED,
+            f"waiting for quota: cannot create the Job: {api_message}",
+            False,
         )
     if status_code == 422 or "denied the request" in lowered:
-        return Refusal(REASON_JOB_REFUSED, f"the API server refused the Job: {api_message}", True)
-    return Refusal(REASON_JOB_BLOCKED, f"cannot create the Job: {api_message}", False)
+        return Refusal(Reason.JOB_REFUSED, f"the API server refused the Job: {api_message}", True)
+    return Refusal(Reason.JOB_CREATION_BLOCKED, f"cannot create the Job: {api_message}", False)

@@ -11,29 +11,42 @@ from datetime import UTC, datetime
 from typing import Any
 
 from api.v1alpha1 import constants
+from api.v1alpha1.reasons import KubernetesReason, Reason, from_kubernetes
 from api.v1alpha1.types import Phase
 from controller.refusals import Refusal
 
+# The kubelet's waiting reasons of a container, read from pods and never written by us (they
+# are not Reason members; status.reason says ImagePullFailed or ContainerNotStarting instead).
 IMAGE_PULL_REASONS = {"ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull"}
 # Waiting reasons of a container that is on its way; any other (CreateContainerConfigError: a
 # missing Secret or ConfigMap, CreateContainerError, RunContainerError...) is a cause to show.
 STARTING_REASONS = {"ContainerCreating", "PodInitializing"}
+# The kubelet's reasons of a terminated container that say nothing an exit code does not.
+PLAIN_EXIT_REASONS = (None, "Error", "Completed")
+# A condition as the operator writes it: (status: True, False or Unknown, reason, message).
+ConditionTuple = tuple[str, Reason | KubernetesReason, str]
 
 
 @dataclass(frozen=True)
 class Observation:
-    """What the status of one run is derived from."""
+    """What the status of one run is derived from.
+
+    ``reason`` is a member of api.v1alpha1.reasons.STATUS, or a Job failure reason Kubernetes
+    gave that is not one (passed through); ``not_running`` is the Running condition's reason
+    while no pod runs, when it says more than ``reason`` (WaitingForGPUNode).
+    """
 
     phase: Phase
-    reason: str
+    reason: Reason | KubernetesReason
     message: str
     attempts: int
     pod_name: str | None = None
     node_name: str | None = None
     started_at: str | None = None
     finished_at: str | None = None
-    scheduled: tuple[str, str, str] = ("Unknown", "NoPod", "")  # status, reason, message
+    scheduled: ConditionTuple = ("Unknown", Reason.NO_POD, "")
     running: bool = False
+    not_running: Reason | None = None
     pending_since: datetime | None = None  # when the current wait to start began
     # Pod creation is refused in a way waiting cannot fix (see controller.refusals).
     refused: bool = False
@@ -113,7 +126,7 @@ def _exit_summary(pod: dict[str, Any] | None) -> str:
     if not terminated:
         return "no exit code"
     summary = f"exit code {terminated.get('exitCode')}"
-    if terminated.get("reason") not in (None, "Error", "Completed"):
+    if terminated.get("reason") not in PLAIN_EXIT_REASONS:
         summary += f" ({terminated['reason']})"
     if line := container_line(terminated.get("message")):
         summary += f": {line}"
@@ -159,7 +172,7 @@ def observe(
     node_name = (latest.get("spec") or {}).get("nodeName") if latest else None
     where = Observation(
         Phase.PENDING,
-        "",
+        Reason.CREATING,  # a placeholder: every outcome below says its own
         "",
         attempts,
         started_at=started_at,
@@ -173,28 +186,28 @@ def observe(
         return replace(
             where,
             phase=Phase.SUCCEEDED,
-            reason="Succeeded",
+            reason=Reason.SUCCEEDED,
             message=message,
             finished_at=normalize_time(
                 counters.get("completionTime") or complete.get("lastTransitionTime")
             ),
-            scheduled=("True", "Scheduled", ""),
+            scheduled=("True", Reason.SCHEDULED, ""),
         )
     if failed := _condition(job, "Failed"):
-        reason = failed.get("reason") or "Failed"
+        reason = from_kubernetes(failed.get("reason"), Reason.FAILED)
         finished = normalize_time(failed.get("lastTransitionTime"))
-        if reason == "BackoffLimitExceeded":
+        if reason == Reason.BACKOFF_LIMIT_EXCEEDED:
             message = (
                 f"failed {len(failed_pods) or attempts} times, last {_exit_summary(last_failed)}"
             )
-        elif reason == "DeadlineExceeded":
+        elif reason == Reason.DEADLINE_EXCEEDED:
             deadline = job["spec"].get("activeDeadlineSeconds")
             if started_at:
                 message = f"deadline exceeded after {deadline}s"
             else:
                 message = _deadline_before_start(deadline, previous_message)
-        elif reason == "PodFailurePolicy":
-            reason = "PermanentFailure"
+        elif reason == Reason.POD_FAILURE_POLICY:
+            reason = Reason.PERMANENT_FAILURE
             message = (
                 f"failed permanently with {_exit_summary(last_failed)} (bad input or "
                 "unsupported media); not retried"
@@ -208,32 +221,32 @@ def observe(
     phase_if_waiting = Phase.RUNNING if started_at else Phase.PENDING
     # Kubernetes 1.31+ marks the outcome before the last pods are gone.
     if target := _condition(job, "FailureTarget"):
-        if target.get("reason") == "DeadlineExceeded" and not started_at:
+        if target.get("reason") == Reason.DEADLINE_EXCEEDED and not started_at:
             message = _deadline_before_start(
                 job["spec"].get("activeDeadlineSeconds"), previous_message
             )
         else:
             message = (
-                f"failing ({target.get('reason') or 'Failed'}): "
+                f"failing ({target.get('reason') or Reason.FAILED}): "
                 f"{target.get('message') or 'stopping the remaining pods'}"
             )
-        return replace(where, phase=phase_if_waiting, reason="Failing", message=message)
+        return replace(where, phase=phase_if_waiting, reason=Reason.FAILING, message=message)
     if _condition(job, "SuccessCriteriaMet"):
         return replace(
             where,
             phase=Phase.RUNNING,
-            reason="Finishing",
+            reason=Reason.FINISHING,
             message="succeeded; waiting for the Job to complete",
-            scheduled=("True", "Scheduled", ""),
+            scheduled=("True", Reason.SCHEDULED, ""),
         )
     status = (latest or {}).get("status", {})
     if latest and status.get("phase") == "Running":
         return replace(
             where,
             phase=Phase.RUNNING,
-            reason="Running",
+            reason=Reason.RUNNING,
             message=f"running on {node_name} ({tries})",
-            scheduled=("True", "Scheduled", ""),
+            scheduled=("True", Reason.SCHEDULED, ""),
             running=True,
         )
     if latest and status.get("phase") == "Pending":
@@ -246,10 +259,11 @@ def observe(
             return replace(
                 where,
                 phase=phase_if_waiting,
-                reason="Unschedulable",
+                reason=Reason.UNSCHEDULABLE,
                 message=message,
-                scheduled=("False", "Unschedulable", message),
+                scheduled=("False", Reason.UNSCHEDULABLE, message),
                 pending_since=since,
+                not_running=Reason.WAITING_FOR_GPU_NODE if gpu else None,
             )
         waiting = _waiting(latest)
         if waiting and waiting.get("reason") in IMAGE_PULL_REASONS:
@@ -257,9 +271,9 @@ def observe(
             return replace(
                 where,
                 phase=phase_if_waiting,
-                reason="ImagePullFailed",
+                reason=Reason.IMAGE_PULL_FAILED,
                 message=message,
-                scheduled=("True", "Scheduled", ""),
+                scheduled=("True", Reason.SCHEDULED, ""),
                 pending_since=since,
             )
         if waiting and waiting.get("reason") and waiting["reason"] not in STARTING_REASONS:
@@ -267,18 +281,20 @@ def observe(
             return replace(
                 where,
                 phase=phase_if_waiting,
-                reason="ContainerNotStarting",
+                reason=Reason.CONTAINER_NOT_STARTING,
                 message=f"the container cannot start on {node_name}: {waiting['reason']}"
                 + (f": {detail}" if detail else ""),
-                scheduled=("True", "Scheduled", ""),
+                scheduled=("True", Reason.SCHEDULED, ""),
                 pending_since=since,
             )
         return replace(
             where,
             phase=phase_if_waiting,
-            reason="Starting",
+            reason=Reason.STARTING,
             message=f"starting on {node_name}" if node_name else "waiting to be scheduled",
-            scheduled=("True", "Scheduled", "") if node_name else ("Unknown", "Scheduling", ""),
+            scheduled=("True", Reason.SCHEDULED, "")
+            if node_name
+            else ("Unknown", Reason.SCHEDULING, ""),
             pending_since=since,
         )
     if latest and status.get("phase") == "Succeeded":
@@ -286,16 +302,16 @@ def observe(
         return replace(
             where,
             phase=Phase.RUNNING,
-            reason="Finishing",
+            reason=Reason.FINISHING,
             message=f"attempt {attempts} succeeded; waiting for the Job to complete",
-            scheduled=("True", "Scheduled", ""),
+            scheduled=("True", Reason.SCHEDULED, ""),
         )
     refusal = _current_refusal(failed_create, latest)
     if last_failed is not None and refusal is None:
         return replace(
             where,
             phase=phase_if_waiting,
-            reason="Retrying",
+            reason=Reason.RETRYING,
             message=f"attempt {len(failed_pods)} failed with "
             f"{_exit_summary(last_failed)}; retrying",
         )
@@ -314,7 +330,7 @@ def observe(
     return replace(
         where,
         phase=phase_if_waiting,
-        reason="Creating",
+        reason=Reason.CREATING,
         message="waiting for the Job controller to create a pod",
         pending_since=pending_since,
     )

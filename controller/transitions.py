@@ -22,41 +22,30 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from api.v1alpha1 import constants
+from api.v1alpha1 import constants, reasons
+from api.v1alpha1.reasons import KubernetesReason, Reason
 from api.v1alpha1.types import OmveeJobSpec, OmveeJobStatus, Phase
 from controller import refusals
-from controller.status import FailedCreate, Observation, format_time, observe, parse_time
+from controller.status import (
+    ConditionTuple,
+    FailedCreate,
+    Observation,
+    format_time,
+    observe,
+    parse_time,
+)
 
-STOPPED_BY_US = {"Cancelled", "PendingTimeout", refusals.REASON_REFUSED}
-REASON_DUPLICATE_JOB_ID = "DuplicateJobId"
-REASON_UPSTREAM_NOT_FOUND = "UpstreamNotFound"
-WARNING_REASONS = {
-    "Unschedulable",
-    "ImagePullFailed",
-    "ContainerNotStarting",
-    refusals.REASON_QUOTA,
-    refusals.REASON_BLOCKED,
-    refusals.REASON_REFUSED,
-    refusals.REASON_JOB_BLOCKED,
-    refusals.REASON_JOB_REFUSED,
-    REASON_DUPLICATE_JOB_ID,
-    REASON_UPSTREAM_NOT_FOUND,
-    "Retrying",
-    "BackoffLimitExceeded",
-    "DeadlineExceeded",
-    "PermanentFailure",
-    "PendingTimeout",
-    "InvalidInput",
-    "JobDeleted",
-    "JobNameTaken",
-    "Failed",
-}
+# Runs the operator ended itself, whose Job it must delete even when it died before doing so.
+STOPPED_BY_US = frozenset({Reason.CANCELLED, Reason.PENDING_TIMEOUT, Reason.POD_CREATION_REFUSED})
 
 
 @dataclass(frozen=True)
 class Event:
-    type: str  # Normal or Warning
-    reason: str
+    """One Event to post on the OmveeJob: ``type`` Normal or Warning, ``reason`` the new
+    status.reason, ``message`` "<phase>: <status.message>"."""
+
+    type: str
+    reason: Reason | KubernetesReason
     message: str
 
 
@@ -85,7 +74,9 @@ def target_run(spec: OmveeJobSpec, status: OmveeJobStatus) -> tuple[int, bool]:
 
 
 def _conditions(
-    previous: list[dict[str, Any]], wanted: dict[str, tuple[str, str, str]], now: str
+    previous: list[dict[str, Any]],
+    wanted: dict[str, ConditionTuple],
+    now: str,
 ) -> list[dict[str, Any]]:
     """Conditions keep their lastTransitionTime while their status does not change."""
     old = {c["type"]: c for c in previous}
@@ -115,23 +106,32 @@ def _status(
     now: str,
     *,
     phase: Phase,
-    reason: str,
+    reason: Reason | KubernetesReason,
     message: str,
     attempts: int = 0,
     pod_name: str | None = None,
     node_name: str | None = None,
     started_at: str | None = None,
     finished_at: str | None = None,
-    scheduled: tuple[str, str, str] = ("Unknown", "NoPod", ""),
+    scheduled: ConditionTuple = ("Unknown", Reason.NO_POD, ""),
     running: bool = False,
+    not_running: Reason | None = None,
     new_run: bool = False,
 ) -> dict[str, Any]:
-    finished = ("True", phase.value, message) if phase.final else ("False", "NotFinished", "")
+    """The full operator-owned status (camelCase dict) of a run in ``phase`` for ``reason``;
+    ``not_running`` is the Running condition's reason while no pod runs, when it says more
+    than ``reason``."""
+    finished: ConditionTuple = ("False", Reason.NOT_FINISHED, "")
+    if phase.final:
+        finished = ("True", Reason(phase.value), message)
+    running_condition: ConditionTuple = (
+        ("True", Reason.RUNNING, "")
+        if running
+        else ("False", Reason(phase.value) if phase.final else not_running or reason, "")
+    )
     wanted = {
         constants.CONDITION_SCHEDULED: scheduled,
-        constants.CONDITION_RUNNING: ("True", "Running", "")
-        if running
-        else ("False", phase.value if phase.final else reason, ""),
+        constants.CONDITION_RUNNING: running_condition,
         constants.CONDITION_FINISHED: finished,
     }
     previous_conditions = (
@@ -171,7 +171,7 @@ def decide(
     gpu: bool,
     pending_timeout: int,
     now: datetime,
-    refused_input: tuple[str, str] | None = None,
+    refused_input: tuple[Reason, str] | None = None,
     failed_create: FailedCreate | None = None,
     job_taken: str | None = None,
     create_refused: refusals.Refusal | None = None,
@@ -190,7 +190,9 @@ def decide(
     decision = Decision(run=run)
     job_uid = (job or {}).get("metadata", {}).get("uid") or (None if new_run else status.job_uid)
 
-    def finish(phase: Phase, reason: str, message: str, **fields: Any) -> Decision:
+    def finish(
+        phase: Phase, reason: Reason | KubernetesReason, message: str, **fields: Any
+    ) -> Decision:
         decision.status = _status(
             run,
             job_name,
@@ -213,20 +215,23 @@ def decide(
             return finish(Phase.FAILED, reason, message, **base)
         if spec.cancel:
             decision.delete_job = job is not None  # created just before a crash
-            return finish(Phase.CANCELLED, "Cancelled", "cancelled before it started", **base)
+            return finish(Phase.CANCELLED, Reason.CANCELLED, "cancelled before it started", **base)
         if input_errors:
             return finish(
-                Phase.FAILED, "InvalidInput", "invalid input: " + "; ".join(input_errors), **base
+                Phase.FAILED,
+                Reason.INVALID_INPUT,
+                "invalid input: " + "; ".join(input_errors),
+                **base,
             )
         if job_taken is not None:
-            return finish(Phase.FAILED, "JobNameTaken", job_taken, **base)
+            return finish(Phase.FAILED, Reason.JOB_NAME_TAKEN, job_taken, **base)
         if create_refused is not None and create_refused.permanent:
             return finish(Phase.FAILED, create_refused.reason, create_refused.message, **base)
         if job is None:
             decision.create_job = True
             if create_refused is not None:
                 return finish(Phase.PENDING, create_refused.reason, create_refused.message, **base)
-            return finish(Phase.PENDING, "Creating", f"creating Job {job_name}", **base)
+            return finish(Phase.PENDING, Reason.CREATING, f"creating Job {job_name}", **base)
         # The run's Job exists (just created, or left by a pass that died before it recorded
         # the run): the run starts from what it shows, nothing carried from the last run.
         status = OmveeJobStatus.model_validate({"run": run, "jobUid": job_uid})
@@ -247,17 +252,17 @@ def decide(
     }
     if not new_run and spec.cancel and not (job and job_finished(job)):  # an ended run keeps it
         decision.delete_job = job is not None
-        return finish(Phase.CANCELLED, "Cancelled", "cancelled by request", **carried)
+        return finish(Phase.CANCELLED, Reason.CANCELLED, "cancelled by request", **carried)
     if job is None:
         if status.job_uid:
             return finish(
                 Phase.FAILED,
-                "JobDeleted",
+                Reason.JOB_DELETED,
                 f"the Job {job_name} was deleted before it finished",
                 **carried,
             )
         if job_taken is not None:
-            return finish(Phase.FAILED, "JobNameTaken", job_taken, **carried)
+            return finish(Phase.FAILED, Reason.JOB_NAME_TAKEN, job_taken, **carried)
         if create_refused is not None and create_refused.permanent:
             return finish(Phase.FAILED, create_refused.reason, create_refused.message, **carried)
         since = _run_started(status)
@@ -268,14 +273,14 @@ def decide(
         ):  # the API server kept refusing the Job itself (a quota on Jobs, our RBAC)
             return finish(
                 Phase.FAILED,
-                "PendingTimeout",
+                Reason.PENDING_TIMEOUT,
                 f"did not start within {pending_timeout}s: {status.message}",
                 **carried,
             )
         decision.create_job = True  # created but not yet recorded: create-or-adopt again
         if create_refused is not None:  # a quota or a missing right: waiting may fix it
             return finish(Phase.PENDING, create_refused.reason, create_refused.message, **carried)
-        return finish(Phase.PENDING, "Creating", f"creating Job {job_name}", **carried)
+        return finish(Phase.PENDING, Reason.CREATING, f"creating Job {job_name}", **carried)
 
     seen = observe(
         job,
@@ -303,7 +308,7 @@ def decide(
             finish,
             seen,
             Phase.FAILED,
-            "PendingTimeout",
+            Reason.PENDING_TIMEOUT,
             f"did not start within {pending_timeout}s: {seen.message}",
         )
     return _finish_observed(finish, seen, seen.phase, seen.reason, seen.message)
@@ -318,7 +323,11 @@ def _run_started(status: OmveeJobStatus) -> datetime | None:
 
 
 def _finish_observed(
-    finish: Any, seen: Observation, phase: Phase, reason: str, message: str
+    finish: Any,
+    seen: Observation,
+    phase: Phase,
+    reason: Reason | KubernetesReason,
+    message: str,
 ) -> Decision:
     decision: Decision = finish(
         phase,
@@ -331,6 +340,7 @@ def _finish_observed(
         finished_at=seen.finished_at,
         scheduled=seen.scheduled,
         running=seen.running,
+        not_running=seen.not_running,
     )
     return decision
 
@@ -346,7 +356,7 @@ def events_for(previous: OmveeJobStatus, decision: Decision) -> list[Event]:
         and (previous.phase.value, previous.reason) == (new["phase"], new["reason"])
     ):
         return []
-    kind = "Warning" if new["reason"] in WARNING_REASONS else "Normal"
+    kind = "Warning" if new["reason"] in reasons.WARNING else "Normal"
     return [Event(kind, new["reason"], f"{new['phase']}: {new['message']}")]
 
 

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from api.v1alpha1 import constants
+from api.v1alpha1.reasons import Reason
 
 # A log above this is cut (its end kept: the end says why an attempt failed).
 MAX_LOG_BYTES = 8 * 1024 * 1024
@@ -18,6 +19,9 @@ LOG_GRACE = timedelta(minutes=10)
 
 @dataclass(frozen=True)
 class FinishedAttempt:
+    """An attempt whose log is to be saved: its run and number (from 1), pod, node, the job
+    container's exit code and reason (or why it is being stopped), and its end (RFC 3339)."""
+
     run: int
     attempt: int
     pod: str
@@ -28,6 +32,8 @@ class FinishedAttempt:
 
 
 def attempt_key(namespace: str, job_id: str, run: int, attempt: int) -> str:
+    """The log store key of an attempt's log:
+    ``logs/<namespace>/<job id>/run-<run>/attempt-<attempt>.log``."""
     return f"logs/{namespace}/{job_id}/run-{run}/attempt-{attempt}.log"
 
 
@@ -86,6 +92,7 @@ def locate(
 
 
 def exit_code(pod: dict[str, Any]) -> int | None:
+    """The job container's exit code, or None while it has not terminated."""
     terminated = _terminated(pod)
     return terminated.get("exitCode") if terminated else None
 
@@ -106,7 +113,7 @@ def to_save(
         terminated = _terminated(pod)
         ended = phase in ("Succeeded", "Failed") or terminated is not None
         # A pod being deleted (evicted, drained, past the deadline) is saved before it goes.
-        why = stopping or ("Deleted" if pod["metadata"].get("deletionTimestamp") else None)
+        why = stopping or (Reason.DELETED if pod["metadata"].get("deletionTimestamp") else None)
         if attempt in done or not (ended or why):
             continue
         found.append(
@@ -188,4 +195,5 @@ def merged(saved: list[dict[str, Any]], new: list[dict[str, Any]]) -> list[dict[
 
 
 def find(saved: list[dict[str, Any]], run: int, attempt: int) -> dict[str, Any] | None:
+    """The status.logs entry of (``run``, ``attempt``), or None."""
     return next((e for e in saved if int(e["run"]) == run and int(e["attempt"]) == attempt), None)

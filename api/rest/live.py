@@ -6,36 +6,34 @@ import json
 from typing import Any
 
 from api.logs import archive
+from api.v1alpha1 import constants, reasons
 from api.v1alpha1.public import to_public
+from api.v1alpha1.reasons import Reason
+from api.v1alpha1.types import Phase
 
-# The operator's message while a GPU job's pod finds no GPU node (controller/status.py).
-GPU_WAIT_PREFIX = "waiting for a GPU node"
+
+def _condition_reason(status: dict[str, Any], kind: str) -> str | None:
+    """The reason of the status condition of type ``kind``, None when there is none."""
+    for condition in status.get("conditions") or []:
+        if condition.get("type") == kind:
+            return str(condition.get("reason") or "") or None
+    return None
 
 
 def waiting_for_gpu(status: dict[str, Any]) -> bool:
+    """Whether a job (its status, camelCase) is Pending because its pod needs a GPU node and
+    none is free: the operator says so with the Running condition's reason (WaitingForGPUNode,
+    see api.v1alpha1.reasons.GPU_WAITS), never in words to match."""
     return (
-        status.get("phase") == "Pending"
-        and status.get("reason") == "Unschedulable"
-        and str(status.get("message") or "").startswith(GPU_WAIT_PREFIX)
+        status.get("phase") == Phase.PENDING
+        and _condition_reason(status, constants.CONDITION_RUNNING) in reasons.GPU_WAITS
     )
 
 
-# Reasons of a job that has not ended and cannot start until someone acts or something frees
-# up (controller/status.py, controller/refusals.py): the message says what.
-BLOCKED_REASONS = frozenset(
-    {
-        "PodCreationRefused",
-        "PodCreationBlocked",
-        "JobCreationBlocked",
-        "QuotaExceeded",
-        "ContainerNotStarting",
-        "ImagePullFailed",
-    }
-)
-
-
 def cannot_start(status: dict[str, Any]) -> bool:
-    return status.get("phase") == "Pending" and status.get("reason") in BLOCKED_REASONS
+    """Whether a Pending job cannot start until someone acts or something frees up (its
+    status.reason is one of api.v1alpha1.reasons.BLOCKED; the message says what)."""
+    return status.get("phase") == Phase.PENDING and status.get("reason") in reasons.BLOCKED
 
 
 def job_row(ojob: dict[str, Any]) -> dict[str, Any]:
@@ -95,7 +93,7 @@ def timeline(ojob: dict[str, Any], events: list[dict[str, Any]]) -> list[dict[st
         {
             "time": ojob["metadata"].get("creationTimestamp"),
             "kind": "Normal",
-            "reason": "Submitted",
+            "reason": Reason.SUBMITTED.value,
             "message": f"{ojob['spec']['type']} job created",
         }
     ]

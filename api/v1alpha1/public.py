@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from api.v1alpha1.reasons import Reason
 from api.v1alpha1.resultfiles import result_links
 from api.v1alpha1.types import JobType, Phase
 
@@ -15,6 +16,9 @@ RETRYABLE = frozenset({Phase.FAILED.value, Phase.CANCELLED.value})
 
 
 class JobPublic(BaseModel):
+    """A job as the API answers it (snake_case): its ids, type, phase, progress (0-100),
+    attempts of the current run, timestamps (RFC 3339), result and result links."""
+
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
@@ -27,7 +31,7 @@ class JobPublic(BaseModel):
                     "progress_message": "decoding 40%",
                     "attempts": 1,
                     "run": 0,
-                    "reason": "Running",
+                    "reason": Reason.RUNNING.value,
                     "message": "running on gpu-node-1 (attempt 1 of 3)",
                     "created_at": "2026-01-01T00:00:00Z",
                     "started_at": "2026-01-01T00:00:05Z",
@@ -60,6 +64,9 @@ class JobPublic(BaseModel):
 
 
 def to_public(ojob: dict[str, Any]) -> JobPublic:
+    """The public view of an OmveeJob body. Raises KeyError when the body lacks
+    ``spec.jobId``, ``spec.projectId``, ``spec.type`` or ``metadata``, and pydantic's
+    ValidationError for a type no longer declared."""
     spec, status = ojob.get("spec") or {}, ojob.get("status") or {}
     return JobPublic(
         id=spec["jobId"],

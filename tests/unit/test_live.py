@@ -16,14 +16,23 @@ def ojob(status: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def not_running(reason: str) -> list[dict[str, Any]]:
+    """The Running condition as the operator writes it while no pod runs."""
+    return [{"type": "Running", "status": "False", "reason": reason, "message": ""}]
+
+
 def test_only_a_pending_job_the_scheduler_could_not_place_on_a_gpu_waits_for_gpu() -> None:
     waiting = {
         "phase": "Pending",
         "reason": "Unschedulable",
         "message": "waiting for a GPU node: 0/4 nodes are available",
+        "conditions": not_running("WaitingForGPUNode"),
     }
     assert live.job_row(ojob(waiting))["waiting_for_gpu"] is True
-    no_node = waiting | {"message": "waiting for a node: 0/4 nodes are available"}
+    no_node = waiting | {
+        "message": "waiting for a node: 0/4 nodes are available",
+        "conditions": not_running("Unschedulable"),
+    }
     assert live.job_row(ojob(no_node))["waiting_for_gpu"] is False
     assert live.job_row(ojob(waiting | {"phase": "Failed"}))["waiting_for_gpu"] is False
 
