@@ -74,6 +74,9 @@ class Resources(BaseModel):
 
 
 class JobProfile(BaseModel):
+    """Where and how one job type runs (camelCase in the file): image and command,
+    resources, scheduling, the pods' ServiceAccount, retries and timeouts (seconds)."""
+
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
 
     image: str = Field(min_length=1)
@@ -94,17 +97,24 @@ class JobProfile(BaseModel):
 
     @property
     def gpu(self) -> bool:
+        """Whether the profile asks for a GPU (an ``nvidia.com/gpu`` limit)."""
         return GPU_RESOURCE in self.resources.limits
 
 
 class Catalog(BaseModel):
+    """Every job type's profile: ``{job type: JobProfile}``, one entry per declared type."""
+
     profiles: dict[JobType, JobProfile]
 
     def profile(self, job_type: JobType) -> JobProfile:
+        """The profile of ``job_type``; every declared type has one (parse_catalog checks)."""
         return self.profiles[job_type]
 
 
 def parse_catalog(data: Any, source: str = "profiles") -> Catalog:
+    """The Catalog of a parsed profiles file (``defaults`` merged under each type). Raises
+    CatalogError, naming ``source`` and the field, when the shape is wrong, a type is unknown
+    or missing, a profile is invalid, or a GPU profile tolerates no taint."""
     if not isinstance(data, dict) or not isinstance(data.get("types"), dict):
         raise CatalogError(f"{source}: expected a mapping with a 'types' mapping")
     defaults = data.get("defaults") or {}
@@ -138,6 +148,8 @@ def parse_catalog(data: Any, source: str = "profiles") -> Catalog:
 
 
 def load_catalog(path: Path = DEFAULT_PROFILES) -> Catalog:
+    """The Catalog of the profiles file at ``path``. Raises CatalogError when the file cannot
+    be read, is not YAML, or is invalid (see parse_catalog)."""
     try:
         data = yaml.safe_load(path.read_text())
     except OSError as error:

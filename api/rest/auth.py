@@ -16,10 +16,14 @@ from api.rest.errors import Unauthenticated
 
 @dataclass(frozen=True)
 class Principal:
+    """The caller: ``subject`` (the JWT's ``sub``, ``service-token-<n>`` or ``developer``) and
+    the project ids it may act on, lower-case (None: every project)."""
+
     subject: str
     projects: frozenset[str] | None  # None: every project
 
     def may_access(self, project_id: str) -> bool:
+        """Whether the caller may see and act on ``project_id`` (compared case-insensitively)."""
         return self.projects is None or project_id.lower() in self.projects
 
 
@@ -31,6 +35,10 @@ def authenticate(
     service_tokens: list[str],
     development: bool,
 ) -> Principal:
+    """The caller of an ``Authorization`` header value: a service token (compared in constant
+    time), else an HS256 JWT of ``audience`` with ``exp`` and ``sub``. In development with no
+    secret and no token configured, a missing header is the ``developer`` with every project.
+    Raises Unauthenticated (401) for a missing, malformed, unknown, expired or invalid token."""
     if not authorization:
         if development and not jwt_secret and not service_tokens:
             return Principal("developer", None)

@@ -21,6 +21,9 @@ DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30,
 
 
 class ApiMetrics:
+    """The API's counters and histogram (submissions by type, requests by method, route and
+    code, request durations in seconds) on ``registry``, a fresh one when None."""
+
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry()
         self.submissions = Counter(
@@ -46,9 +49,11 @@ class ApiMetrics:
             self.submissions.labels(job_type.value)
 
     def submitted(self, job_type: JobType) -> None:
+        """Count one new OmveeJob of ``job_type`` (not an idempotent replay)."""
         self.submissions.labels(job_type.value).inc()
 
     def exposition(self) -> bytes:
+        """Every metric in the Prometheus text format (UTF-8 bytes), for ``GET /metrics``."""
         return generate_latest(self.registry)
 
 
@@ -59,6 +64,8 @@ def route_label(scope: Scope) -> str:
 
 
 def method_label(scope: Scope) -> str:
+    """The request's HTTP method, or ``OTHER`` for one outside METHODS (a label never takes
+    an unbounded value)."""
     method = scope.get("method")
     return method if method in METHODS else "OTHER"
 
@@ -71,6 +78,8 @@ class RequestMetrics:
         self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """ASGI entry: pass the request on, then count it by the status code sent (500 when an
+        exception escaped before a response started) and observe its duration (seconds)."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -92,5 +101,6 @@ class RequestMetrics:
 
 
 def app_metrics(request: Request) -> ApiMetrics:
+    """The app's ApiMetrics (``app.state.metrics``, set by create_app)."""
     metrics: ApiMetrics = request.app.state.metrics
     return metrics

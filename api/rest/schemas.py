@@ -68,6 +68,9 @@ AnnotationKey = Annotated[str, AfterValidator(_check_annotation_key)]
 
 
 class SubmitOptions(BaseModel):
+    """The options every submission body may carry beside the input: an id, retries, a
+    deadline in seconds and pod annotations."""
+
     job_id: str | None = Field(
         None,
         pattern=UUID_PATTERN,
@@ -94,6 +97,9 @@ class SubmitOptions(BaseModel):
 
 
 class JobCreate(SubmitOptions):
+    """The body of ``POST /v1/jobs``: any job type, its input as a mapping checked against
+    the type's input model at submission (api.rest.submit), and the submit options."""
+
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
@@ -138,6 +144,9 @@ CREATE_MODELS: dict[JobType, type[BaseModel]] = {
 
 
 class JobAccepted(BaseModel):
+    """The 202 answer to a submission: the job id, where to read its status, its phase when
+    it already had one."""
+
     id: str = Field(description="The job id (a UUID).")
     status_url: str
     phase: Phase | None = None
@@ -145,6 +154,8 @@ class JobAccepted(BaseModel):
 
 
 class JobsPublic(BaseModel):
+    """One page of jobs (``GET /v1/jobs``) and the cursor of the next."""
+
     items: list[JobPublic]
     next: str | None = Field(None, description="Pass as `cursor` for the next page.")
 

@@ -24,6 +24,9 @@ IDEMPOTENCY_NAMESPACE = uuid.UUID("5b0c3f4e-1d7a-4f0e-9a51-0b6c2a9e8d11")
 
 
 def job_id_for(create: JobCreate, subject: str, idempotency_key: str | None) -> str:
+    """The new job's id (a lower-case UUID): the body's ``job_id``, else a UUID5 of the
+    caller's subject and ``idempotency_key`` (the same key gives the same job), else a random
+    UUID4."""
     if create.job_id:
         return create.job_id.lower()
     if idempotency_key:
@@ -32,6 +35,8 @@ def job_id_for(create: JobCreate, subject: str, idempotency_key: str | None) -> 
 
 
 def fingerprint(create: JobCreate, spec_input: dict[str, Any]) -> str:
+    """SHA-256 (64 hex characters) of what the submission asks for: type, project, stored
+    input and options; a replay with another fingerprint is a Conflict."""
     data = {
         "type": create.type.value,
         "project_id": create.project_id.lower(),
@@ -93,6 +98,8 @@ def unknown_upstream_problem(field: str, job_id: str) -> dict[str, Any]:
 
 
 def annotation_problems(create: JobCreate, allowed_prefixes: Sequence[str]) -> list[dict[str, Any]]:
+    """FastAPI-style 422 entries, one per pod annotation key under none of
+    ``allowed_prefixes``; empty when all are allowed."""
     return [
         {
             "loc": ["body", "pod_annotations", key],
@@ -105,6 +112,9 @@ def annotation_problems(create: JobCreate, allowed_prefixes: Sequence[str]) -> l
 
 
 def build_omveejob(create: JobCreate, job_id: str, spec_input: dict[str, Any]) -> dict[str, Any]:
+    """The OmveeJob body to create (camelCase spec, the name derived from ``job_id``, the
+    request fingerprint as an annotation); unset options are left out so the type's profile
+    decides them."""
     spec: dict[str, Any] = {
         "type": create.type.value,
         "projectId": create.project_id.lower(),

@@ -35,6 +35,8 @@ JobType = StrEnum(  # type: ignore[misc]  # members come from the declarations
 
 
 class Phase(StrEnum):
+    """An OmveeJob's status.phase; Succeeded, Failed and Cancelled are final."""
+
     PENDING = "Pending"
     RUNNING = "Running"
     SUCCEEDED = "Succeeded"
@@ -43,6 +45,7 @@ class Phase(StrEnum):
 
     @property
     def final(self) -> bool:
+        """Whether the phase is Succeeded, Failed or Cancelled: the job changes no more."""
         return self in (Phase.SUCCEEDED, Phase.FAILED, Phase.CANCELLED)
 
 
@@ -124,6 +127,8 @@ class OmveeJobSpec(_Model):
 
 
 class Condition(_Model):
+    """One status condition (the fields of metav1.Condition): Scheduled, Running or Finished."""
+
     type: str = Field(description="Scheduled, Running or Finished.")
     status: str = Field(description="True, False or Unknown.")
     reason: str = Field(description="CamelCase reason for the status.")

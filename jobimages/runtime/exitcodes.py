@@ -19,8 +19,13 @@ class JobError(Exception):
 
 
 class PermanentError(JobError):
+    """A failure retrying cannot help (bad input, unsupported media): exit 65, the Job fails
+    at once."""
+
     exit_code = PERMANENT
 
 
 class RetryableError(JobError):
+    """A failure worth another attempt (network trouble, a killed download): exit 75."""
+
     exit_code = RETRYABLE

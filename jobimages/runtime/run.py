@@ -31,6 +31,9 @@ class Terminated(JobError):
 
 @dataclass
 class Context:
+    """What a job's work is given: the job, where to report progress and results, the
+    results store, and a scratch folder removed when the work ends."""
+
     job: Job
     reporter: Reporter
     results: ResultStore
@@ -80,6 +83,8 @@ def execute(
 
 
 def main(work: Work) -> None:
+    """The container's entrypoint: read the job from the environment, run ``work`` and exit
+    with its code (SystemExit: 0, 65 permanent or 75 retryable); a bad $OMVEE_JOB exits 65."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         job = Job.from_env()

@@ -22,16 +22,20 @@ HEADERS = {
 
 @router.get("/dashboard")
 def dashboard() -> FileResponse:
+    """The dashboard page (``index.html``), never cached, with a same-origin CSP."""
     return FileResponse(ASSETS / "index.html", media_type="text/html", headers=HEADERS)
 
 
 @router.get("/dashboard/")
 def dashboard_slash() -> RedirectResponse:
+    """A redirect (307) to ``/dashboard``, the page's one address."""
     return RedirectResponse("/dashboard")
 
 
 @router.get("/dashboard/{asset}")
 def dashboard_asset(asset: str) -> FileResponse:
+    """One file of the dashboard folder by name (.html, .js or .css). Raises NotFound (404)
+    for any other name, so no path outside the folder is ever served."""
     path = ASSETS / asset
     if asset not in {p.name for p in ASSETS.iterdir()} or path.suffix not in TYPES:
         raise NotFound(f"no dashboard file {asset}")

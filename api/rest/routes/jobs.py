@@ -66,6 +66,9 @@ def submit_job(
     settings: SettingsDep,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> JSONResponse:
+    """202 with ``JobAccepted`` and a ``Location`` header (see routes.submission.submit).
+    Raises NotFound (project not visible), RequestValidationError (422), Conflict (409: the
+    id exists with a different request) or Unavailable (503)."""
     return submit(
         body,
         principal=principal,
@@ -78,6 +81,8 @@ def submit_job(
 
 @router.get("/{job_id}", operation_id="get_job", summary="A job's phase, progress and result")
 def get_job(job_id: JobId, principal: CurrentPrincipal, store: StoreDep) -> JobPublic:
+    """The job's public view. Raises NotFound (404) for no job or one the caller may not
+    see, Unavailable (503) when the Kubernetes API fails."""
     return to_public(visible_job(store, principal, job_id))
 
 
@@ -92,6 +97,10 @@ def list_jobs(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: Annotated[str | None, Query(max_length=4096)] = None,
 ) -> JobsPublic:
+    """One page of at most ``limit`` jobs (capped by ``page_size_max``) matching the filters,
+    and the cursor of the next page (None on the last). ``project_id`` may be left out by a
+    caller of exactly one project. Raises NotFound (404) for a project the caller may not see,
+    several projects and no ``project_id``, or an expired cursor; Unavailable (503)."""
     if project_id is None and principal.projects is not None:
         if len(principal.projects) != 1:
             raise NotFound("pass project_id: your token covers several projects")
@@ -173,6 +182,11 @@ def get_job_logs(
     run: Annotated[int | None, Query(ge=0, le=1000)] = None,
     follow: bool = False,
 ) -> StreamingResponse:
+    """An attempt's log as ``text/plain`` bytes: the saved copy when there is one, else the
+    pod's (followed while it runs with ``follow``). ``run`` defaults to the latest run and
+    ``attempt`` to its latest attempt. Raises NotFound (404) for no such job, run or attempt,
+    or a pod gone with no saved log; Unavailable (503) when the saved log is unreadable and
+    the pod gone; TooManyStreams (429) when following and no stream slot is free."""
     ojob = visible_job(store, principal, job_id)
     status = ojob.get("status") or {}
     run = int(status.get("run") or 0) if run is None else run
@@ -229,6 +243,10 @@ def get_job_result(
     store: StoreDep,
     results: ResultsDep,
 ) -> StreamingResponse:
+    """A result file of the job's latest run, streamed in chunks, typed by its suffix
+    (RESULT_TYPES, else ``application/octet-stream``), with ``Content-Length`` when the store
+    knows the size in bytes. Raises NotFound (404) for a name the result does not cover, no
+    results store or a missing file; Unavailable (503) when the results store fails."""
     ojob = visible_job(store, principal, job_id)
     spec, status = ojob["spec"], ojob.get("status") or {}
     result = status.get("result")
@@ -290,6 +308,9 @@ def stream_job_events(
     streams: StreamsDep,
     timeout: Annotated[int, Query(ge=1, le=3600)] = 600,
 ) -> StreamingResponse:
+    """Server-sent events: a ``status`` event (the JobPublic) each time it changes, then
+    ``end`` once the phase is final; the stream closes after ``timeout`` seconds. Raises
+    NotFound (404) for a job the caller may not see, TooManyStreams (429) with no free slot."""
     ojob = visible_job(store, principal, job_id)
     return StreamingResponse(
         streams.hold(_sse(store.watch(ojob["metadata"]["name"], timeout))),

@@ -85,6 +85,11 @@ def stream_jobs(
     project_id: Annotated[str | None, Query(pattern=UUID_PATTERN)] = None,
     timeout: Annotated[int, Query(ge=1, le=3600)] = 900,
 ) -> StreamingResponse:
+    """Server-sent events over ``timeout`` seconds: ``snapshot`` ({items: [job row]}) of
+    every job the caller may see (of ``project_id`` when given), then ``upsert`` (a job row)
+    and ``delete`` ({id}) per change, ``end`` at the deadline, ``error`` ({message}) if the
+    cluster stops answering. Raises NotFound (404) for a project the caller may not see,
+    Unavailable (503) when the first list fails, TooManyStreams (429) with no free slot."""
     if project_id is not None and not principal.may_access(project_id):
         raise NotFound(f"no project {project_id}")
     project = project_id.lower() if project_id else None
@@ -106,6 +111,9 @@ def get_job_timeline(
     principal: CurrentPrincipal,
     store: StoreDep,
 ) -> dict[str, Any]:
+    """``{"job": job row, "attempts": [attempt], "timeline": [entry]}`` of the job's latest
+    run (see api.rest.live). Raises NotFound (404) for a job the caller may not see,
+    Unavailable (503) when the Kubernetes API fails."""
     ojob = visible_job(store, principal, job_id)
     run = int((ojob.get("status") or {}).get("run") or 0)
     return {
