@@ -9,10 +9,10 @@ import time
 
 import kopf
 from kopf._core.engines.peering import Identity
-from kubernetes import client, config
 from prometheus_client import disable_created_metrics
 
 from api.catalog.profiles import CatalogError, load_catalog
+from api.kubeclient import KubeConfigError, kube_client, kube_configuration
 from api.logs.store import LogStoreError, logs_from_env
 from controller.activity import ActiveGate
 from controller.cache import ClusterCache
@@ -32,24 +32,15 @@ log = logging.getLogger("controller")
 PEERING_CHECK_SECONDS = 3.0
 
 
-def _configuration(pool_size: int) -> client.Configuration:
-    try:
-        config.load_incluster_config()
-    except config.ConfigException:
-        config.load_kube_config()
-    configuration = client.Configuration.get_default_copy()
-    configuration.connection_pool_maxsize = pool_size
-    return configuration
-
-
 def _api_client(
     pool_size: int, bucket: TokenBucket, metrics: OperatorMetrics
 ) -> RateLimitedApiClient:
     """The reconciler's API client: ``pool_size`` connections, every request rate-limited by
     ``bucket`` and counted in ``metrics``. The watch caches have their own client: a watch
-    is one long request, and their LISTs are not the reconciler's reads."""
+    is one long request, and their LISTs are not the reconciler's reads. Raises
+    ``KubeConfigError`` without usable credentials (api.kubeclient)."""
     return RateLimitedApiClient(
-        _configuration(pool_size), bucket, on_request=metrics.client_request
+        kube_configuration(pool_size=pool_size), bucket, on_request=metrics.client_request
     )
 
 
@@ -130,11 +121,17 @@ def main() -> None:
         where = store.host_path or store.claim or f"bucket {store.bucket}"
         log.info("Job results go to the %s store: %s", store.kind, where)
     bucket = TokenBucket(options.kube_qps, options.kube_burst)
-    kube = Kube(_api_client(options.max_workers + 4, bucket, metrics))
+    try:
+        kube = Kube(_api_client(options.max_workers + 4, bucket, metrics))
+        watching = kube_client(pool_size=8)
+    except KubeConfigError as error:
+        log.error("Cannot start: %s", error)
+        stop.set()
+        raise SystemExit(2) from None
     queue: WorkQueue[tuple[str, str]] = WorkQueue()
     metrics.queue_depth = queue.__len__
     cache = ClusterCache(
-        client.ApiClient(_configuration(8)),
+        watching,
         lambda namespace, name, urgent: queue.add((namespace, name), urgent),
         options.namespaces,
         options.watch_timeout_seconds,

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any, Protocol
+
+from api.envsettings import SettingsError
+from api.logs.settings import LogStoreSettings
 
 
 class LogStoreError(Exception):
@@ -73,25 +75,17 @@ class SupabaseLogs:
 
 
 def logs_from_env() -> LogStore | None:
-    """OMVEE_LOGS: ``directory`` (OMVEE_LOGS_DIR, default ./omvee-logs), ``supabase``
-    (SUPABASE_URL, SUPABASE_SERVICE_ROLE_KEY, OMVEE_LOGS_BUCKET, default job-logs) or ``off``.
-    Unset: Supabase when SUPABASE_URL is set, else off."""
-    env = os.environ
-    kind = env.get("OMVEE_LOGS", "").strip().lower() or (
-        "supabase" if env.get("SUPABASE_URL") else "off"
-    )
-    if kind == "off":
-        return None
-    if kind == "directory":
-        return DirectoryLogs(Path(env.get("OMVEE_LOGS_DIR", "omvee-logs")))
-    if kind == "supabase":
-        if not (env.get("SUPABASE_URL") and env.get("SUPABASE_SERVICE_ROLE_KEY")):
-            raise LogStoreError(
-                "OMVEE_LOGS=supabase needs SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY"
-            )
+    """The store ``LogStoreSettings`` (api.logs.settings) name: a directory, Supabase Storage,
+    or None when logs are not kept. Raises ``LogStoreError`` naming a bad or missing
+    setting."""
+    try:
+        settings = LogStoreSettings.load()
+    except SettingsError as error:
+        raise LogStoreError(str(error)) from None
+    if settings.kind == "directory":
+        return DirectoryLogs(settings.directory)
+    if settings.kind == "supabase":
         return SupabaseLogs(
-            env["SUPABASE_URL"],
-            env["SUPABASE_SERVICE_ROLE_KEY"],
-            env.get("OMVEE_LOGS_BUCKET", "job-logs"),
+            settings.supabase_url, settings.supabase_service_role_key, settings.bucket
         )
-    raise LogStoreError(f"OMVEE_LOGS must be directory, supabase or off, not {kind!r}")
+    return None

@@ -1,29 +1,34 @@
 """Serve the API: ``python -m api.rest`` (OMVEE_API_HOST, OMVEE_API_PORT; default :8000;
-/metrics on OMVEE_API_METRICS_PORT when set)."""
+/metrics on OMVEE_API_METRICS_PORT when set). Exits 2 when a setting is wrong."""
 
 from __future__ import annotations
 
-import os
+import logging
 
 import uvicorn
 from prometheus_client import disable_created_metrics, start_http_server
 
+from api.envsettings import SettingsError
+from api.kubeclient import KubeConfigError
+from api.logs.store import LogStoreError
 from api.rest.main import create_app
 from api.rest.settings import get_settings
+
+log = logging.getLogger("api")
 
 
 def main() -> None:
     disable_created_metrics()  # type: ignore[no-untyped-call]  # *_created series: noise
-    app = create_app()
-    host = os.environ.get("OMVEE_API_HOST", "0.0.0.0")
-    if port := get_settings().metrics_port:
-        start_http_server(port, addr=host, registry=app.state.metrics.registry)
-    uvicorn.run(
-        app,
-        host=host,
-        port=int(os.environ.get("OMVEE_API_PORT", "8000")),
-        timeout_graceful_shutdown=20,
-    )
+    try:
+        settings = get_settings()
+        app = create_app(settings)
+    except (SettingsError, KubeConfigError, LogStoreError) as error:
+        logging.basicConfig(level=logging.INFO)
+        log.error("Cannot start: %s", error)
+        raise SystemExit(2) from None
+    if port := settings.metrics_port:
+        start_http_server(port, addr=settings.host, registry=app.state.metrics.registry)
+    uvicorn.run(app, host=settings.host, port=settings.port, timeout_graceful_shutdown=20)
 
 
 if __name__ == "__main__":

@@ -10,8 +10,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import urllib3
-from kubernetes import client, config, watch
+from kubernetes import client, watch
 
+from api.kubeclient import kube_client
 from api.rest.errors import Conflict, NotFound, Unavailable
 from api.v1alpha1 import constants
 from api.v1alpha1.names import omveejob_name
@@ -26,14 +27,9 @@ REQUEST_HASH = f"{constants.GROUP}/request-sha256"
 
 
 def api_client() -> client.ApiClient:
-    try:
-        config.load_incluster_config()
-    except config.ConfigException:
-        config.load_kube_config()
-    configuration = client.Configuration.get_default_copy()
-    configuration.retries = 1
-    configuration.connection_pool_maxsize = CONNECTIONS
-    return client.ApiClient(configuration)
+    """The API's Kubernetes client (api.kubeclient): CONNECTIONS pooled connections, one
+    retry of a failed connection. Raises ``KubeConfigError`` without usable credentials."""
+    return kube_client(pool_size=CONNECTIONS, retries=1)
 
 
 class JobStore:

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from kubernetes import client, config, watch
+from kubernetes import client, watch
 
+from api.kubeclient import KubeConfigError, kube_client
+from api.resultstore import ResultsSettings
 from api.v1alpha1 import constants
 from api.v1alpha1.names import omveejob_name
 from api.v1alpha1.public import cancel_patch, retry_patch, to_public
@@ -24,20 +25,15 @@ NAME = re.compile(r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?")
 
 
 def api_client(kubeconfig: str | None, context: str | None) -> client.ApiClient:
-    configuration = client.Configuration()
+    """The CLI's Kubernetes client (api.kubeclient): ``kubeconfig``/``context`` when given,
+    else the pod's service account in a pod, else $KUBECONFIG or ~/.kube/config; one retry,
+    to fail fast on an unreachable API server. Raises ``CliError`` saying what to pass."""
     try:
-        config.load_kube_config(
-            config_file=kubeconfig, context=context, client_configuration=configuration
-        )
-    except config.ConfigException as error:
-        if kubeconfig or context or not os.environ.get("KUBERNETES_SERVICE_HOST"):
-            raise CliError(
-                f"no usable kubeconfig ({error}); pass --kubeconfig, set KUBECONFIG, "
-                "or use the API with --api URL"
-            ) from None
-        config.load_incluster_config(client_configuration=configuration)
-    configuration.retries = 1  # fail fast on an unreachable API server
-    return client.ApiClient(configuration)
+        return kube_client(kubeconfig, context, retries=1)
+    except KubeConfigError as error:
+        raise CliError(
+            f"{error}; pass --kubeconfig, set KUBECONFIG, or use the API with --api URL"
+        ) from None
 
 
 def public(ojob: dict[str, Any]) -> dict[str, Any]:
@@ -194,7 +190,7 @@ class ClusterBackend:
         )
         if not FILE_NAME.fullmatch(name) or name not in key:
             raise CliError(f"job {spec['jobId']} has no result file {name!r}")
-        root = os.environ.get("OMVEE_RESULTS_DIR")
+        root = ResultsSettings.load().directory
         if not root:
             raise CliError(
                 "reading a result file from the cluster needs OMVEE_RESULTS_DIR (the results "

@@ -4,15 +4,16 @@ failure into one line on stderr (exit 1; 2 for usage)."""
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Callable
 from datetime import timedelta
 
+from api.envsettings import SettingsError
 from api.v1alpha1.types import JobType, Phase
 from controller.cli import commands
 from controller.cli.ages import parse_duration
 from controller.cli.backend import Backend, CliError
+from controller.cli.settings import CliSettings
 
 Command = Callable[[argparse.Namespace, Backend], int]
 
@@ -45,14 +46,16 @@ def common_options() -> argparse.ArgumentParser:
     return common
 
 
-DEFAULTS = {
-    "output": "table",
-    "namespace": lambda: os.environ.get("OMVEE_NAMESPACE") or None,
-    "kubeconfig": None,
-    "context": None,
-    "api": lambda: os.environ.get("OMVEE_API_URL") or None,
-    "token": lambda: os.environ.get("OMVEE_API_TOKEN") or None,
-}
+def defaults(settings: CliSettings) -> dict[str, str | None]:
+    """The common options' values when not given on the command line."""
+    return {
+        "output": "table",
+        "namespace": settings.namespace,
+        "kubeconfig": None,
+        "context": None,
+        "api": settings.api_url,
+        "token": settings.api_token,
+    }
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -145,10 +148,15 @@ def one_line(text: str, limit: int = 400) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        settings = CliSettings.load()
+    except SettingsError as error:
+        print(f"omvee: error: {error}", file=sys.stderr)
+        return 2
     args = build_parser().parse_args(argv)
-    for key, default in DEFAULTS.items():
+    for key, default in defaults(settings).items():
         if not hasattr(args, key):
-            setattr(args, key, default() if callable(default) else default)
+            setattr(args, key, default)
     try:
         code: int = args.run(args, backend_for(args))
     except KeyboardInterrupt:
@@ -156,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         return 0
     except Exception as error:  # one line, never a traceback (OMVEE_DEBUG=1 shows it)
-        if os.environ.get("OMVEE_DEBUG"):
+        if settings.debug:
             raise
         print(f"omvee: error: {describe(error)}", file=sys.stderr)
         return 1

@@ -14,7 +14,6 @@ row (from its type, project and stored input; the operator then mirrors it as us
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import sys
 from dataclasses import dataclass
@@ -22,12 +21,15 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import psycopg
-from kubernetes import client, config
+from kubernetes import client
 
 from api.catalog.inputs import input_errors
+from api.envsettings import SettingsError
+from api.kubeclient import KubeConfigError, kube_client
 from api.v1alpha1 import constants
 from api.v1alpha1.names import omveejob_name
 from api.v1alpha1.types import JobType
+from controller.cli.settings import CliSettings
 
 DEFAULT_REASON = "abandoned by the previous job system (no OmveeJob); marked failed"
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -95,7 +97,9 @@ def known_job_ids(custom: client.CustomObjectsApi) -> set[str]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The command's options; the `omvee stuck-rows` command adds the same ones."""
-    parser.add_argument("--dsn", default=os.environ.get("OMVEE_MIRROR_DSN"))
+    parser.add_argument(
+        "--dsn", default=CliSettings.load().mirror_dsn, help="default: $OMVEE_MIRROR_DSN"
+    )
     parser.add_argument(
         "--older-than",
         type=parse_age,
@@ -128,20 +132,22 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m controller.mirror.stuck_rows", description=__doc__.splitlines()[0]
     )
-    add_arguments(parser)
+    try:
+        add_arguments(parser)
+    except SettingsError as error:
+        parser.error(str(error))
     args = parser.parse_args(argv)
     problem = usage_problem(args)
     if problem:
         parser.error(problem)
 
     try:
-        config.load_kube_config()
-    except config.ConfigException:
-        config.load_incluster_config()
-    try:
-        return run(args, client.CustomObjectsApi())
+        return run(args, client.CustomObjectsApi(kube_client()))
     except psycopg.OperationalError as error:
         print(f"error: cannot reach the database: {str(error).strip()}", file=sys.stderr)
+        return 1
+    except KubeConfigError as error:
+        print(f"error: cannot reach the cluster: {error}", file=sys.stderr)
         return 1
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import uuid
 from pathlib import Path
@@ -15,7 +14,7 @@ from pydantic import ValidationError
 from api.catalog.inputs import ImageGenerationInput
 from jobimages.image_generation.backends import ImageBackend, backend_from_env
 from jobimages.runtime.exitcodes import PermanentError
-from jobimages.runtime.job import Job
+from jobimages.runtime.job import Job, job_given
 from jobimages.runtime.previous import previous_json
 from jobimages.runtime.progress import ConsoleReporter
 from jobimages.runtime.results import LocalResults
@@ -76,6 +75,6 @@ def by_hand(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) > 1 or "OMVEE_JOB" not in os.environ:
+    if len(sys.argv) > 1 or not job_given():
         raise SystemExit(by_hand(sys.argv[1:]))
     main(generate)

@@ -4,12 +4,13 @@ or diffusers on the node's GPU. Chosen by $OMVEE_IMAGE_BACKEND (http | diffusers
 from __future__ import annotations
 
 import base64
-import os
 from typing import Protocol
 
 import httpx
 
+from jobimages.image_generation.settings import ImageSettings
 from jobimages.runtime.exitcodes import PermanentError, RetryableError
+from jobimages.runtime.settings import load
 
 
 class ImageBackend(Protocol):
@@ -70,15 +71,17 @@ class DiffusersBackend:
 
 
 def backend_from_env() -> ImageBackend:
-    kind = os.environ.get("OMVEE_IMAGE_BACKEND", "")
-    if kind == "http":
-        return HttpImageBackend(
-            os.environ["OMVEE_IMAGE_URL"],
-            os.environ.get("OMVEE_IMAGE_API_KEY", ""),
-            os.environ.get("OMVEE_IMAGE_MODEL", "default"),
-        )
-    if kind == "diffusers":
-        return DiffusersBackend(os.environ.get("OMVEE_DIFFUSERS_MODEL", "stabilityai/sdxl-turbo"))
+    """The backend ``ImageSettings`` names; PermanentError when none is configured or a
+    setting is wrong (each names its variable)."""
+    settings = load(ImageSettings)
+    if settings.backend == "http":
+        if not settings.url:
+            raise PermanentError(
+                "the job pod is misconfigured: OMVEE_IMAGE_BACKEND=http needs OMVEE_IMAGE_URL"
+            )
+        return HttpImageBackend(settings.url, settings.api_key, settings.model)
+    if settings.backend == "diffusers":
+        return DiffusersBackend(settings.diffusers_model)
     raise PermanentError(
         "no image backend configured: set OMVEE_IMAGE_BACKEND to http "
         "(with OMVEE_IMAGE_URL) or diffusers"

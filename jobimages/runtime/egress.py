@@ -15,7 +15,6 @@ a connection error like any network trouble, which the callers make a RetryableE
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
 from typing import Any
 
@@ -24,6 +23,7 @@ import httpx
 
 from api.urlpolicy import ResolutionUnavailable, Resolver, UrlPolicy, resolve
 from jobimages.runtime.exitcodes import PermanentError
+from jobimages.runtime.settings import runtime_settings
 
 MAX_REDIRECTS = 5
 
@@ -44,7 +44,7 @@ def policy_from_env(env: dict[str, str] | None = None) -> UrlPolicy:
     """The pod's policy ($OMVEE_URL_HOSTS, $OMVEE_URL_BLOCKED_NETWORKS,
     $OMVEE_URL_ALLOWED_NETWORKS); a malformed one is a PermanentError."""
     try:
-        return UrlPolicy.from_env(os.environ if env is None else env)
+        return UrlPolicy.from_env(env) if env is not None else runtime_settings().url_policy()
     except ValueError as error:
         raise PermanentError(f"the job's URL policy is misconfigured: {error}") from None
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from typing import Any
 
 from api.v1alpha1.constants import ENV_JOB
 from jobimages.runtime.exitcodes import PermanentError
+from jobimages.runtime.settings import runtime_settings
 
 
 @dataclass(frozen=True)
@@ -23,7 +23,9 @@ class Job:
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Job:
-        raw = (env if env is not None else dict(os.environ)).get(ENV_JOB)
+        """The job in $OMVEE_JOB (of ``env`` when given, else the runtime settings); raises
+        PermanentError when it is missing or not a job document."""
+        raw = env.get(ENV_JOB) if env is not None else runtime_settings().job
         if not raw:
             raise PermanentError(
                 f"${ENV_JOB} is not set: run me through an OmveeJob, or use "
@@ -42,3 +44,9 @@ class Job:
             )
         except (ValueError, KeyError, TypeError) as error:
             raise PermanentError(f"${ENV_JOB} is not a valid job document: {error}") from None
+
+
+def job_given() -> bool:
+    """Whether the operator gave this container a job ($OMVEE_JOB): the entrypoints run by
+    hand from their command line otherwise."""
+    return runtime_settings().job is not None

@@ -3,11 +3,10 @@ $OMVEE_LLM_API_KEY and $OMVEE_LLM_MODEL) to refine what the deterministic algori
 
 from __future__ import annotations
 
-import os
-
 import httpx
 
 from jobimages.runtime.exitcodes import RetryableError
+from jobimages.runtime.settings import runtime_settings
 
 
 class ChatModel:
@@ -37,11 +36,9 @@ class ChatModel:
 
 
 def chat_from_env() -> ChatModel | None:
-    url = os.environ.get("OMVEE_LLM_URL")
-    if not url:
+    """The endpoint the runtime settings name (OMVEE_LLM_URL, OMVEE_LLM_API_KEY,
+    OMVEE_LLM_MODEL), or None when none is configured."""
+    settings = runtime_settings()
+    if not settings.llm_url:
         return None
-    return ChatModel(
-        url,
-        os.environ.get("OMVEE_LLM_API_KEY", ""),
-        os.environ.get("OMVEE_LLM_MODEL", "gpt-4o-mini"),
-    )
+    return ChatModel(settings.llm_url, settings.llm_api_key, settings.llm_model)

@@ -66,13 +66,12 @@ def read_location(
 
 
 def _custom_objects() -> Any:
-    from kubernetes import client, config
+    """A CustomObjectsApi on the pod's service account (api.kubeclient)."""
+    from kubernetes import client
 
-    try:
-        config.load_incluster_config()
-    except config.ConfigException:
-        config.load_kube_config()
-    return client.CustomObjectsApi()
+    from api.kubeclient import kube_client
+
+    return client.CustomObjectsApi(kube_client())
 
 
 def previous_result(job: Job, upstream_id: str, api: Any = None) -> dict[str, Any]:

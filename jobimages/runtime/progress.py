@@ -71,14 +71,12 @@ RESULT_WAIT_SECONDS = 60.0
 
 class KubeReporter:
     def __init__(self, name: str, namespace: str, run: int = 0, min_interval: float = 1.0) -> None:
-        from kubernetes import client, config
+        from kubernetes import client
 
-        try:
-            config.load_incluster_config()
-        except config.ConfigException:
-            config.load_kube_config()
+        from api.kubeclient import kube_client
+
         # The client would send a list as a merge patch; this one only ever sends JSON patches.
-        api = client.ApiClient()
+        api = kube_client()
         api.set_default_header("Content-Type", "application/json-patch+json")
         self.api = client.CustomObjectsApi(api)
         self.name, self.namespace, self.run = name, namespace, run

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import urlsplit
+
+from api.resultstore import storage_prefix
+from jobimages.runtime.exitcodes import PermanentError
+from jobimages.runtime.settings import results_settings
 
 
 class ResultStore(Protocol):
@@ -43,46 +46,50 @@ class SupabaseResults:
         self.client.storage.from_(self.bucket).upload(
             key, data, {"content-type": content_type, "upsert": "true"}
         )
-        return f"{self.url}/storage/v1/object/{self.bucket}/{key}"
+        return f"{storage_prefix(self.url, self.bucket)}{key}"
 
 
 def results_host_from_env() -> str | None:
     """The host of the result store ($SUPABASE_URL with OMVEE_RESULTS=supabase), whose
-    locations a later job reads; None for a local directory."""
-    if os.environ.get("OMVEE_RESULTS") != "supabase" or not os.environ.get("SUPABASE_URL"):
+    locations a later job reads; None for a local directory. PermanentError when a results
+    setting is malformed."""
+    settings = results_settings()
+    if settings.kind != "supabase" or not settings.supabase_url:
         return None
-    return urlsplit(os.environ["SUPABASE_URL"]).hostname
+    return urlsplit(settings.supabase_url).hostname
 
 
 def supabase_results_auth(location: str) -> dict[str, str]:
     """The service-role headers to read ``location`` when it lies in this deployment's own
     Supabase Storage bucket (OMVEE_RESULTS=supabase: SUPABASE_URL, SUPABASE_SERVICE_ROLE_KEY,
     OMVEE_RESULTS_BUCKET); {} for any other location, which is read without credentials."""
-    env = os.environ
-    if env.get("OMVEE_RESULTS") != "supabase" or not env.get("SUPABASE_SERVICE_ROLE_KEY"):
-        return {}
-    bucket = env.get("OMVEE_RESULTS_BUCKET", "job-results")
-    prefix = f"{env.get('SUPABASE_URL', '').rstrip('/')}/storage/v1/object/{bucket}/"
-    if not env.get("SUPABASE_URL") or not location.startswith(prefix):
+    settings = results_settings()
+    prefix = settings.object_prefix()
+    key = settings.supabase_service_role_key
+    if prefix is None or not key or not location.startswith(prefix):
         return {}
     if ".." in location[len(prefix) :].split("/"):
         return {}
-    key = env["SUPABASE_SERVICE_ROLE_KEY"]
     return {"Authorization": f"Bearer {key}", "apikey": key}
 
 
 def results_dir_from_env() -> Path:
     """The local result directory ($OMVEE_RESULTS_DIR, default ./omvee-results), resolved."""
-    return Path(os.environ.get("OMVEE_RESULTS_DIR", "omvee-results")).resolve()
+    return results_settings().local_directory()
 
 
 def results_from_env() -> ResultStore:
     """OMVEE_RESULTS=supabase (SUPABASE_URL, SUPABASE_SERVICE_ROLE_KEY, OMVEE_RESULTS_BUCKET)
-    or a directory (OMVEE_RESULTS_DIR, default ./omvee-results)."""
-    if os.environ.get("OMVEE_RESULTS") == "supabase":
+    or a directory (OMVEE_RESULTS_DIR, default ./omvee-results). PermanentError naming a
+    malformed or missing setting."""
+    settings = results_settings()
+    if settings.kind == "supabase":
+        if not (settings.supabase_url and settings.supabase_service_role_key):
+            raise PermanentError(
+                "the job pod is misconfigured: OMVEE_RESULTS=supabase needs SUPABASE_URL and "
+                "SUPABASE_SERVICE_ROLE_KEY"
+            )
         return SupabaseResults(
-            os.environ["SUPABASE_URL"],
-            os.environ["SUPABASE_SERVICE_ROLE_KEY"],
-            os.environ.get("OMVEE_RESULTS_BUCKET", "job-results"),
+            settings.supabase_url, settings.supabase_service_role_key, settings.bucket
         )
-    return LocalResults(results_dir_from_env())
+    return LocalResults(settings.local_directory())

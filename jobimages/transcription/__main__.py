@@ -4,11 +4,10 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import uuid
 
-from jobimages.runtime.job import Job
+from jobimages.runtime.job import Job, job_given
 from jobimages.runtime.progress import ConsoleReporter
 from jobimages.runtime.results import LocalResults
 from jobimages.runtime.run import execute, main
@@ -32,6 +31,6 @@ def by_hand(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) > 1 or "OMVEE_JOB" not in os.environ:
+    if len(sys.argv) > 1 or not job_given():
         raise SystemExit(by_hand(sys.argv[1:]))
     main(transcribe)

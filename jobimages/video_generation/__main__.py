@@ -5,7 +5,6 @@ scene's span, with the audio, as an MP4. By hand: ``--image A.png --image B.png 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ from pydantic import ValidationError
 from api.catalog.inputs import VideoGenerationInput
 from jobimages.runtime.exitcodes import PermanentError
 from jobimages.runtime.fetch import download
+from jobimages.runtime.job import job_given
 from jobimages.runtime.previous import previous_json, read_location
 from jobimages.runtime.run import Context, main
 from jobimages.video_generation.assemble import assemble, probe_seconds
@@ -61,6 +61,6 @@ def by_hand(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) > 1 or "OMVEE_JOB" not in os.environ:
+    if len(sys.argv) > 1 or not job_given():
         raise SystemExit(by_hand(sys.argv[1:]))
     main(generate)

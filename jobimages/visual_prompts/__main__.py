@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import uuid
 from pathlib import Path
@@ -15,7 +14,7 @@ from pydantic import ValidationError
 
 from api.catalog.inputs import VisualPromptsInput
 from jobimages.runtime.exitcodes import PermanentError
-from jobimages.runtime.job import Job
+from jobimages.runtime.job import Job, job_given
 from jobimages.runtime.llm import chat_from_env
 from jobimages.runtime.previous import previous_json
 from jobimages.runtime.progress import ConsoleReporter
@@ -66,6 +65,6 @@ def by_hand(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) > 1 or "OMVEE_JOB" not in os.environ:
+    if len(sys.argv) > 1 or not job_given():
         raise SystemExit(by_hand(sys.argv[1:]))
     main(generate)
