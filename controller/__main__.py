@@ -68,10 +68,15 @@ def _resync_loop(
 
 @kopf.on.login()
 def login(**kwargs: object) -> kopf.ConnectionInfo | None:
+    """kopf's login handler: the kubernetes client's credentials (the in-cluster account,
+    else $KUBECONFIG or ~/.kube/config); raises kopf's LoginError when there are none."""
     return kopf.login_via_client(**kwargs)  # type: ignore[arg-type]
 
 
 def kopf_settings(options: OperatorSettings) -> kopf.OperatorSettings:
+    """Pure: kopf's settings for ``options``: watch timeouts (seconds) from
+    ``watch_timeout_seconds``, no posted Events, no cluster scanning, handler state in
+    ``omvee.io`` annotations."""
     settings = kopf.OperatorSettings()
     # A watch that went silent is dropped and re-established rather than trusted forever.
     settings.watching.server_timeout = options.watch_timeout_seconds
@@ -89,6 +94,9 @@ def kopf_settings(options: OperatorSettings) -> kopf.OperatorSettings:
 
 
 def main() -> None:
+    """Run the operator until kopf stops: watch caches, workers, resync, Events, mirror and
+    the health/metrics server. Raises SystemExit(2) on bad settings, catalog, log store or
+    Kubernetes credentials."""
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -170,6 +178,7 @@ def main() -> None:
             metrics.reconciled(time.monotonic() - started)
 
     def requeued(key: tuple[str, str], requeue: Requeue) -> None:
+        """Count a requeue of ``key`` (namespace, name); log and count it when it failed."""
         metrics.requeued(requeue.reason)
         if requeue.error is not None:
             log.error(
@@ -206,6 +215,7 @@ def main() -> None:
     )
 
     async def operate() -> None:
+        """kopf's operator (peering, login) with /healthz and /metrics served beside it."""
         # /healthz and /metrics on the health port (kopf's liveness endpoint serves one path)
         async with serving(options.health_port, metrics):
             await kopf.operator(

@@ -22,14 +22,19 @@ class EventPoster(Protocol):
 
     def post_event(
         self, ojob: dict[str, Any], kind: str, reason: str, message: str, at: datetime
-    ) -> None: ...
+    ) -> None:
+        """Post an Event of ``kind`` (Normal or Warning) on ``ojob``, stamped ``at``; may
+        raise on an API error (EventRecorder logs it and goes on)."""
+        ...
 
 
 class Recorder(Protocol):
     """Where the reconciler records Events: ``kind`` Normal or Warning, ``reason`` one word,
     ``message`` one sentence."""
 
-    def record(self, ojob: dict[str, Any], kind: str, reason: str, message: str) -> None: ...
+    def record(self, ojob: dict[str, Any], kind: str, reason: str, message: str) -> None:
+        """Record an Event on ``ojob``; must not raise."""
+        ...
 
 
 class PostNow:
@@ -39,6 +44,7 @@ class PostNow:
         self.poster = poster
 
     def record(self, ojob: dict[str, Any], kind: str, reason: str, message: str) -> None:
+        """Post the Event now, stamped with the current time; raises what the poster does."""
         self.poster.post_event(ojob, kind, reason, message, datetime.now(UTC))
 
 

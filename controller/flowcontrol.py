@@ -18,6 +18,9 @@ from collections.abc import Callable
 
 
 class TokenBucket:
+    """Thread-safe client-side rate limit: at most ``burst`` requests at once after a quiet
+    spell, ``qps`` a second on average; waits are in seconds."""
+
     def __init__(
         self,
         qps: float,

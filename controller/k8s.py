@@ -64,6 +64,8 @@ class RateLimitedApiClient(client.ApiClient):  # type: ignore[misc]  # untyped c
         self.on_request = on_request
 
     def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
+        """ApiClient.request after a token from the bucket (sleeping until it is due); raises
+        what the client does (ApiException, urllib3 errors)."""
         # ApiClient.__call_api sends every call, synchronous or not, through here.
         waited = self.bucket.acquire()
         if self.on_request is not None:
@@ -92,6 +94,9 @@ def event_time(event: dict[str, Any]) -> str:
 
 
 class Kube:
+    """The operator's Kubernetes API calls on one (rate-limited) ApiClient; objects are plain
+    dicts as served. Errors not handled per method raise ``kubernetes.client.ApiException``."""
+
     def __init__(self, api: client.ApiClient) -> None:
         self.api = api
         self.custom = client.CustomObjectsApi(api)
@@ -105,6 +110,8 @@ class Kube:
         return data
 
     def get_omveejob(self, namespace: str, name: str) -> dict[str, Any] | None:
+        """The OmveeJob's body, or None when it does not exist (404); raises ApiException
+        otherwise."""
         try:
             obj: dict[str, Any] = self.custom.get_namespaced_custom_object(
                 constants.GROUP, constants.VERSION, namespace, constants.PLURAL, name
@@ -116,6 +123,8 @@ class Kube:
         return obj
 
     def get_job(self, namespace: str, name: str) -> dict[str, Any] | None:
+        """The batch/v1 Job's body, or None when it does not exist (404); raises ApiException
+        otherwise."""
         try:
             return self._raw(
                 self.batch.read_namespaced_job(name, namespace, _preload_content=False)
@@ -171,6 +180,8 @@ class Kube:
         return existing
 
     def delete_job(self, namespace: str, name: str) -> None:
+        """Delete the Job, its pods in the background; a Job already gone (404) is fine, other
+        refusals raise ApiException."""
         try:
             self.batch.delete_namespaced_job(name, namespace, propagation_policy="Background")
             log.info("Deleted Job %s/%s", namespace, name)

@@ -62,10 +62,14 @@ class FailedCreate:
 
 
 def parse_time(value: str | None) -> datetime | None:
+    """An RFC 3339 time as served ("...Z" or an offset) as a timezone-aware datetime; None
+    for None or "". Raises ValueError for a string that is no ISO 8601 time."""
     return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
 
 
 def format_time(value: datetime) -> str:
+    """``value`` as RFC 3339 to the second with a Z ("2024-01-02T03:04:05Z"); the caller
+    passes a UTC time (no conversion is made)."""
     return value.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 

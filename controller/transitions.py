@@ -51,6 +51,9 @@ class Event:
 
 @dataclass
 class Decision:
+    """What a reconcile does for run ``run``: the full operator-owned ``status`` to write
+    (camelCase), and whether to create or delete the run's Job."""
+
     run: int
     status: dict[str, Any] = field(default_factory=dict)  # full operator-owned status
     create_job: bool = False
@@ -58,6 +61,7 @@ class Decision:
 
 
 def job_finished(job: dict[str, Any]) -> bool:
+    """Whether a batch/v1 Job body has a True Complete or Failed condition."""
     return any(
         c.get("type") in ("Complete", "Failed") and c.get("status") == "True"
         for c in job.get("status", {}).get("conditions") or []

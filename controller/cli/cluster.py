@@ -37,6 +37,8 @@ def api_client(kubeconfig: str | None, context: str | None) -> client.ApiClient:
 
 
 def public(ojob: dict[str, Any]) -> dict[str, Any]:
+    """The public job view (``JobPublic`` as JSON) of an OmveeJob body, with its ``namespace``
+    and ``name`` added."""
     metadata = ojob["metadata"]
     return {"namespace": metadata["namespace"], "name": metadata["name"]} | to_public(
         ojob
@@ -44,6 +46,10 @@ def public(ojob: dict[str, Any]) -> dict[str, Any]:
 
 
 class ClusterBackend:
+    """The CLI's Backend on the Kubernetes API: OmveeJobs in ``namespace`` (None: all),
+    as served (camelCase dicts). Requests time out after TIMEOUT (connect, read) seconds;
+    API errors not handled here raise ``kubernetes.client.ApiException``."""
+
     def __init__(self, api: client.ApiClient, namespace: str | None) -> None:
         self.custom = client.CustomObjectsApi(api)
         self.core = client.CoreV1Api(api)
@@ -52,6 +58,8 @@ class ClusterBackend:
     # OmveeJobs, as served (camelCase dicts)
 
     def list_omveejobs(self, field_selector: str | None = None) -> list[dict[str, Any]]:
+        """The OmveeJob bodies in the namespace (or all) matching ``field_selector``
+        (e.g. "spec.jobId=..."); raises ApiException when the list is refused."""
         kwargs: dict[str, Any] = {"_request_timeout": TIMEOUT}
         if field_selector:
             kwargs["field_selector"] = field_selector
@@ -138,14 +146,19 @@ class ClusterBackend:
     def list_jobs(
         self, *, project: str | None, job_type: str | None, phase: str | None
     ) -> list[dict[str, Any]]:
+        """Public views of the OmveeJobs matching the filters (None: any), selected on the
+        server; raises ApiException when the list is refused."""
         selectors = {"spec.projectId": project, "spec.type": job_type, "status.phase": phase}
         field_selector = ",".join(f"{k}={v}" for k, v in selectors.items() if v)
         return [public(ojob) for ojob in self.list_omveejobs(field_selector or None)]
 
     def get_job(self, ref: str) -> dict[str, Any]:
+        """The public view of the OmveeJob ``ref`` names; CliError when none or several."""
         return public(self.find(ref))
 
     def cancel(self, ref: str) -> dict[str, Any]:
+        """Patch spec.cancel on the job ``ref`` names; its public view after the patch.
+        CliError when there is no such job, it cannot be cancelled, or it changed meanwhile."""
         ojob = self.find(ref)
         patch = cancel_patch(ojob, ojob["spec"]["jobId"])
         if isinstance(patch, str):
@@ -153,6 +166,8 @@ class ClusterBackend:
         return public(self._patch_spec(ojob, patch))
 
     def retry(self, ref: str) -> dict[str, Any]:
+        """Patch spec.rerun on the ended job ``ref`` names; its public view after the patch.
+        CliError when there is no such job, it cannot be retried, or it changed meanwhile."""
         ojob = self.find(ref)
         patch = retry_patch(ojob, ojob["spec"]["jobId"])
         if isinstance(patch, str):
@@ -176,6 +191,8 @@ class ClusterBackend:
         )
 
     def logs(self, ref: str, attempt: int | None, follow: bool) -> Iterator[bytes]:
+        """The log of attempt ``attempt`` (1-based; latest when None) of the current run, in
+        chunks: the pod's while it exists, else the saved copy. CliError when there is none."""
         from controller.cli.podlogs import job_logs
 
         return job_logs(self, self.find(ref), attempt, follow)
@@ -220,6 +237,8 @@ class ClusterBackend:
         return _chunks(response)
 
     def watch(self, ref: str) -> Iterator[dict[str, Any]]:
+        """The job's public view now, then after each change (watches of WATCH_SECONDS,
+        resumed; reread on 410 Gone). CliError when there is none or it is deleted."""
         ojob = self.find(ref)
         namespace, name = ojob["metadata"]["namespace"], ojob["metadata"]["name"]
         yield public(ojob)
@@ -249,6 +268,8 @@ class ClusterBackend:
                 yield public(ojob)
 
     def placement(self) -> Placement | None:
+        """Every node and every pod not yet ended, or None when listing nodes or pods is
+        forbidden (403: a namespaced identity); other refusals raise ApiException."""
         try:
             nodes = self.core.list_node(_preload_content=False, _request_timeout=TIMEOUT)
             pods = self.core.list_pod_for_all_namespaces(

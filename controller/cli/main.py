@@ -24,6 +24,8 @@ the REST API with --api URL (or $OMVEE_API_URL) and --token (or $OMVEE_API_TOKEN
 
 
 def duration(text: str) -> timedelta:
+    """argparse type of ``--older-than``: "7d", "12h", "1d12h"...; raises
+    argparse.ArgumentTypeError for anything else."""
     try:
         return parse_duration(text)
     except ValueError as error:
@@ -59,6 +61,8 @@ def defaults(settings: CliSettings) -> dict[str, str | None]:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The `omvee` parser: each command sets ``run`` (a Command) in its parsed arguments.
+    Raises SettingsError when building `stuck-rows` meets bad OMVEE_ settings."""
     common = common_options()
     parser = argparse.ArgumentParser(
         prog="omvee",
@@ -133,6 +137,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def backend_for(args: argparse.Namespace) -> Backend:
+    """The REST API's backend with ``--api``, else the cluster's; CliError when the cluster
+    has no usable kubeconfig."""
     if args.api:
         from controller.cli.remote import ApiBackend
 
@@ -143,11 +149,16 @@ def backend_for(args: argparse.Namespace) -> Backend:
 
 
 def one_line(text: str, limit: int = 400) -> str:
+    """``text`` with its whitespace runs made single spaces, cut to ``limit`` characters
+    (ending "…" when cut)."""
     flat = " ".join(str(text).split())
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run `omvee` with ``argv`` (None: sys.argv); the exit code: the command's, 1 when it
+    failed (one line on stderr), 2 for bad settings or usage (argparse's SystemExit), 130 on
+    Ctrl-C, 0 on a closed pipe. With OMVEE_DEBUG the error propagates instead."""
     try:
         settings = CliSettings.load()
     except SettingsError as error:

@@ -35,6 +35,7 @@ def bounded(value: object, allowed: frozenset[str]) -> str:
 
 
 def job_type(value: object) -> str:
+    """The ``job_type`` label: a JobType value, else ``Other``."""
     return bounded(value, JOB_TYPES)
 
 

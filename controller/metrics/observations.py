@@ -28,6 +28,9 @@ FINAL = frozenset(p.value for p in Phase if p.final)
 
 @dataclass(frozen=True)
 class Observations:
+    """What one status write adds to the metrics: ``job_type`` a bounded label, durations in
+    seconds (None: nothing to observe), ``final_phase`` set only by the write that ended a run."""
+
     job_type: str
     retries: int = 0  # attempts of the run beyond its first that this write reports
     queue_wait: float | None = None  # seconds; set when the run's first pod has just started

@@ -37,6 +37,9 @@ UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 @dataclass(frozen=True)
 class StuckRow:
+    """One `jobs` row as read: ids as text, ``status`` queued or running, ``updated_at``
+    its last update, ``input`` the stored JSON input (None when there is none)."""
+
     id: str
     project_id: str
     type: str
@@ -46,6 +49,8 @@ class StuckRow:
 
 
 def parse_age(text: str) -> timedelta:
+    """argparse type of ``--older-than``: a number and one unit of s, m, h, d ("30m");
+    raises argparse.ArgumentTypeError otherwise."""
     match = re.fullmatch(r"(\d+)([smhd])", text.strip())
     if not match:
         raise argparse.ArgumentTypeError(f"expected a duration like 30m, 2h or 1d, not {text!r}")
@@ -81,6 +86,8 @@ def resubmission(row: StuckRow) -> tuple[dict[str, Any] | None, str]:
 def find_stuck(
     connection: psycopg.Connection[Any], known_ids: set[str], older_than: timedelta
 ) -> list[StuckRow]:
+    """Rows queued or running not updated for ``older_than`` whose id is not in ``known_ids``
+    (lowercase job ids), oldest update first; raises psycopg.Error when the query fails."""
     cursor = connection.execute(
         "select id::text, project_id::text, type, status, updated_at, input from public.jobs "
         "where status in ('queued', 'running') and updated_at < now() - %s "
@@ -91,6 +98,8 @@ def find_stuck(
 
 
 def known_job_ids(custom: client.CustomObjectsApi) -> set[str]:
+    """spec.jobId, lowercased, of every OmveeJob in the cluster; raises ApiException when
+    listing them cluster-wide is refused."""
     listed = custom.list_cluster_custom_object(constants.GROUP, constants.VERSION, constants.PLURAL)
     return {str(item["spec"]["jobId"]).lower() for item in listed.get("items", [])}
 
@@ -114,6 +123,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def usage_problem(args: argparse.Namespace) -> str | None:
+    """Pure: what is wrong with the parsed options (no DSN; --resubmit without --namespace),
+    or None."""
     if not args.dsn:
         return "no database: pass --dsn or set OMVEE_MIRROR_DSN"
     if args.resubmit and not args.namespace:
@@ -129,6 +140,8 @@ def run(args: argparse.Namespace, custom: client.CustomObjectsApi) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The command: exit 0 when done, 1 when the database or cluster cannot be reached;
+    usage errors exit 2 (argparse's SystemExit)."""
     parser = argparse.ArgumentParser(
         prog="python -m controller.mirror.stuck_rows", description=__doc__.splitlines()[0]
     )
@@ -157,6 +170,9 @@ def settle(
     stuck: list[StuckRow],
     args: argparse.Namespace,
 ) -> int:
+    """Print each stuck row and what is (or would be) done with it; with --resubmit create
+    its OmveeJob (a refusal is printed), with --fail mark the rows failed. Returns 0; raises
+    psycopg.Error when the update fails."""
     mode = "resubmit" if args.resubmit else "fail" if args.fail else "dry-run"
     print(
         f"{len(stuck)} stuck row(s) (queued/running, no OmveeJob, idle > "
