@@ -281,6 +281,8 @@ def host_of(url: str) -> str:
 
 
 def port_of(url: str) -> int:
+    """The URL's port: the one it names, else 443 for https and 80 otherwise; ``ValueError`` when
+    the port is not a number from 0 to 65535."""
     parts = urlsplit(url)
     return parts.port or (443 if parts.scheme == "https" else 80)
 

@@ -14,13 +14,20 @@ class LogStoreError(Exception):
 
 
 class LogStore(Protocol):
-    def put(self, key: str, data: bytes) -> None: ...
+    """Saved pod logs by key (``logs/<namespace>/<job id>/run-<n>/attempt-<m>.log``, see
+    api.logs.archive); each method raises ``LogStoreError`` when the store cannot be used."""
+
+    def put(self, key: str, data: bytes) -> None:
+        """Save ``data`` (the log's bytes) under ``key``, replacing what was there."""
 
     def get(self, key: str) -> bytes | None:
         """The saved log, or None when nothing is stored under ``key``."""
 
 
 class DirectoryLogs:
+    """A directory: the log of ``key`` is the file ``<root>/<key>``. A key that would leave ``root``
+    raises ``LogStoreError``."""
+
     def __init__(self, root: Path) -> None:
         self.root = root
 
@@ -31,6 +38,8 @@ class DirectoryLogs:
         return path
 
     def put(self, key: str, data: bytes) -> None:
+        """Write ``data`` to ``<root>/<key>`` (folders made as needed), whole or not at all.
+        ``LogStoreError`` for a key leaving ``root``; ``OSError`` when the disk refuses."""
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_suffix(".partial")
@@ -38,6 +47,8 @@ class DirectoryLogs:
         partial.replace(path)  # a reader never sees half a log
 
     def get(self, key: str) -> bytes | None:
+        """The bytes of ``<root>/<key>``, None when no file is there. ``LogStoreError`` for a key
+        leaving ``root``; ``OSError`` when the file cannot be read."""
         path = self._path(key)
         return path.read_bytes() if path.is_file() else None
 
@@ -53,6 +64,8 @@ class SupabaseLogs:
         self.client: Any = create_client(url, key)
 
     def put(self, key: str, data: bytes) -> None:
+        """Upload (upsert) ``data`` as UTF-8 text under ``key``; ``LogStoreError`` on any
+        failure."""
         try:
             self.client.storage.from_(self.bucket).upload(
                 key, data, {"content-type": "text/plain; charset=utf-8", "upsert": "true"}
@@ -61,6 +74,8 @@ class SupabaseLogs:
             raise LogStoreError(f"could not save {key} to bucket {self.bucket}: {error}") from None
 
     def get(self, key: str) -> bytes | None:
+        """The bytes under ``key``, None when Storage answers 400 or 404; ``LogStoreError`` for
+        another answer (a network error propagates as httpx's ``HTTPError``)."""
         from storage3.exceptions import StorageApiError
 
         try:

@@ -18,6 +18,9 @@ log = logging.getLogger("api")
 
 
 def main() -> None:
+    """Build the app from the environment and serve it with uvicorn until stopped (20 s of graceful
+    shutdown), /metrics on its own port when set. ``SystemExit(2)`` when a setting, the Kubernetes
+    credentials or the log store is wrong."""
     disable_created_metrics()  # type: ignore[no-untyped-call]  # *_created series: noise
     try:
         settings = get_settings()

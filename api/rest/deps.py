@@ -31,6 +31,7 @@ SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 
 
 async def get_store(request: Request) -> JobStore:
+    """The app's ``JobStore`` (``app.state.store``, set by ``create_app``)."""
     store: JobStore = request.app.state.store
     return store
 
@@ -39,6 +40,7 @@ StoreDep = Annotated[JobStore, Depends(get_store)]
 
 
 async def get_logs(request: Request) -> LogStore | None:
+    """The app's saved-log store (``app.state.logs``), None when logs are not kept."""
     logs: LogStore | None = request.app.state.logs
     return logs
 
@@ -47,6 +49,7 @@ LogsDep = Annotated[LogStore | None, Depends(get_logs)]
 
 
 async def get_results(request: Request) -> ResultReader | None:
+    """The app's result-file reader (``app.state.results``), None when results are not served."""
     results: ResultReader | None = request.app.state.results
     return results
 
@@ -55,6 +58,7 @@ ResultsDep = Annotated[ResultReader | None, Depends(get_results)]
 
 
 async def get_streams(request: Request) -> StreamSlots:
+    """The app's cap on open streams (``app.state.streams``)."""
     streams: StreamSlots = request.app.state.streams
     return streams
 

@@ -46,6 +46,8 @@ def job_row(ojob: dict[str, Any]) -> dict[str, Any]:
 
 
 def sse(event: str, data: Any) -> bytes:
+    """One Server-Sent Events message, UTF-8: ``event: <event>`` and ``data: <data as compact
+    JSON>``; ``TypeError`` when ``data`` is not JSON-serialisable."""
     return f"event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
 
 

@@ -27,6 +27,8 @@ class BodyLimit:
         self.limit = limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The ASGI entry: other scopes than HTTP pass through; 413 when the declared
+        Content-Length, or the body bytes received so far, exceed ``limit``."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -72,6 +74,9 @@ def create_app(
     api_metrics: ApiMetrics | None = None,
     results: ResultReader | None = None,
 ) -> FastAPI:
+    """The app; what is not given is built from ``settings`` (``get_settings()`` when None): the
+    Kubernetes job store, the log store and the result reader. Raises ``SettingsError``,
+    ``KubeConfigError`` or ``LogStoreError`` when one of those cannot be built."""
     settings = settings or get_settings()
     app = FastAPI(
         title="OMVEE jobs API",

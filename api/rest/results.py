@@ -35,18 +35,23 @@ class Opened:
         self._chunks, self.size, self._close = chunks, size, close
 
     def chunks(self) -> Iterator[bytes]:
+        """The file's bytes in chunks of up to ``CHUNK_BYTES`` (64 KiB); closes the file when
+        exhausted or closed. A read error (``OSError``, httpx's ``HTTPError``) propagates."""
         try:
             yield from self._chunks
         finally:
             self.close()
 
     def close(self) -> None:
+        """Release the file or the connection; a second call does nothing."""
         if self._close is not None:
             close, self._close = self._close, None
             close()
 
 
 class ResultReader(Protocol):
+    """Result files by key (``<project>/<job>/run-<n>/<file>``)."""
+
     def open(self, key: str) -> Opened | None:
         """The file stored under ``key``, or None when there is none (HTTP 404).
         ResultUnavailable when the store cannot answer."""
@@ -60,6 +65,9 @@ class VolumeResults:
         self.root = root
 
     def open(self, key: str) -> Opened | None:
+        """The regular file ``<root>/<key>`` and its size in bytes; None when there is none, a part
+        of the key is empty, ``.`` or ``..``, or a level is a symbolic link. ``ResultUnavailable``
+        when the directory cannot be read."""
         parts = key.split("/")
         if any(part in ("", ".", "..") for part in parts):
             return None
@@ -99,6 +107,9 @@ class SupabaseResultReader:
         )
 
     def open(self, key: str) -> Opened | None:
+        """The object, streamed, with its size in bytes when Storage sends Content-Length; None when
+        it answers 400 or 404. ``ResultUnavailable`` on a network error or another status of 300 or
+        more."""
         url = f"{self.url}/storage/v1/object/{quote(self.bucket)}/{quote(key)}"
         try:
             response = self.client.send(self.client.build_request("GET", url), stream=True)

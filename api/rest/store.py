@@ -33,6 +33,10 @@ def api_client() -> client.ApiClient:
 
 
 class JobStore:
+    """OmveeJobs, their pods and Events in ``namespace``. Each call times out (3 s to connect, 10 s
+    to read); a 5xx, a 429 or a network error raises ``Unavailable``, another refusal
+    ``client.ApiException`` unless a method says otherwise."""
+
     def __init__(self, api: client.ApiClient, namespace: str) -> None:
         self.custom = client.CustomObjectsApi(api)
         self.core = client.CoreV1Api(api)
@@ -82,6 +86,7 @@ class JobStore:
         return existing, False
 
     def get_by_name(self, name: str) -> dict[str, Any] | None:
+        """The OmveeJob named ``name``, None when there is none (404)."""
         try:
             found: dict[str, Any] = self._custom(
                 "read the job", "get_namespaced_custom_object", name
@@ -93,6 +98,8 @@ class JobStore:
         return found
 
     def get(self, job_id: str) -> dict[str, Any]:
+        """The OmveeJob of ``job_id``: the one named ``omveejob_name(job_id)``, else the first with
+        that ``spec.jobId`` (made by kubectl). ``NotFound`` when there is none."""
         found = self.get_by_name(omveejob_name(job_id))
         if found is None:  # created by kubectl under another name
             listed = self._custom(
@@ -125,6 +132,9 @@ class JobStore:
     def list_jobs(
         self, *, selectors: dict[str, str], limit: int, cursor: str | None
     ) -> tuple[list[dict[str, Any]], str | None]:
+        """One page of at most ``limit`` OmveeJobs matching the field ``selectors`` ({field path:
+        value}), from ``cursor``: (jobs, the next page's cursor or None). ``NotFound`` when the
+        cursor is invalid or has expired."""
         field_selector = ",".join(f"{k}={v}" for k, v in selectors.items()) or None
         kwargs: dict[str, Any] = {"limit": limit}
         if field_selector:
@@ -153,6 +163,7 @@ class JobStore:
         return patched
 
     def pods(self, ojob: dict[str, Any], run: int) -> list[dict[str, Any]]:
+        """The pods of run ``run`` of the OmveeJob (by its labels), oldest first (ties by name)."""
         selector = (
             f"{constants.LABEL_OMVEEJOB}={ojob['metadata']['name']},{constants.LABEL_RUN}={run}"
         )
@@ -169,6 +180,9 @@ class JobStore:
         )
 
     def log_stream(self, pod: str, follow: bool) -> Iterator[bytes]:
+        """The job container's log of ``pod`` in chunks of up to 4096 bytes; followed when
+        ``follow`` (read timeout ``FOLLOW_READ_SECONDS``, an hour). ``client.ApiException`` when the
+        pod is gone (404) or its container has not started (400)."""
         response = self._call(
             "read the pod log",
             self.core.read_namespaced_pod_log,
@@ -253,4 +267,6 @@ class JobStore:
         return events
 
     def ready(self) -> None:
+        """Return once the Kubernetes API lists OmveeJobs (one item); ``Unavailable`` or
+        ``client.ApiException`` when it cannot (the readiness check)."""
         self._custom("list jobs", "list_namespaced_custom_object", limit=1)

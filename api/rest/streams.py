@@ -11,6 +11,9 @@ from api.rest.errors import TooManyStreams
 
 
 class StreamSlots:
+    """At most ``limit`` streams open at once in this process; ``hold`` raises ``TooManyStreams``
+    (429) beyond."""
+
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self._free = threading.BoundedSemaphore(limit)

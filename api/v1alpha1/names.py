@@ -5,4 +5,5 @@ from __future__ import annotations
 
 
 def omveejob_name(job_id: str) -> str:
+    """``job-`` and ``job_id`` in lower case: the ``metadata.name`` of the OmveeJob of that id."""
     return f"job-{job_id.lower()}"

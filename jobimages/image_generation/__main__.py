@@ -24,6 +24,10 @@ from jobimages.runtime.run import Context, execute, main
 def generate(
     context: Context, prompts: dict[str, Any] | None = None, backend: ImageBackend | None = None
 ) -> dict[str, Any]:
+    """The job's work: one PNG per prompt of the visual-prompts job (or of ``prompts``,
+    {"prompts": [...]}), stored as ``scene-NNN.png``, then images.json; returns
+    {"images": count, "files": {"json": location}}. ``PermanentError`` for invalid input or a
+    refused prompt; ``RetryableError`` when the provider or a read fails."""
     try:
         options = ImageGenerationInput.model_validate(context.job.input)
     except ValidationError as error:
@@ -53,6 +57,9 @@ def generate(
 
 
 def by_hand(argv: list[str]) -> int:
+    """Render ``--prompts`` (width and height in pixels) into ``--results-dir``; returns the exit
+    code (0, 65 or 75). ``SystemExit`` for bad arguments; ``OSError`` or ``ValueError`` when the
+    prompts file cannot be read as JSON."""
     parser = argparse.ArgumentParser(
         prog="python -m jobimages.image_generation",
         description="Render prompts.json with the backend $OMVEE_IMAGE_BACKEND names.",

@@ -14,6 +14,8 @@ from jobimages.runtime.settings import load
 
 
 class ImageBackend(Protocol):
+    """Renders a prompt as one PNG of ``width`` x ``height`` pixels."""
+
     def generate(self, prompt: str, negative_prompt: str, width: int, height: int) -> bytes:
         """One PNG."""
 
@@ -25,6 +27,9 @@ class HttpImageBackend:
         self.url, self.api_key, self.model, self.timeout = url.rstrip("/"), api_key, model, timeout
 
     def generate(self, prompt: str, negative_prompt: str, width: int, height: int) -> bytes:
+        """One PNG (bytes) of ``width`` x ``height`` pixels. ``RetryableError`` when the provider is
+        unreachable or fails (HTTP 4xx/5xx), ``PermanentError`` when it refuses the prompt (400,
+        422)."""
         try:
             response = httpx.post(
                 f"{self.url}/v1/images/generations",
@@ -60,6 +65,8 @@ class DiffusersBackend:
         ).to("cuda")
 
     def generate(self, prompt: str, negative_prompt: str, width: int, height: int) -> bytes:
+        """One PNG (bytes) of ``width`` x ``height`` pixels, rendered on the GPU; the pipeline's
+        errors (CUDA out of memory...) propagate."""
         import io
 
         image = self.pipeline(

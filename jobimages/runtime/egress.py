@@ -110,6 +110,8 @@ class CheckedTransport(httpx.HTTPTransport):
         )
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
+        """httpx's, after the URL rules (unless the host is trusted). ``Refused`` when the policy
+        refuses the URL or an address it resolves to; httpx's errors otherwise."""
         url = str(request.url)
         if request.url.host not in self.trusted:
             problem = self.policy.url_problem(url)

@@ -13,6 +13,9 @@ from jobimages.runtime.settings import runtime_settings
 
 @dataclass(frozen=True)
 class Job:
+    """One job: its type, ids and input (the catalog's camelCase fields), and, when the operator
+    runs it, its OmveeJob (``name``, ``namespace``) and ``run`` number."""
+
     type: str
     project_id: str
     job_id: str

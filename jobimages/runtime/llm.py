@@ -10,6 +10,9 @@ from jobimages.runtime.settings import runtime_settings
 
 
 class ChatModel:
+    """An OpenAI-compatible chat endpoint at ``url`` (``timeout`` in seconds per request); a failed
+    request raises ``RetryableError``."""
+
     def __init__(self, url: str, api_key: str, model: str, timeout: float = 60.0) -> None:
         self.url, self.api_key, self.model, self.timeout = url.rstrip("/"), api_key, model, timeout
 

@@ -18,28 +18,38 @@ log = logging.getLogger("jobimages")
 
 
 class Reporter(Protocol):
-    def progress(self, percent: float, message: str) -> None: ...
+    """Where a job's progress and result go (its OmveeJob's status, or the console); a report never
+    raises."""
 
-    def result(self, result: dict[str, Any]) -> None: ...
+    def progress(self, percent: float, message: str) -> None:
+        """Report ``percent`` (0-100) done, with a short message."""
+
+    def result(self, result: dict[str, Any]) -> None:
+        """Report the finished job's result document (``status.result``)."""
 
     def note(self, message: str) -> None:
         """Say something (e.g. why it failed) without moving progress."""
 
 
 class ConsoleReporter:
+    """Reports on stderr, one line per whole percent that changes."""
+
     def __init__(self) -> None:
         self.last = -1
 
     def progress(self, percent: float, message: str) -> None:
+        """``[ NN%] message`` on stderr when the whole percent changed."""
         value = int(percent)
         if value != self.last:
             self.last = value
             sys.stderr.write(f"[{value:3d}%] {message}\n")
 
     def result(self, result: dict[str, Any]) -> None:
+        """``[done] <result>`` on stderr."""
         sys.stderr.write(f"[done] {result}\n")
 
     def note(self, message: str) -> None:
+        """``message`` on stderr."""
         sys.stderr.write(message + "\n")
 
 
@@ -55,6 +65,8 @@ class ProgressThrottle:
         self.phase = ""
 
     def admit(self, value: int, message: str, now: float) -> bool:
+        """Whether the report (``value`` 0-100, ``message``) at ``now`` (seconds) goes out; one that
+        does is recorded as sent."""
         phase = message.split(" ", 1)[0]
         if value <= self.sent:
             return False
@@ -70,6 +82,10 @@ RESULT_WAIT_SECONDS = 60.0
 
 
 class KubeReporter:
+    """Reports into the status of OmveeJob ``namespace``/``name`` while it is on this pod's ``run``,
+    progress at most once per ``min_interval`` seconds; best effort: API errors are logged, never
+    raised. ``KubeConfigError`` at construction without usable credentials."""
+
     def __init__(self, name: str, namespace: str, run: int = 0, min_interval: float = 1.0) -> None:
         from kubernetes import client
 
@@ -169,13 +185,19 @@ class KubeReporter:
         return run if isinstance(run, int) else None
 
     def progress(self, percent: float, message: str) -> None:
+        """Set ``status.progress`` (a whole number, clamped to 0-100) and ``progressMessage`` (its
+        first 256 characters) when the throttle admits the report."""
         value = max(0, min(100, int(percent)))
         if self.throttle.admit(value, message, time.monotonic()):
             self._patch({"progress": value, "progressMessage": message[:256]})
 
     def result(self, result: dict[str, Any]) -> None:
+        """Set ``status.result``, waiting up to ``RESULT_WAIT_SECONDS`` (60 s) for this run to be
+        recorded."""
         self._patch({"result": result}, wait_for_run=RESULT_WAIT_SECONDS)
 
     def note(self, message: str) -> None:
+        """``message`` on stderr and as ``status.progressMessage`` (its first 256 characters);
+        progress stays."""
         sys.stderr.write(message + "\n")
         self._patch({"progressMessage": message[:256]})

@@ -12,11 +12,15 @@ from jobimages.runtime.settings import results_settings
 
 
 class ResultStore(Protocol):
+    """Where a job's result files go, by key (``<project>/<job>/run-<n>/<file>``)."""
+
     def put(self, key: str, data: bytes, content_type: str) -> str:
         """Store ``data`` under ``key``; returns where it can be read (a URL or path)."""
 
 
 class LocalResults:
+    """A directory (``root``): the file of ``key`` is ``<root>/<key>``."""
+
     def __init__(self, root: Path) -> None:
         self.root = root
 
@@ -43,6 +47,9 @@ class SupabaseResults:
         self.url, self.bucket = url.rstrip("/"), bucket
 
     def put(self, key: str, data: bytes, content_type: str) -> str:
+        """Upload (upsert) ``data`` as ``content_type`` under ``key``; returns its address
+        (``{url}/storage/v1/object/{bucket}/{key}``). storage3's and httpx's errors propagate
+        (``execute`` makes them retryable)."""
         self.client.storage.from_(self.bucket).upload(
             key, data, {"content-type": content_type, "upsert": "true"}
         )

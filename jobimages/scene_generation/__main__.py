@@ -26,6 +26,10 @@ TITLE_SYSTEM = "Give a short title (at most 8 words) for this scene of a video. 
 
 
 def generate(context: Context, transcript: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The job's work: the transcription job's transcript (or ``transcript``) split into scenes,
+    titled by the language model when one is configured, stored as scenes.json; returns
+    {"scenes": count, "files": {"json": location}}. ``PermanentError`` for invalid input;
+    ``RetryableError`` when a read or the model endpoint fails."""
     try:
         options = SceneGenerationInput.model_validate(context.job.input)
     except ValidationError as error:
@@ -45,6 +49,9 @@ def generate(context: Context, transcript: dict[str, Any] | None = None) -> dict
 
 
 def by_hand(argv: list[str]) -> int:
+    """Split ``--transcript`` (scenes of at most ``--max-scene-seconds``) into ``--results-dir``;
+    returns the exit code (0, 65 or 75). ``SystemExit`` for bad arguments; ``OSError`` or
+    ``ValueError`` when the transcript cannot be read as JSON."""
     parser = argparse.ArgumentParser(prog="python -m jobimages.scene_generation")
     parser.add_argument("--transcript", required=True, type=Path)
     parser.add_argument("--max-scene-seconds", type=float, default=30.0)

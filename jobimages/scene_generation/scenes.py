@@ -39,6 +39,9 @@ def split_scenes(
     min_seconds: float = 3.0,
     pause_seconds: float = 0.8,
 ) -> list[dict[str, Any]]:
+    """Pure: [{"index", "start", "end" (seconds, 3 decimals), "text", "title"}] tiling 0 to the
+    transcript's end (its ``duration``, or its last word's end); one "Silence" scene when it has no
+    words, [] when it also lasts 0 s. ``KeyError`` for a word or segment without start or end."""
     duration = float(transcript.get("duration") or 0.0)
     words = _words(transcript)
     if not words:

@@ -15,6 +15,8 @@ from jobimages.transcription.whisper import transcribe
 
 
 def by_hand(argv: list[str]) -> int:
+    """Transcribe ``--audio-url`` into ``--results-dir``; returns the exit code (0, 65 or 75).
+    ``SystemExit`` for bad arguments."""
     parser = argparse.ArgumentParser(prog="python -m jobimages.transcription")
     parser.add_argument("--audio-url", required=True)
     parser.add_argument("--language")

@@ -14,6 +14,8 @@ def _clock(seconds: float, separator: str) -> str:
 
 
 def to_srt(segments: list[dict[str, Any]]) -> str:
+    """Pure: SubRip text, one numbered block per segment ({"start", "end" in seconds, "text"});
+    ``KeyError`` for a segment without one of those."""
     blocks = [
         f"{i}\n{_clock(s['start'], ',')} --> {_clock(s['end'], ',')}\n{s['text'].strip()}\n"
         for i, s in enumerate(segments, start=1)
@@ -22,6 +24,8 @@ def to_srt(segments: list[dict[str, Any]]) -> str:
 
 
 def to_vtt(segments: list[dict[str, Any]]) -> str:
+    """Pure: WebVTT text, one cue per segment ({"start", "end" in seconds, "text"}); ``KeyError``
+    for a segment without one of those."""
     blocks = [
         f"{_clock(s['start'], '.')} --> {_clock(s['end'], '.')}\n{s['text'].strip()}\n"
         for s in segments

@@ -78,6 +78,10 @@ def decode(path: Path, max_seconds: float | None = None) -> Any:
 
 
 def transcribe(context: Context) -> dict[str, Any]:
+    """The job's work: download the audio, decode and transcribe it, store transcript.json, .srt and
+    .vtt; returns {"language", "duration" (seconds), "segments", "words", "preview",
+    "files": {format: location}}. ``PermanentError`` for invalid input, a refused URL, or audio
+    too large, too long or undecodable; ``RetryableError`` on network trouble."""
     try:
         options = TranscriptionInput.model_validate(context.job.input)
     except ValidationError as error:

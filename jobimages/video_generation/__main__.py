@@ -21,6 +21,10 @@ from jobimages.video_generation.assemble import assemble, probe_seconds
 
 
 def generate(context: Context) -> dict[str, Any]:
+    """The job's work: the image-generation job's images, each shown for its scene's span, with the
+    audio when given (at most 500 MiB), as video.mp4; returns
+    {"duration": seconds, "files": {"mp4": location}}. ``PermanentError`` for invalid input or
+    when ffmpeg fails; ``RetryableError`` when a download fails."""
     try:
         options = VideoGenerationInput.model_validate(context.job.input)
     except ValidationError as error:
@@ -43,6 +47,9 @@ def generate(context: Context) -> dict[str, Any]:
 
 
 def by_hand(argv: list[str]) -> int:
+    """Assemble the ``--image`` files, shown for ``--durations`` seconds each, into ``--output``;
+    returns 0, or 65 when ffmpeg fails. ``SystemExit`` for bad arguments, ``ValueError`` for a
+    duration that is not a number."""
     parser = argparse.ArgumentParser(prog="python -m jobimages.video_generation")
     parser.add_argument("--image", action="append", type=Path, required=True)
     parser.add_argument("--durations", required=True)

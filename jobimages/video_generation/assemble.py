@@ -11,6 +11,7 @@ from jobimages.runtime.exitcodes import PermanentError
 
 
 def ffmpeg() -> str:
+    """The path of the ffmpeg binary imageio-ffmpeg ships; ``RuntimeError`` when there is none."""
     import imageio_ffmpeg
 
     return str(imageio_ffmpeg.get_ffmpeg_exe())
@@ -30,6 +31,10 @@ def concat_list(images: list[Path], durations: list[float]) -> str:
 def assemble(
     images: list[Path], durations: list[float], audio: Path | None, output: Path, fps: int
 ) -> Path:
+    """``output``: an H.264 MP4 at ``fps`` frames per second showing each image for its
+    ``durations`` entry (seconds, at least 0.04), with ``audio`` as AAC (cut to the shorter) when
+    given; the concat script is written beside it. ``PermanentError`` when the counts differ or
+    ffmpeg fails."""
     script = output.with_suffix(".txt")
     script.write_text(concat_list(images, durations))
     command = [

@@ -29,6 +29,10 @@ PROMPT_SYSTEM = (
 
 
 def generate(context: Context, scenes: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The job's work: one image prompt per scene of the scene-generation job (or of ``scenes``),
+    rewritten by the language model when one is configured, stored as prompts.json; returns
+    {"prompts": count, "files": {"json": location}}. ``PermanentError`` for invalid input;
+    ``RetryableError`` when a read or the model fails."""
     try:
         options = VisualPromptsInput.model_validate(context.job.input)
     except ValidationError as error:
@@ -51,6 +55,9 @@ def generate(context: Context, scenes: dict[str, Any] | None = None) -> dict[str
 
 
 def by_hand(argv: list[str]) -> int:
+    """Write prompts for ``--scenes`` (in ``--style``) into ``--results-dir``; returns the exit code
+    (0, 65 or 75). ``SystemExit`` for bad arguments; ``OSError`` or ``ValueError`` when the scenes
+    file cannot be read as JSON."""
     parser = argparse.ArgumentParser(prog="python -m jobimages.visual_prompts")
     parser.add_argument("--scenes", required=True, type=Path)
     parser.add_argument("--style")

@@ -115,6 +115,8 @@ DEFAULT_STYLE = "cinematic digital illustration, soft light, 16:9"
 
 
 def keywords(text: str, limit: int = 8) -> list[str]:
+    """Pure: up to ``limit`` distinct lower-case words of ``text`` (over two letters, not stop
+    words), in order of first appearance."""
     seen: dict[str, int] = {}
     for word in re.findall(r"[a-zA-Z][a-zA-Z'-]+", text.lower()):
         if word not in STOPWORDS and len(word) > 2:
@@ -123,6 +125,9 @@ def keywords(text: str, limit: int = 8) -> list[str]:
 
 
 def prompt_for(scene: dict[str, Any], style: str | None = None) -> dict[str, Any]:
+    """Pure: one scene's ({"index", "start", "end", "text"}) prompt: {"scene", "start", "end",
+    "prompt", "negative_prompt"}, the prompt its keywords in ``style`` (``DEFAULT_STYLE`` when
+    None). ``KeyError`` for a scene without index, start or end."""
     subject = ", ".join(keywords(scene.get("text", ""))) or "an empty, quiet scene"
     return {
         "scene": scene["index"],

@@ -15,5 +15,7 @@ router = APIRouter(tags=["metrics"])
 
 @router.get("/metrics", operation_id="metrics", include_in_schema=False)
 async def metrics(request: Request) -> Response:
+    """Every metric of ``app.state.metrics`` in the Prometheus text format, rendered in a worker
+    thread (off the event loop)."""
     body = await asyncio.to_thread(app_metrics(request).exposition)
     return Response(body, media_type=CONTENT_TYPE_LATEST)
