@@ -13,7 +13,7 @@ from api.logs.store import LogStore, logs_from_env
 from api.rest.errors import ApiError
 from api.rest.metrics import ApiMetrics, RequestMetrics
 from api.rest.results import ResultReader, results_reader
-from api.rest.routes import dashboard, health, jobs, live, metrics, projects, types
+from api.rest.routes import dashboard, health, jobs, live, metrics, pipelines, projects, types
 from api.rest.settings import Settings, get_settings
 from api.rest.store import JobStore, api_client
 from api.rest.streams import StreamSlots
@@ -109,7 +109,7 @@ def create_app(
         return JSONResponse({"detail": detail}, status_code=422)
 
     # live first: /v1/jobs/stream must not be taken for a job id
-    for module in (live, jobs, projects, types, health, dashboard):
+    for module in (live, jobs, projects, pipelines, types, health, dashboard):
         app.include_router(module.router)
     if not settings.metrics_port:  # else on its own port, see api.rest.__main__
         app.include_router(metrics.router)

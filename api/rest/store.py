@@ -149,6 +149,21 @@ class JobStore:
             raise
         return list(listed.get("items") or []), listed["metadata"].get("continue") or None
 
+    def select(self, field_selector: str) -> list[dict[str, Any]]:
+        """Every OmveeJob matching ``field_selector`` (e.g. ``spec.pipelineId=<id>``, or
+        ``spec.projectId=<id>,spec.pipelineId!=``), all pages (500 a page) read."""
+        items: list[dict[str, Any]] = []
+        cursor: str | None = None
+        while True:
+            kwargs: dict[str, Any] = {"limit": 500, "field_selector": field_selector}
+            if cursor:
+                kwargs["_continue"] = cursor
+            listed = self._custom("list jobs", "list_namespaced_custom_object", **kwargs)
+            items += listed.get("items") or []
+            cursor = listed["metadata"].get("continue")
+            if not cursor:
+                return items
+
     def patch_spec(self, ojob: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:
         """Merge-patch spec, only if the job did not change since it was read."""
         body = {"metadata": {"resourceVersion": ojob["metadata"]["resourceVersion"]}, "spec": spec}

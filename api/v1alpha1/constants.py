@@ -19,6 +19,9 @@ LABEL_TYPE = f"{GROUP}/type"
 LABEL_PROJECT_ID = f"{GROUP}/project-id"
 LABEL_JOB_ID = f"{GROUP}/job-id"
 LABEL_RUN = f"{GROUP}/run"  # which run of the OmveeJob (0, then 1 after the first retry ...)
+# The API puts this on each OmveeJob of a pipeline it creates (its spec.pipelineId): select a
+# pipeline's steps with `kubectl get ojob -l omvee.io/pipeline-id=<id>`.
+LABEL_PIPELINE_ID = f"{GROUP}/pipeline-id"
 LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
 MANAGED_BY = "omvee-operator"
 

@@ -24,7 +24,13 @@ DESCRIPTION = (
 )
 NAME_RULE_MESSAGE = "metadata.name must be at most 63 characters: it labels the Job and pods"
 
-SELECTABLE = (".spec.jobId", ".spec.projectId", ".spec.type", ".status.phase")
+SELECTABLE = (
+    ".spec.jobId",
+    ".spec.projectId",
+    ".spec.type",
+    ".spec.pipelineId",
+    ".status.phase",
+)
 
 # JSON Schema keywords a structural Kubernetes schema keeps.
 _KEPT = {

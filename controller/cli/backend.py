@@ -67,3 +67,13 @@ class Backend(Protocol):
     def placement(self) -> Placement | None:
         """Nodes and the pods on them, where this backend can see them."""
         ...
+
+    def list_pipelines(self, *, project: str | None) -> list[dict[str, Any]]:
+        """Pipeline summaries (``GET /v1/pipelines``'s items; the cluster adds ``namespace``),
+        newest first; CliError when the backend cannot be read."""
+        ...
+
+    def get_pipeline(self, pipeline_id: str) -> dict[str, Any]:
+        """The pipeline (``GET /v1/pipelines/{id}``'s view; the cluster adds namespaces and
+        names); CliError when there is none."""
+        ...

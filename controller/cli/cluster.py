@@ -267,6 +267,20 @@ class ClusterBackend:
                 version = ojob["metadata"]["resourceVersion"]
                 yield public(ojob)
 
+    def list_pipelines(self, *, project: str | None) -> list[dict[str, Any]]:
+        """Backend.list_pipelines, from the OmveeJobs with a spec.pipelineId."""
+        from controller.cli.pipelines import cluster_summaries
+
+        selector = (f"spec.projectId={project.lower()}," if project else "") + "spec.pipelineId!="
+        return cluster_summaries(self.list_omveejobs(selector))
+
+    def get_pipeline(self, pipeline_id: str) -> dict[str, Any]:
+        """Backend.get_pipeline, from the OmveeJobs with that spec.pipelineId."""
+        from controller.cli.pipelines import cluster_pipeline
+
+        steps = self.list_omveejobs(f"spec.pipelineId={pipeline_id}")
+        return cluster_pipeline(pipeline_id, steps, public)
+
     def placement(self) -> Placement | None:
         """Every node and every pod not yet ended, or None when listing nodes or pods is
         forbidden (403: a namespaced identity); other refusals raise ApiException."""

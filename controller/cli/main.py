@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from api.envsettings import SettingsError
 from api.v1alpha1.types import JobType, Phase
-from controller.cli import commands
+from controller.cli import commands, pipelines
 from controller.cli.ages import parse_duration
 from controller.cli.backend import Backend, CliError
 from controller.cli.settings import CliSettings
@@ -107,6 +107,8 @@ def build_parser() -> argparse.ArgumentParser:
     logs.add_argument("job", help="job id (UUID) or OmveeJob name")
     logs.add_argument("--attempt", type=int, help="1 for the first attempt of the run, ...")
     logs.add_argument("-f", "--follow", action="store_true", help="stream while it runs")
+
+    pipelines.add_commands(top, common)
 
     stats = top.add_parser(
         "stats", help="counts, running jobs, nodes, pools and GPU use", parents=[common]

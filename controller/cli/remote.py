@@ -131,6 +131,17 @@ class ApiBackend:
                     elif event == "end":
                         return
 
+    def list_pipelines(self, *, project: str | None) -> list[dict[str, Any]]:
+        """Backend.list_pipelines: GET /v1/pipelines."""
+        params = {"project_id": project} if project else {}
+        found: list[dict[str, Any]] = self._json("GET", "/v1/pipelines", params=params)["items"]
+        return found
+
+    def get_pipeline(self, pipeline_id: str) -> dict[str, Any]:
+        """Backend.get_pipeline: GET /v1/pipelines/{id}."""
+        found: dict[str, Any] = self._json("GET", f"/v1/pipelines/{pipeline_id}")
+        return found
+
     def placement(self) -> Placement | None:
         """Always None: the API shows no nodes or pods."""
         return None  # the API sees only its own namespace: no nodes, no GPU use

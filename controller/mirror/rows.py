@@ -23,12 +23,14 @@ def revision(ojob: dict[str, Any]) -> int:
 
 def build_row(ojob: dict[str, Any]) -> dict[str, Any]:
     """The ``jobs`` row {column: value} of an OmveeJob body; its ``revision`` orders the rows
-    of one job. KeyError when the body lacks jobId, projectId, type or resourceVersion, or has
-    an unknown phase."""
+    of one job. ``pipeline_id`` (spec.pipelineId, lower-case) is there only for a pipeline's
+    step: the SQL function writes null without it. KeyError when the body lacks jobId,
+    projectId, type or resourceVersion, or has an unknown phase."""
     spec, status = ojob.get("spec") or {}, ojob.get("status") or {}
     phase = status.get("phase")
     row_status = STATUS_BY_PHASE[phase]
-    return {
+    pipeline = {"pipeline_id": str(spec["pipelineId"]).lower()} if spec.get("pipelineId") else {}
+    return pipeline | {
         "id": spec["jobId"],
         "project_id": spec["projectId"],
         "type": spec["type"],
