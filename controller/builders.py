@@ -131,7 +131,8 @@ def build_job(
 ) -> dict[str, Any]:
     """The batch/v1 Job of one run; ``extra_env`` is (name, value) pairs every job container
     gets as well (the operator's job_env: the URL policy); ``results`` is the store its result
-    files go to (see ``results_pod_parts``)."""
+    files go to (see ``results_pod_parts``); the profile's ``env`` comes last (its names never
+    clash with these: api.catalog.profiles.OPERATOR_ENV)."""
     labels = job_labels(name, spec, run)
     results_volumes, results_mounts, results_env = results_pod_parts(results)
     container: dict[str, Any] = {
@@ -144,6 +145,8 @@ def build_job(
             {"name": "TMPDIR", "value": "/tmp"},
             *({"name": key, "value": value} for key, value in extra_env),
             *results_env,
+            # the type's own settings (the image backend...); the profile names none of the above
+            *({"name": key, "value": value} for key, value in profile.env.items()),
         ],
         "resources": profile.resources.model_dump(exclude_defaults=True),
         "securityContext": {

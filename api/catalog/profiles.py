@@ -14,6 +14,9 @@ The Helm chart renders this file from values. Shape::
         retries: 2
         timeoutSeconds: 3600
         pendingTimeoutSeconds: 900
+      image-generation:
+        ...
+        env: {OMVEE_IMAGE_BACKEND: storyboard}   # extra variables of the job container
 """
 
 from __future__ import annotations
@@ -27,17 +30,41 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    StringConstraints,
     ValidationError,
     WithJsonSchema,
+    field_validator,
 )
 from pydantic.alias_generators import to_camel
 
+from api import urlpolicy
+from api.v1alpha1.constants import ENV_JOB
 from api.v1alpha1.types import MAX_RETRIES, MAX_TIMEOUT_SECONDS, JobType
 
 DEFAULT_PROFILES = Path(__file__).with_name("profiles.yaml")
 GPU_RESOURCE = "nvidia.com/gpu"
 # The job pods' ServiceAccount; charts/omvee/examples/job-runner-rbac.yaml creates it.
 DEFAULT_SERVICE_ACCOUNT = "omvee-job-runner"
+#: The job container's variables the operator sets itself (controller.builders.build_job): the
+#: job, the pod's name, TMPDIR, the URL policy and the results store. A profile's ``env`` may
+#: not name one, nor anything starting with OMVEE_JOB.
+OPERATOR_ENV = frozenset(
+    {
+        ENV_JOB,
+        "OMVEE_POD_NAME",
+        "TMPDIR",
+        urlpolicy.ENV_HOSTS,
+        urlpolicy.ENV_BLOCKED_NETWORKS,
+        urlpolicy.ENV_ALLOWED_NETWORKS,
+        "OMVEE_RESULTS",
+        "OMVEE_RESULTS_DIR",
+        "OMVEE_RESULTS_BUCKET",
+        "SUPABASE_URL",
+        "SUPABASE_SERVICE_ROLE_KEY",
+    }
+)
+# A C identifier, as shells and most programs read variable names.
+EnvName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=128)]
 
 
 class CatalogError(ValueError):
@@ -94,6 +121,29 @@ class JobProfile(BaseModel):
     # Long enough that the operator sees a finished Job before the TTL controller removes it,
     # even across an operator restart.
     ttl_seconds_after_finished: int = Field(86400, ge=600)
+    env: dict[EnvName, str] = Field(
+        default_factory=dict,
+        json_schema_extra={"additionalProperties": False},  # a bad name fails helm install
+        description=(
+            "Extra environment variables of the job container ({NAME: value}), e.g. "
+            "OMVEE_IMAGE_BACKEND: storyboard; never one the operator sets (OMVEE_JOB*, "
+            "OMVEE_POD_NAME, TMPDIR, OMVEE_URL_*, OMVEE_RESULTS*, SUPABASE_URL, "
+            "SUPABASE_SERVICE_ROLE_KEY). A type's env replaces the defaults' whole, as "
+            "every profile key does."
+        ),
+    )
+
+    @field_validator("env")
+    @classmethod
+    def _not_the_operators(cls, env: dict[str, str]) -> dict[str, str]:
+        """Refuse a variable the operator sets (``OPERATOR_ENV``, or OMVEE_JOB*): the
+        container would get two values, and the job its own one overridden."""
+        taken = sorted(name for name in env if name in OPERATOR_ENV or name.startswith(ENV_JOB))
+        if taken:
+            raise ValueError(
+                f"{', '.join(taken)}: set by the operator in every job container, not by a profile"
+            )
+        return env
 
     @property
     def gpu(self) -> bool:
@@ -135,7 +185,9 @@ def parse_catalog(data: Any, source: str = "profiles") -> Catalog:
             profile = JobProfile.model_validate({**defaults, **(body or {})})
         except ValidationError as error:
             problems = "; ".join(
-                f"{name}.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors()
+                f"{name}.{'.'.join(str(p) for p in e['loc'])}: "
+                f"{e['msg'].removeprefix('Value error, ')}"
+                for e in error.errors()
             )
             raise CatalogError(f"{source}: {problems}") from None
         if profile.gpu and not profile.tolerations:

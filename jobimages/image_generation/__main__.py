@@ -13,12 +13,22 @@ from pydantic import ValidationError
 
 from api.catalog.inputs import ImageGenerationInput
 from jobimages.image_generation.backends import ImageBackend, backend_from_env
+from jobimages.image_generation.scene import SceneSpan
 from jobimages.runtime.exitcodes import PermanentError
 from jobimages.runtime.job import Job, job_given
 from jobimages.runtime.previous import previous_json
 from jobimages.runtime.progress import ConsoleReporter
 from jobimages.runtime.results import LocalResults
 from jobimages.runtime.run import Context, execute, main
+
+
+def scene_span(item: dict[str, Any]) -> SceneSpan | None:
+    """Pure: the scene a prompt item ({"scene", "start", "end", ...}) illustrates, None when it
+    lacks any of them or they are not numbers."""
+    try:
+        return SceneSpan(int(item["scene"]), float(item["start"]), float(item["end"]))
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def generate(
@@ -39,7 +49,11 @@ def generate(
     images = []
     for number, item in enumerate(items, start=1):
         png = backend.generate(
-            item["prompt"], item.get("negative_prompt", ""), options.width, options.height
+            item["prompt"],
+            item.get("negative_prompt", ""),
+            options.width,
+            options.height,
+            scene=scene_span(item),
         )
         images.append(
             {

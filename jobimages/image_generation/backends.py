@@ -1,5 +1,7 @@
-"""Image backends behind one interface: an OpenAI-compatible HTTP endpoint (a hosted provider)
-or diffusers on the node's GPU. Chosen by $OMVEE_IMAGE_BACKEND (http | diffusers)."""
+"""Image backends behind one interface: an OpenAI-compatible HTTP endpoint (a hosted provider),
+diffusers on the node's GPU, or storyboard frames drawn without a model (no GPU, no service:
+jobimages.image_generation.storyboard). Chosen by $OMVEE_IMAGE_BACKEND (http | diffusers |
+storyboard)."""
 
 from __future__ import annotations
 
@@ -8,15 +10,25 @@ from typing import Protocol
 
 import httpx
 
+from jobimages.image_generation.scene import SceneSpan
 from jobimages.image_generation.settings import ImageSettings
 from jobimages.runtime.exitcodes import PermanentError, RetryableError
 from jobimages.runtime.settings import load
 
 
 class ImageBackend(Protocol):
-    """Renders a prompt as one PNG of ``width`` x ``height`` pixels."""
+    """Renders a prompt as one PNG of ``width`` x ``height`` pixels; ``scene`` (its number and
+    span in the audio) is what the prompt illustrates, which only a storyboard draws."""
 
-    def generate(self, prompt: str, negative_prompt: str, width: int, height: int) -> bytes:
+    def generate(
+        self,
+        prompt: str,
+        negative_prompt: str,
+        width: int,
+        height: int,
+        *,
+        scene: SceneSpan | None = None,
+    ) -> bytes:
         """One PNG."""
 
 
@@ -26,10 +38,18 @@ class HttpImageBackend:
     def __init__(self, url: str, api_key: str, model: str, timeout: float = 300.0) -> None:
         self.url, self.api_key, self.model, self.timeout = url.rstrip("/"), api_key, model, timeout
 
-    def generate(self, prompt: str, negative_prompt: str, width: int, height: int) -> bytes:
-        """One PNG (bytes) of ``width`` x ``height`` pixels. ``RetryableError`` when the provider is
-        unreachable or fails (HTTP 4xx/5xx), ``PermanentError`` when it refuses the prompt (400,
-        422)."""
+    def generate(
+        self,
+        prompt: str,
+        negative_prompt: str,
+        width: int,
+        height: int,
+        *,
+        scene: SceneSpan | None = None,
+    ) -> bytes:
+        """One PNG (bytes) of ``width`` x ``height`` pixels (``scene`` is not sent: the model
+        draws the prompt). ``RetryableError`` when the provider is unreachable or fails (HTTP
+        4xx/5xx), ``PermanentError`` when it refuses the prompt (400, 422)."""
         try:
             response = httpx.post(
                 f"{self.url}/v1/images/generations",
@@ -64,9 +84,18 @@ class DiffusersBackend:
             model, torch_dtype=torch.float16
         ).to("cuda")
 
-    def generate(self, prompt: str, negative_prompt: str, width: int, height: int) -> bytes:
-        """One PNG (bytes) of ``width`` x ``height`` pixels, rendered on the GPU; the pipeline's
-        errors (CUDA out of memory...) propagate."""
+    def generate(
+        self,
+        prompt: str,
+        negative_prompt: str,
+        width: int,
+        height: int,
+        *,
+        scene: SceneSpan | None = None,
+    ) -> bytes:
+        """One PNG (bytes) of ``width`` x ``height`` pixels, rendered on the GPU (``scene`` is
+        not used: the model draws the prompt); the pipeline's errors (CUDA out of memory...)
+        propagate."""
         import io
 
         image = self.pipeline(
@@ -89,7 +118,12 @@ def backend_from_env() -> ImageBackend:
         return HttpImageBackend(settings.url, settings.api_key, settings.model)
     if settings.backend == "diffusers":
         return DiffusersBackend(settings.diffusers_model)
+    if settings.backend == "storyboard":
+        from jobimages.image_generation.storyboard import StoryboardBackend
+
+        return StoryboardBackend()
     raise PermanentError(
         "no image backend configured: set OMVEE_IMAGE_BACKEND to http "
-        "(with OMVEE_IMAGE_URL) or diffusers"
+        "(with OMVEE_IMAGE_URL) or diffusers for an image model, or storyboard (frames drawn "
+        "from the prompts' words, no model)"
     )

@@ -17,12 +17,13 @@ from jobimages.runtime.fetch import download
 from jobimages.runtime.job import job_given
 from jobimages.runtime.previous import previous_json, read_location
 from jobimages.runtime.run import Context, main
-from jobimages.video_generation.assemble import assemble, probe_seconds
+from jobimages.video_generation.assemble import assemble, probe_seconds, timeline
 
 
 def generate(context: Context) -> dict[str, Any]:
-    """The job's work: the image-generation job's images, each shown for its scene's span, with the
-    audio when given (at most 500 MiB), as video.mp4; returns
+    """The job's work: the image-generation job's images, each shown from its scene's start
+    (``timeline``), with the audio when given (at most 500 MiB; the last image then lasts
+    until the audio ends), as video.mp4; returns
     {"duration": seconds, "files": {"mp4": location}}. ``PermanentError`` for invalid input or
     when ffmpeg fails; ``RetryableError`` when a download fails."""
     try:
@@ -30,15 +31,17 @@ def generate(context: Context) -> dict[str, Any]:
     except ValidationError as error:
         raise PermanentError(f"invalid input: {error.errors()[0]['msg']}") from None
     images = previous_json(context.job, options.images_job_id, "json")["images"]
-    paths, durations = [], []
+    paths, spans = [], []
     for number, item in enumerate(images):
         path = context.workdir / f"scene-{number:03d}.png"
         path.write_bytes(read_location(item["image"]))
         paths.append(path)
-        durations.append(float(item["end"]) - float(item["start"]))
-    audio = None
+        spans.append((float(item["start"]), float(item["end"])))
+    audio, audio_seconds = None, None
     if options.audio_url:
         audio = download(options.audio_url, context.workdir / "audio", max_bytes=500 << 20)
+        audio_seconds = probe_seconds(audio)
+    durations = timeline(spans, audio_seconds)
     context.reporter.progress(50, "assembling the video")
     video = assemble(paths, durations, audio, context.workdir / "video.mp4", options.fps)
     seconds = probe_seconds(video)

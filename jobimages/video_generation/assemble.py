@@ -17,6 +17,27 @@ def ffmpeg() -> str:
     return str(imageio_ffmpeg.get_ffmpeg_exe())
 
 
+def timeline(spans: list[tuple[float, float]], audio_seconds: float | None = None) -> list[float]:
+    """Pure: how long each image shows (seconds), from its scene's (start, end) in the audio,
+    so that each appears when its scene starts: the first from 0, each until the next scene's
+    start (a gap between scenes shows the earlier one), the last until its end or, when the
+    audio lasts longer, the audio's end; the video then lasts as long as the audio. A scene
+    followed by one that starts before it (out of order) shows for its own length.
+    ``PermanentError`` for no scene."""
+    if not spans:
+        raise PermanentError("need one image per scene")
+    durations = []
+    for index, (start, end) in enumerate(spans):
+        begins = 0.0 if index == 0 else start
+        if index + 1 < len(spans):
+            following = spans[index + 1][0]
+            ends = following if following >= start else end
+        else:
+            ends = max(end, audio_seconds or 0.0)
+        durations.append(max(ends - begins, 0.0))
+    return durations
+
+
 def concat_list(images: list[Path], durations: list[float]) -> str:
     """Pure: ffmpeg's concat-demuxer script (the last image is listed twice, as it requires)."""
     if not images or len(images) != len(durations):

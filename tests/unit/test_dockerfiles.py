@@ -77,7 +77,7 @@ def test_each_job_image_installs_only_the_extras_it_imports() -> None:
         "transcription": '".[transcription]"',
         "scene_generation": '"."',
         "visual_prompts": '"."',
-        "image_generation": '"." ${DIFFUSERS_PACKAGES}',
+        "image_generation": '".[images]" ${DIFFUSERS_PACKAGES}',
         "video_generation": '".[video]"',
     }
 
