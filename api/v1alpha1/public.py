@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from api.v1alpha1.reasons import Reason
 from api.v1alpha1.resultfiles import result_links
@@ -17,7 +17,8 @@ RETRYABLE = frozenset({Phase.FAILED.value, Phase.CANCELLED.value})
 
 class JobPublic(BaseModel):
     """A job as the API answers it (snake_case): its ids, type, phase, progress (0-100),
-    attempts of the current run, timestamps (RFC 3339), result and result links."""
+    attempts of the current run, timestamps (RFC 3339), result and result links, and the
+    pipeline it is a step of (left out of the JSON for a job of no pipeline)."""
 
     model_config = ConfigDict(
         json_schema_extra={
@@ -61,6 +62,12 @@ class JobPublic(BaseModel):
     # File name -> the REST path serving it (GET /v1/jobs/{id}/results/{file}), for each file
     # the result names; see api.v1alpha1.resultfiles.
     result_links: dict[str, str] = {}
+    pipeline_id: str | None = Field(
+        None,
+        exclude_if=lambda value: value is None,
+        description="The pipeline (GET /v1/pipelines/{id}) this job is a step of; present only "
+        "for a pipeline's step.",
+    )
 
 
 def to_public(ojob: dict[str, Any]) -> JobPublic:
@@ -85,6 +92,7 @@ def to_public(ojob: dict[str, Any]) -> JobPublic:
         finished_at=status.get("finishedAt"),
         result=status.get("result"),
         result_links=result_links(spec["projectId"], spec["jobId"], status.get("result")),
+        pipeline_id=str(spec["pipelineId"]).lower() if spec.get("pipelineId") else None,
     )
 
 

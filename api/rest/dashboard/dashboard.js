@@ -1,5 +1,6 @@
 // The OMVEE jobs dashboard: a live table fed by /v1/jobs/stream (server-sent events read with
-// fetch, so the token travels in the Authorization header) and a page per job.
+// fetch, so the token travels in the Authorization header) and a page per job. The pipelines'
+// list and graph are in pipelines.js (loaded first), fed by the same stream.
 "use strict";
 
 const PHASES = ["Pending", "Running", "Succeeded", "Failed", "Cancelled"];
@@ -110,6 +111,7 @@ function handleEvent(event, data) {
   }
   scheduleRender();
   if (state.detail && (event !== "upsert" || data.id === state.detail.id)) refreshDetail();
+  if (pipelineConcerned(event, data)) refreshPipelines();
 }
 
 // --- rendering ----------------------------------------------------------------------------
@@ -122,7 +124,8 @@ function scheduleRender() {
 }
 
 function render() {
-  if (state.detail) renderDetail(); else renderTable();
+  if (state.detail) renderDetail();
+  else if (!pipelines.open && !pipelines.list) renderTable(); // those read the API again
 }
 
 function matches(job) {
@@ -251,6 +254,7 @@ function renderDetail() {
   $("job-gpu").hidden = !job.waiting_for_gpu;
   $("job-blocked").hidden = !job.cannot_start;
   setBar($("job-progress"), job);
+  showJobPipeline(job);
   $("job-message").textContent = [job.message, job.progress_message].filter(Boolean).join(" — ");
   $("cancel").disabled = FINAL.has(phaseOf(job));
   $("retry").disabled = !(job.phase === "Failed" || job.phase === "Cancelled");
@@ -330,8 +334,9 @@ async function showLog(run, attempt) {
 async function act(action) {
   $("action-error").textContent = "";
   try {
-    const job = await (await api(`/v1/jobs/${state.detail.id}/${action}`, { method: "POST" })).json();
-    state.jobs.set(job.id, { ...(state.jobs.get(job.id) || {}), ...job });
+    await api(`/v1/jobs/${state.detail.id}/${action}`, { method: "POST" });
+    // Its answer is not kept: the operator's reaction may reach the stream before this
+    // answer reaches the page, and the older answer would then hide it. The stream brings it.
     state.logChoice = null;
     refreshDetail();
   } catch (error) {
@@ -370,7 +375,8 @@ function connection(kind, text) {
 }
 
 function show(view) {
-  for (const id of ["login", "jobs-view", "job-view"]) $(id).hidden = id !== view;
+  for (const id of ["login", "jobs-view", "job-view", "pipelines-view", "pipeline-view"]) $(id).hidden = id !== view;
+  for (const link of document.querySelectorAll("nav a")) link.classList.toggle("active", link.dataset.view === view);
   $("sign-out").hidden = !state.token;
 }
 
@@ -381,10 +387,17 @@ function showLogin(message) {
   show("login");
 }
 
+// #/jobs/<id>: a job's page; #/pipelines: the pipelines; #/pipelines/<id>: a pipeline's graph;
+// anything else: the jobs table.
 function route() {
-  const match = location.hash.match(/^#\/jobs\/([0-9a-fA-F-]{36})$/);
-  if (match) return openJob(match[1].toLowerCase());
+  const job = location.hash.match(/^#\/jobs\/([0-9a-fA-F-]{36})$/);
+  const pipeline = location.hash.match(/^#\/pipelines\/([0-9a-fA-F-]{36})$/);
   state.detail = null;
+  pipelines.open = null;
+  pipelines.list = null;
+  if (job) return openJob(job[1].toLowerCase());
+  if (pipeline) return openPipeline(pipeline[1].toLowerCase());
+  if (location.hash === "#/pipelines") return openPipelines();
   show("jobs-view");
   renderTable();
 }
@@ -412,6 +425,8 @@ function start() {
   });
   $("cancel").addEventListener("click", () => act("cancel"));
   $("retry").addEventListener("click", () => act("retry"));
+  $("pipeline-cancel").addEventListener("click", () => actOnPipeline("cancel"));
+  $("pipeline-retry").addEventListener("click", () => actOnPipeline("retry"));
   window.addEventListener("hashchange", route);
   setInterval(() => { if (!state.detail) for (const [id, row] of state.rows) setText(row.querySelector(".age"), age(state.jobs.get(id)?.created_at)); }, 1000);
   route();
