@@ -5,6 +5,11 @@ Jobs and pods are watched with the server-side label selector ``omvee.io/omveejo
 ours are sent, decoded or kept). Bodies are trimmed to what the reconciler, the mirror and
 the log archive read (``trim_*``, pure), which keeps 10,000 jobs with their Jobs and pods
 within the operator's memory budget.
+
+OmveeJobs are indexed by spec.jobId and by the job ids their input names (their upstreams):
+any change of an OmveeJob also queues every OmveeJob whose input names its jobId, so a job
+waiting for its upstream is decided again as soon as that upstream moves
+(controller.dependencies), with no polling.
 """
 
 from __future__ import annotations
@@ -15,14 +20,17 @@ from typing import Any
 
 from kubernetes import client
 
+from api.catalog.upstreams import upstream_job_ids
 from api.v1alpha1 import constants
 from api.v1alpha1.reasons import Reason
+from api.v1alpha1.types import JobType
 from controller.informer import Informer, Obj, Store
 from controller.k8s import event_time
 
 SELECTOR = constants.LABEL_OMVEEJOB  # "exists": every Job and pod the operator made
 JOB_UID_LABEL = "batch.kubernetes.io/controller-uid"
 BY_JOB_ID = "jobId"
+BY_UPSTREAM = "upstreamJobId"
 BY_JOB_UID = "jobUid"
 BY_INVOLVED_UID = "involvedUid"
 # core/v1 Events support these field selectors; only the Job controller's refusals are kept
@@ -95,6 +103,17 @@ def _job_id_index(obj: Obj) -> list[tuple[str, str]]:
     return [(str(obj["metadata"].get("namespace") or ""), job_id.lower())]
 
 
+def _upstream_index(obj: Obj) -> list[tuple[str, str]]:
+    """(namespace, lower-case job id) of each upstream the OmveeJob's input names."""
+    spec = obj.get("spec") or {}
+    try:
+        ids = upstream_job_ids(JobType(str(spec.get("type"))), spec.get("input") or {})
+    except ValueError:  # an unknown type: the CRD schema refuses it
+        return []
+    namespace = str(obj["metadata"].get("namespace") or "")
+    return [(namespace, job_id) for job_id in sorted(set(ids.values()))]
+
+
 def _job_uid_index(obj: Obj) -> list[tuple[str, str]]:
     uid = (obj["metadata"].get("labels") or {}).get(JOB_UID_LABEL)
     return [(str(obj["metadata"].get("namespace") or ""), uid)] if uid else []
@@ -112,10 +131,10 @@ def needs_new_run(obj: Obj) -> bool:
 
 
 class ClusterCache:
-    """The three informers and lookups over their stores. ``on_change(namespace, name,
-    urgent)`` is called with the OmveeJob concerned by each change (a pod's or Job's OmveeJob
-    comes from its ``omvee.io/omveejob`` label); ``urgent`` when the OmveeJob waits for its
-    Job (``needs_new_run``)."""
+    """The informers and lookups over their stores. ``on_change(namespace, name, urgent)`` is
+    called with the OmveeJob concerned by each change (a pod's or Job's OmveeJob comes from its
+    ``omvee.io/omveejob`` label), and, for a change of an OmveeJob, with every OmveeJob whose
+    input names its jobId; ``urgent`` when the OmveeJob waits for its Job (``needs_new_run``)."""
 
     def __init__(
         self,
@@ -127,7 +146,7 @@ class ClusterCache:
         custom = client.CustomObjectsApi(api)
         batch = client.BatchV1Api(api)
         core = client.CoreV1Api(api)
-        self.omveejobs = Store({BY_JOB_ID: _job_id_index})
+        self.omveejobs = Store({BY_JOB_ID: _job_id_index, BY_UPSTREAM: _upstream_index})
         self.jobs = Store()
         self.pods = Store({BY_JOB_UID: _job_uid_index})
         self.events = Store({BY_INVOLVED_UID: _involved_uid_index})
@@ -136,6 +155,9 @@ class ClusterCache:
             meta = obj.get("metadata") or {}
             if meta.get("namespace"):
                 on_change(str(meta["namespace"]), str(meta["name"]), needs_new_run(obj))
+                for downstream in self.downstreams(obj):
+                    down = downstream["metadata"]
+                    on_change(str(down["namespace"]), str(down["name"]), needs_new_run(downstream))
 
         def labelled(obj: Obj) -> None:
             meta = obj.get("metadata") or {}
@@ -232,6 +254,17 @@ class ClusterCache:
     def omveejobs_with_job_id(self, namespace: str, job_id: str) -> list[Obj]:
         """The OmveeJobs of ``namespace`` whose spec.jobId is ``job_id`` in any letter case."""
         return self.omveejobs.by_index(BY_JOB_ID, (namespace, job_id.lower()))
+
+    def downstreams(self, ojob: Obj) -> list[Obj]:
+        """The OmveeJobs of ``ojob``'s namespace whose input names its spec.jobId (any letter
+        case), itself excepted; [] when it has no jobId."""
+        job_id = (ojob.get("spec") or {}).get("jobId")
+        meta = ojob.get("metadata") or {}
+        if not isinstance(job_id, str):
+            return []
+        namespace = str(meta.get("namespace") or "")
+        found = self.omveejobs.by_index(BY_UPSTREAM, (namespace, job_id.lower()))
+        return [o for o in found if o["metadata"]["name"] != meta.get("name")]
 
     def job(self, namespace: str, name: str) -> Obj | None:
         """The batch/v1 Job of that name (trimmed; one of ours: it has the label), or None."""

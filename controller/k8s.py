@@ -206,6 +206,26 @@ class Kube:
                 raise Gone(f"OmveeJob {namespace}/{name} was deleted") from None
             raise
 
+    def patch_rerun(
+        self, namespace: str, name: str, resource_version: str, rerun: int
+    ) -> dict[str, Any]:
+        """Merge-patch spec.rerun to ``rerun`` if the OmveeJob is still at ``resource_version``
+        (the one spec write the operator makes: a downstream re-run when its upstream is
+        retried; the chart's admission policy allows it nothing else); the result. Raises
+        Conflict (409), Gone (404), else ApiException (403 when the rights are missing)."""
+        body = {"metadata": {"resourceVersion": resource_version}, "spec": {"rerun": rerun}}
+        try:
+            patched: dict[str, Any] = self.custom.patch_namespaced_custom_object(
+                constants.GROUP, constants.VERSION, namespace, constants.PLURAL, name, body
+            )
+            return patched
+        except client.ApiException as error:
+            if error.status == 409:
+                raise Conflict(f"OmveeJob {namespace}/{name} changed") from None
+            if error.status == 404:
+                raise Gone(f"OmveeJob {namespace}/{name} was deleted") from None
+            raise
+
     def post_event(
         self,
         ojob: dict[str, Any],

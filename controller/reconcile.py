@@ -1,5 +1,11 @@
 """Read -> decide -> act -> write, for one OmveeJob. Safe to call at any time, any number of
 times, from any event: everything is recomputed from what the cluster holds.
+
+A job with upstreams (input fields naming other jobs) reads them from the OmveeJob cache for
+the gate of controller.dependencies; the cache queues a job again whenever an upstream changes
+(controller.cache), so no one polls. The one spec write the operator makes is the automatic
+re-run of a job that ended because of its upstream once that upstream is retried
+(Decision.rerun), after the status write and with optimistic concurrency.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from api.logs import archive
 from api.logs.store import LogStore, LogStoreError
 from api.v1alpha1.reasons import Reason
 from api.v1alpha1.types import OmveeJobSpec, OmveeJobStatus
-from controller import builders, naming, ownership, refusals, transitions
+from controller import builders, dependencies, naming, ownership, refusals, transitions
 from controller.cache import ClusterCache, trim_job, trim_omveejob
 from controller.events import PostNow, Recorder
 from controller.k8s import Conflict, Gone, JobRefused, Kube, event_time
@@ -155,6 +161,18 @@ class Reconciler:
         }
         return ownership.foreign_upstream(spec, namespace, found)
 
+    def _gate(self, namespace: str, spec: OmveeJobSpec) -> dependencies.Gate:
+        """What this OmveeJob's upstreams say of its run, read from the OmveeJob cache
+        (controller.dependencies.gate); READY at once for a job without upstreams."""
+        if not upstream_job_ids(spec.type, spec.input):
+            return dependencies.READY
+
+        def find(job_id: str) -> dict[str, Any] | None:
+            same_id = self.cache.omveejobs_with_job_id(namespace, job_id)
+            return dependencies.owner_of(same_id, spec.project_id)
+
+        return dependencies.gate(spec, find)
+
     def _failed_create(
         self,
         namespace: str,
@@ -257,6 +275,7 @@ class Reconciler:
         profile = self.catalog.profile(spec.type)
         now = datetime.now(UTC)
         errors = input_errors(spec.type, spec.input)
+        gate = self._gate(namespace, spec)
 
         def decide(seen: Observed, failed_create: FailedCreate | None) -> transitions.Decision:
             return transitions.decide(
@@ -274,6 +293,7 @@ class Reconciler:
                 failed_create=failed_create,
                 job_taken=seen.job_taken,
                 create_refused=seen.create_refused,
+                gate=gate,
             )
 
         decision = decide(
@@ -310,7 +330,35 @@ class Reconciler:
         # Only once the status says why: deleting first could be read back as JobDeleted.
         if decision.delete_job:
             self.kube.delete_job(namespace, observed.job_name)
+        if decision.rerun is not None:
+            current = self._rerun(current, decision.rerun)
         return current, again
+
+    def _rerun(self, ojob: dict[str, Any], rerun: int) -> dict[str, Any]:
+        """Raise spec.rerun to ``rerun`` (a job that ended because of its upstream, which has
+        been retried since); the OmveeJob after it. A 403 or 422 (the chart's rights or
+        admission policy missing) is logged and leaves the job as it is; Conflict and Gone
+        are raised as for a status write."""
+        meta = ojob["metadata"]
+        namespace, name = meta["namespace"], meta["name"]
+        try:
+            patched = self.kube.patch_rerun(namespace, name, meta["resourceVersion"], rerun)
+        except client.ApiException as error:
+            if error.status not in (403, 422):
+                raise
+            log.warning(
+                "OmveeJob %s/%s: could not raise spec.rerun to %d after its upstream was "
+                "retried (%s %s); retry it by hand",
+                namespace,
+                name,
+                rerun,
+                error.status,
+                error.reason,
+            )
+            return ojob
+        log.info("OmveeJob %s/%s: its upstream was retried; run %d starts", namespace, name, rerun)
+        self.cache.omveejobs.put(trim_omveejob(patched))
+        return patched
 
     def _create_job(
         self,
@@ -403,7 +451,8 @@ class Reconciler:
 
     def resync(self) -> list[tuple[str, str]]:
         """Offer every OmveeJob to the mirror, and return the keys to reconcile again: those
-        not yet final, asked to rerun, or just ended with attempt logs still unsaved."""
+        not yet final, asked to rerun, just ended with attempt logs still unsaved, or ended
+        because of an upstream (UpstreamFailed, UpstreamCancelled) that may be retried."""
         keys = []
         now = datetime.now(UTC)
         ojobs = self.cache.all_omveejobs()
@@ -418,11 +467,14 @@ class Reconciler:
                 final = status.get("phase") in ("Succeeded", "Failed", "Cancelled")
                 rerun = int(spec.get("rerun") or 0) > int(status.get("run") or 0)
                 unsaved = self.logs is not None and archive.logs_pending(status, now)
+                # ended because of its upstream: a backstop for the cache's wake-up when that
+                # upstream is retried (cheap: read from the caches, nothing written)
+                rerun_on_retry = status.get("reason") in dependencies.RERUN_ON_RETRY
             except Exception as error:  # one odd object must not stop the resync of the rest
                 log.error("Resync could not read OmveeJob %s/%s: %s", *key, error)
                 keys.append(key)  # its reconcile says what is wrong with it
                 continue
-            if not final or rerun or unsaved:
+            if not final or rerun or unsaved or rerun_on_retry:
                 keys.append(key)
         return keys
 

@@ -12,12 +12,22 @@ Rules:
   the Job's creation (PodCreationRefused).
 - An OmveeJob whose spec.jobId an older OmveeJob of its namespace already holds, or whose input
   names another project's job, fails before any Job exists (DuplicateJobId, UpstreamNotFound).
+- A run with no Job yet passes its upstreams' gate (controller.dependencies) after cancel and
+  invalid input are decided: WAIT keeps it Pending (WaitingForUpstream, Scheduled=False) with no
+  Job, so no pending timeout and no Job deadline run while it waits (the pending timeout of a
+  Job the API server refuses counts from the end of the wait); FAIL ends it at once
+  (UpstreamFailed, UpstreamCancelled, UpstreamCycle); READY goes on as for a job without
+  upstreams. status.upstream names the upstream while it waits or when it ended because of
+  one. A run whose Job exists has passed the gate: the gate is not asked again.
+- A run that ended because of its upstream is run again once that upstream is retried
+  (Decision.rerun: the spec.rerun to write; see controller.dependencies).
 - The operator never lowers ``progress`` within a run; it only resets it for a new run and sets
   100 on success. ``progressMessage`` and ``result`` belong to the job pod.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -25,7 +35,8 @@ from typing import Any
 from api.v1alpha1 import constants, reasons
 from api.v1alpha1.reasons import KubernetesReason, Reason
 from api.v1alpha1.types import OmveeJobSpec, OmveeJobStatus, Phase
-from controller import refusals
+from controller import dependencies, refusals
+from controller.dependencies import Gate, Verdict
 from controller.status import (
     ConditionTuple,
     FailedCreate,
@@ -52,12 +63,14 @@ class Event:
 @dataclass
 class Decision:
     """What a reconcile does for run ``run``: the full operator-owned ``status`` to write
-    (camelCase), and whether to create or delete the run's Job."""
+    (camelCase), whether to create or delete the run's Job, and ``rerun``: the spec.rerun to
+    write (a merge patch of spec) to start the job again, or None."""
 
     run: int
     status: dict[str, Any] = field(default_factory=dict)  # full operator-owned status
     create_job: bool = False
     delete_job: bool = False
+    rerun: int | None = None
 
 
 def job_finished(job: dict[str, Any]) -> bool:
@@ -121,10 +134,11 @@ def _status(
     running: bool = False,
     not_running: Reason | None = None,
     new_run: bool = False,
+    upstream: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The full operator-owned status (camelCase dict) of a run in ``phase`` for ``reason``;
     ``not_running`` is the Running condition's reason while no pod runs, when it says more
-    than ``reason``."""
+    than ``reason``; ``upstream`` is status.upstream ({jobId, type, run, phase}) or None."""
     finished: ConditionTuple = ("False", Reason.NOT_FINISHED, "")
     if phase.final:
         finished = ("True", Reason(phase.value), message)
@@ -155,6 +169,7 @@ def _status(
         "finishedAt": finished_at or (now if phase.final else None),
         "conditions": _conditions(previous_conditions, wanted, now),
         "observedGeneration": generation,
+        "upstream": upstream,
     }
     if new_run:
         status |= {"progress": 0, "progressMessage": None, "result": None}
@@ -179,6 +194,7 @@ def decide(
     failed_create: FailedCreate | None = None,
     job_taken: str | None = None,
     create_refused: refusals.Refusal | None = None,
+    gate: Gate = dependencies.READY,
 ) -> Decision:
     """What to do for one OmveeJob now, and its full operator-owned status.
 
@@ -187,7 +203,8 @@ def decide(
     newest pod-creation refusal the Job controller reported for the run's Job. ``job_taken``
     says why the run's Job name is not this OmveeJob's to use (a Job of that name that it does
     not own; ``job`` is then None); ``create_refused`` is how the API server refused the last
-    attempt to create the run's Job (classified by controller.refusals).
+    attempt to create the run's Job (classified by controller.refusals). ``gate`` is what the
+    run's upstreams say (controller.dependencies.gate; READY for a job without upstreams).
     """
     run, new_run = target_run(spec, status)
     stamp = format_time(now)
@@ -227,6 +244,8 @@ def decide(
                 "invalid input: " + "; ".join(input_errors),
                 **base,
             )
+        if job is None and gate.verdict is not Verdict.READY:
+            return _gated(finish, gate, **base)
         if job_taken is not None:
             return finish(Phase.FAILED, Reason.JOB_NAME_TAKEN, job_taken, **base)
         if create_refused is not None and create_refused.permanent:
@@ -246,6 +265,7 @@ def decide(
         decision.delete_job = (
             job is not None and status.reason in STOPPED_BY_US and not job_finished(job)
         )
+        decision.rerun = dependencies.rerun_after_retry(spec, status, gate)
         return decision
 
     carried = {
@@ -265,6 +285,8 @@ def decide(
                 f"the Job {job_name} was deleted before it finished",
                 **carried,
             )
+        if gate.verdict is not Verdict.READY:  # a recorded run that has not got its Job yet
+            return _gated(finish, gate, **carried)
         if job_taken is not None:
             return finish(Phase.FAILED, Reason.JOB_NAME_TAKEN, job_taken, **carried)
         if create_refused is not None and create_refused.permanent:
@@ -318,12 +340,35 @@ def decide(
     return _finish_observed(finish, seen, seen.phase, seen.reason, seen.message)
 
 
+def _gated(finish: Callable[..., Decision], gate: Gate, **fields: Any) -> Decision:
+    """The decision for a run its upstreams hold back: Pending WaitingForUpstream (no Job,
+    Scheduled=False) for WAIT, Failed at once for FAIL."""
+    assert gate.reason is not None
+    upstream = gate.upstream.ref() if gate.upstream is not None else None
+    if gate.verdict is Verdict.WAIT:
+        fields |= {"scheduled": ("False", gate.reason, gate.message), "not_running": gate.reason}
+        return finish(Phase.PENDING, gate.reason, gate.message, upstream=upstream, **fields)
+    return finish(Phase.FAILED, gate.reason, gate.message, upstream=upstream, **fields)
+
+
 def _run_started(status: OmveeJobStatus) -> datetime | None:
-    """When the current run began: its conditions are all set anew when a run starts, and a run
-    that never got a Job keeps at least one of them unchanged since."""
+    """When the current run began trying to start: its conditions are all set anew when a run
+    starts, and a run that never got a Job keeps at least one of them unchanged since. A run
+    that waited for its upstreams began when its Scheduled condition stopped saying
+    WaitingForUpstream: the wait does not count against the pending timeout."""
     times = [c.last_transition_time for c in status.conditions if c.last_transition_time]
     parsed = [t for t in (parse_time(str(x)) for x in times) if t is not None]
-    return min(parsed) if parsed else None
+    if not parsed:
+        return None
+    started = min(parsed)
+    for condition in status.conditions:
+        if (
+            condition.type == constants.CONDITION_SCHEDULED
+            and condition.reason != Reason.WAITING_FOR_UPSTREAM
+        ):
+            waited = parse_time(str(condition.last_transition_time))
+            started = max(started, waited) if waited is not None else started
+    return started
 
 
 def _finish_observed(

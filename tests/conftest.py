@@ -19,7 +19,7 @@ from kubernetes import client, config
 
 from tests.api_process import SERVICE_TOKEN, ApiProcess
 from tests.crds import install_crd
-from tests.helm import Helm, Release
+from tests.helm import Helm, Release, wait_operator_policy
 from tests.identities import service_account_kubeconfig
 from tests.localcluster.cluster import LocalCluster
 from tests.localcluster.layout import state_root
@@ -160,6 +160,7 @@ def chart_release(
         "--set",
         f"api.namespace={api_namespace}",
     )
+    wait_operator_policy(k8s, release)
     for account, target in (
         ("operator", release.operator_kubeconfig),
         ("api", release.api_kubeconfig),

@@ -77,6 +77,41 @@ class Release:
         return self.name if "omvee" in self.name else f"{self.name}-omvee"
 
 
+def wait_operator_policy(k8s: Any, release: Release, timeout: float = 30) -> None:
+    """Block until the API server enforces the release's admission policy on its operator
+    (templates/operator/admission.yaml): it does so a moment after the policy is created,
+    while the RBAC granted with it may already work. Probes with a dry-run change the policy
+    refuses, as the operator, of a throwaway OmveeJob in the release namespace."""
+    from kubernetes import client
+
+    from api.v1alpha1 import constants
+    from tests.omveejobs import manifest
+    from tests.waiting import wait_for
+
+    where = (constants.GROUP, constants.VERSION, release.namespace, constants.PLURAL)
+    admin = client.CustomObjectsApi(k8s)
+    admin.create_namespaced_custom_object(*where, manifest("policy-probe"))
+    as_operator = client.ApiClient(k8s.configuration)
+    as_operator.set_default_header(
+        "Impersonate-User",
+        f"system:serviceaccount:{release.namespace}:{release.fullname}-operator",
+    )
+
+    def refused() -> bool:
+        try:
+            client.CustomObjectsApi(as_operator).patch_namespaced_custom_object(
+                *where, "policy-probe", {"spec": {"retries": 9}}, dry_run="All"
+            )
+        except client.ApiException as error:
+            return error.status == 403 and "ValidatingAdmissionPolicy" in str(error.body)
+        return False
+
+    try:
+        wait_for(refused, "the operator's admission policy to be enforced", timeout)
+    finally:
+        admin.delete_namespaced_custom_object(*where, "policy-probe")
+
+
 PROMETHEUS_OPERATOR = "github.com/prometheus-operator/prometheus-operator@v0.85.0"
 
 

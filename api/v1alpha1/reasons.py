@@ -3,9 +3,9 @@
 Where a reason appears on an OmveeJob:
 
 - ``status.reason``: written by the operator (controller.status, controller.transitions,
-  controller.refusals, controller.ownership); the members of ``STATUS``. The only other value it
-  can hold is a Job failure reason a newer Kubernetes adds (``KubernetesReason``): passed through
-  unchanged, counted as ``Other`` by the metrics.
+  controller.refusals, controller.ownership, controller.dependencies); the members of
+  ``STATUS``. The only other value it can hold is a Job failure reason a newer Kubernetes adds
+  (``KubernetesReason``): passed through unchanged, counted as ``Other`` by the metrics.
 - ``status.conditions[].reason``: a status reason, a final phase, or one of ``CONDITION_ONLY``.
 - ``status.logs[].reason`` (how a saved attempt ended): the kubelet's container or pod reason
   (``OOMKilled``, ``Error``, ``Evicted``, ``DeadlineExceeded``...), passed through and not listed
@@ -60,6 +60,9 @@ class Reason(StrEnum):
     """The attempt's pod runs."""
     FINISHING = "Finishing"
     """The attempt succeeded; the Job controller has yet to mark the Job Complete."""
+    WAITING_FOR_UPSTREAM = "WaitingForUpstream"
+    """An upstream job (an input field naming another job) has not succeeded yet: no Job, no
+    pod, no pending or deadline clock until it has (controller.dependencies)."""
 
     # -- status.reason of an ended run (Succeeded, Cancelled, Failed) -------------------------
     SUCCEEDED = "Succeeded"
@@ -87,6 +90,15 @@ class Reason(StrEnum):
     """An older OmveeJob of the namespace holds the same spec.jobId; this one never runs."""
     UPSTREAM_NOT_FOUND = "UpstreamNotFound"
     """An input field names a job of another project."""
+    UPSTREAM_FAILED = "UpstreamFailed"
+    """An upstream job's run failed: this run ended at once, with no Job (status.upstream
+    names it). Retrying the upstream starts this job again (controller.dependencies)."""
+    UPSTREAM_CANCELLED = "UpstreamCancelled"
+    """An upstream job's run was cancelled: this run ended at once, with no Job; retrying the
+    upstream starts this job again."""
+    UPSTREAM_CYCLE = "UpstreamCycle"
+    """Following the upstream fields leads back to this job (it names itself, or a chain of
+    jobs does): it could never start, so it fails before any Job exists."""
     FAILED = "Failed"
     """The Job failed without a reason Kubernetes gave (and the final phase, as a condition
     reason)."""
@@ -152,6 +164,7 @@ WAITING = frozenset(
         Reason.JOB_CREATION_BLOCKED,
         Reason.RETRYING,
         Reason.FAILING,
+        Reason.WAITING_FOR_UPSTREAM,
     }
 )
 # How a run ended Failed (metrics: omvee_job_failures_total by reason).
@@ -168,6 +181,9 @@ FAILURE = frozenset(
         Reason.JOB_REFUSED,
         Reason.DUPLICATE_JOB_ID,
         Reason.UPSTREAM_NOT_FOUND,
+        Reason.UPSTREAM_FAILED,
+        Reason.UPSTREAM_CANCELLED,
+        Reason.UPSTREAM_CYCLE,
         Reason.FAILED,
     }
 )
@@ -207,5 +223,7 @@ BLOCKED = frozenset(
 )
 # Events posted with one of these are of type Warning, the others Normal: every failure, and
 # every wait a person may need to act on (not Creating, Starting, or Failing, whose Failed
-# Event follows).
-WARNING = FAILURE | (WAITING - {Reason.CREATING, Reason.STARTING, Reason.FAILING})
+# Event follows, nor WaitingForUpstream: a chain's later steps wait by design).
+WARNING = FAILURE | (
+    WAITING - {Reason.CREATING, Reason.STARTING, Reason.FAILING, Reason.WAITING_FOR_UPSTREAM}
+)

@@ -58,7 +58,19 @@ class _Model(BaseModel):
 class OmveeJobSpec(_Model):
     """What to run. Type, ids and input are fixed at creation; cancel and rerun drive it."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        # pipelineId's own rule runs only when both versions have it: this one stops it from
+        # being added to, or removed from, an existing job.
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                {
+                    "rule": "has(self.pipelineId) == has(oldSelf.pipelineId)",
+                    "message": "pipelineId is immutable",
+                }
+            ]
+        },
+    )
 
     type: JobType = Field(
         description="The kind of work: " + ", ".join(t.value for t in JobType) + ".",
@@ -73,6 +85,13 @@ class OmveeJobSpec(_Model):
         pattern=UUID_PATTERN,
         description="The Supabase jobs.id this resource mirrors (a UUID).",
         json_schema_extra=_immutable("jobId"),
+    )
+    pipeline_id: str | None = Field(
+        None,
+        pattern=UUID_PATTERN,
+        description="The pipeline (a UUID) this job is a step of, when it was submitted as one "
+        "(POST /v1/projects/{project_id}/pipelines); unset for a single job. Fixed at creation.",
+        json_schema_extra=_immutable("pipelineId"),
     )
     input: dict[str, Any] = Field(
         default_factory=dict,
@@ -152,6 +171,15 @@ class AttemptLog(_Model):
     note: str | None = Field(None, description="Why no log was saved, when none was.")
 
 
+class UpstreamRef(_Model):
+    """The upstream OmveeJob (one an input field names) a job waits for or ended because of."""
+
+    job_id: str = Field(description="The upstream's spec.jobId.")
+    type: JobType = Field(description="The upstream's spec.type.")
+    run: int = Field(ge=0, description="The upstream's run (spec.rerun) this refers to.")
+    phase: Phase = Field(description="The upstream's phase then (Pending when it had none).")
+
+
 class OmveeJobStatus(_Model):
     """Observed state. The operator writes all but progress, progressMessage and result, which
     the running job pod writes."""
@@ -180,6 +208,11 @@ class OmveeJobStatus(_Model):
         default_factory=list, description="Scheduled, Running and Finished."
     )
     observed_generation: int | None = Field(None, description="The spec generation seen.")
+    upstream: UpstreamRef | None = Field(
+        None,
+        description="The upstream job this run waits for (reason WaitingForUpstream) or ended "
+        "because of (UpstreamFailed, UpstreamCancelled, UpstreamCycle); unset otherwise.",
+    )
     logs: list[AttemptLog] = Field(
         default_factory=list,
         max_length=200,

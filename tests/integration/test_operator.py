@@ -28,6 +28,10 @@ def ojobs(k8s: client.ApiClient, job_namespace: str) -> OmveeJobs:
 def test_example_manifests_run_on_the_right_pool(ojobs: OmveeJobs, kubeconfig: Any) -> None:
     examples = REPO_ROOT / "charts/omvee/examples"
     for example in ("transcription.yaml", "scene-generation.yaml"):
+        if example == "scene-generation.yaml":
+            # It reads the transcription's result, as its comment says. Applied at once, it
+            # would first wait for it (WaitingForUpstream: see test_operator_chains.py).
+            ojobs.wait_final("transcribe-episode-1")
         subprocess.run(
             [
                 "kubectl",

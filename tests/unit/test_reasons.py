@@ -15,7 +15,7 @@ from api.rest import live
 from api.v1alpha1 import reasons
 from api.v1alpha1.reasons import KubernetesReason, Reason, from_kubernetes
 from api.v1alpha1.types import OmveeJobSpec, OmveeJobStatus
-from controller import ownership, refusals
+from controller import dependencies, ownership, refusals
 from controller.metrics import labels
 from controller.refusals import classify, classify_job_refusal
 from controller.status import FailedCreate
@@ -166,6 +166,20 @@ def _not_starting(pod: dict[str, Any]) -> dict[str, Any]:
 
 
 REFUSED_POD = classify('Error creating: pods "x" is forbidden: violates PodSecurity', "ns", "sa")
+UPSTREAM_ID = "5d0c9e1a-3b2f-4c6d-8e7f-9a0b1c2d3e4f"
+
+
+def _gate(phase: str | None, job_id: str = UPSTREAM_ID) -> dependencies.Gate:
+    """The gate of a scene-generation job whose transcription ``job_id`` is in ``phase``."""
+    spec = _spec(type="scene-generation", input={"transcriptJobId": job_id})
+    upstream = {
+        "metadata": {"name": "up"},
+        "spec": {"type": "transcription", "jobId": job_id, "projectId": spec.project_id},
+        "status": {"phase": phase, "run": 0} if phase else {},
+    }
+    return dependencies.gate(spec, lambda _: upstream)
+
+
 DECISIONS = {
     "new": lambda: _decide(status={}),
     "invalid input": lambda: _decide(status={}, input_errors=["input.x: Field required"]),
@@ -211,6 +225,12 @@ DECISIONS = {
         JobObj().counts(active=1).build(),
         [PodObj("p1").unschedulable("0/4").build()],
         pending_timeout=1,
+    ),
+    "waiting for upstream": lambda: _decide(status={}, gate=_gate("Running")),
+    "upstream failed": lambda: _decide(status={}, gate=_gate("Failed")),
+    "upstream cancelled": lambda: _decide(status={}, gate=_gate("Cancelled")),
+    "upstream cycle": lambda: _decide(
+        status={}, gate=_gate(None, "7b9e2c41-5a0f-4e8e-b1d2-6c3f4a5b6d7e")
     ),
 }
 
