@@ -76,8 +76,9 @@ def submit(
 
 
 def settle(k8s: client.ApiClient) -> None:
-    """Let jobs left by earlier tests end first, so they add nothing to the deltas (those in
-    namespaces being deleted are no longer reconciled)."""
+    """Let jobs left by earlier tests end first, so they add nothing to the deltas, and let
+    namespaces being deleted go: the operator still reconciles their OmveeJobs meanwhile, and
+    one whose Job the namespace's deletion removes ends Failed (JobDeleted), counted then."""
     custom, core = client.CustomObjectsApi(k8s), client.CoreV1Api(k8s)
 
     def quiet() -> bool:
@@ -89,15 +90,14 @@ def settle(k8s: client.ApiClient) -> None:
         items = custom.list_cluster_custom_object(
             constants.GROUP, constants.VERSION, constants.PLURAL
         )["items"]
-        return not [
+        return not terminating and not [
             o
             for o in items
             if (o.get("status") or {}).get("phase") not in FINAL
             and not o["metadata"].get("deletionTimestamp")
-            and o["metadata"]["namespace"] not in terminating
         ]
 
-    wait_for(quiet, "earlier tests' OmveeJobs to end", 60)
+    wait_for(quiet, "earlier tests' OmveeJobs to end and their namespaces to go", 120)
 
 
 def seconds(start: str | None, end: str | None) -> float | None:
