@@ -1,5 +1,6 @@
 """The bodies of the pipeline routes (snake_case JSON): the submission, its 202 answer and the
-list. The pipeline's own view (PipelinePublic, PipelineSummary) is api.catalog.pipelines'."""
+list. The pipeline's own view (PipelinePublic, PipelineSummary) is api.catalog.pipelines'; the
+202 answer (PipelineAccepted) is api.v1alpha1.public's, shared with the Python client."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from api.catalog.pipelines import PIPELINE_ORDER, PipelineSummary, steps_problem
 from api.rest.schemas import AnnotationKey
+from api.v1alpha1.public import PipelineAccepted as PipelineAccepted
+from api.v1alpha1.public import PipelineStepAccepted as PipelineStepAccepted
 from api.v1alpha1.text import FREE_TEXT, Text
 from api.v1alpha1.types import MAX_RETRIES, MAX_TIMEOUT_SECONDS, JobType
 
@@ -68,25 +71,6 @@ class PipelineCreate(BaseModel):
     def step_names(self) -> list[str]:
         """The job types of the pipeline's steps, in order."""
         return [s.value for s in self.steps] if self.steps else list(PIPELINE_ORDER)
-
-
-class PipelineStepAccepted(BaseModel):
-    """One step of an accepted pipeline: its type, job id and where to read the job."""
-
-    type: JobType
-    job_id: str
-    status_url: str
-
-
-class PipelineAccepted(BaseModel):
-    """The 202 answer to a pipeline submission."""
-
-    id: str = Field(description="The pipeline id (a UUID).")
-    status_url: str
-    steps: list[PipelineStepAccepted]
-    replayed: bool = Field(
-        False, description="True when the pipeline had been submitted already (same key)."
-    )
 
 
 class PipelinesPublic(BaseModel):

@@ -12,10 +12,12 @@ from pydantic_core import PydanticCustomError
 
 from api.catalog.definition import JobTypeDefinition
 from api.catalog.registry import DEFINITIONS
+from api.v1alpha1.public import JobAccepted as JobAccepted
 from api.v1alpha1.public import JobPublic as JobPublic
+from api.v1alpha1.public import JobsPublic as JobsPublic
 from api.v1alpha1.public import to_public as to_public
 from api.v1alpha1.text import FREE_TEXT, Text, check_value
-from api.v1alpha1.types import MAX_RETRIES, MAX_TIMEOUT_SECONDS, UUID_PATTERN, JobType, Phase
+from api.v1alpha1.types import MAX_RETRIES, MAX_TIMEOUT_SECONDS, UUID_PATTERN, JobType
 
 SNAKE = ConfigDict(alias_generator=to_snake, populate_by_name=True, extra="forbid")
 
@@ -141,23 +143,6 @@ def _create_model(definition: JobTypeDefinition) -> type[BaseModel]:
 CREATE_MODELS: dict[JobType, type[BaseModel]] = {
     JobType(d.name): _create_model(d) for d in DEFINITIONS
 }
-
-
-class JobAccepted(BaseModel):
-    """The 202 answer to a submission: the job id, where to read its status, its phase when
-    it already had one."""
-
-    id: str = Field(description="The job id (a UUID).")
-    status_url: str
-    phase: Phase | None = None
-    replayed: bool = Field(False, description="True when this answers a repeated submission.")
-
-
-class JobsPublic(BaseModel):
-    """One page of jobs (``GET /v1/jobs``) and the cursor of the next."""
-
-    items: list[JobPublic]
-    next: str | None = Field(None, description="Pass as `cursor` for the next page.")
 
 
 class Problem(BaseModel):

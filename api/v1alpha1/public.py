@@ -1,5 +1,6 @@
-"""The public view of a job (what the REST API answers and the `omvee` command prints), and the
-rules for cancelling and retrying one. Pure: the API and the CLI share one definition."""
+"""The public view of a job (what the REST API answers and the `omvee` command prints), the
+answers to a submission, and the rules for cancelling and retrying one. Pure: the API, the CLI
+and the Python client (api.client) share one definition."""
 
 from __future__ import annotations
 
@@ -67,6 +68,42 @@ class JobPublic(BaseModel):
         exclude_if=lambda value: value is None,
         description="The pipeline (GET /v1/pipelines/{id}) this job is a step of; present only "
         "for a pipeline's step.",
+    )
+
+
+class JobAccepted(BaseModel):
+    """The 202 answer to a submission: the job id, where to read its status, its phase when
+    it already had one."""
+
+    id: str = Field(description="The job id (a UUID).")
+    status_url: str
+    phase: Phase | None = None
+    replayed: bool = Field(False, description="True when this answers a repeated submission.")
+
+
+class JobsPublic(BaseModel):
+    """One page of jobs (``GET /v1/jobs``) and the cursor of the next."""
+
+    items: list[JobPublic]
+    next: str | None = Field(None, description="Pass as `cursor` for the next page.")
+
+
+class PipelineStepAccepted(BaseModel):
+    """One step of an accepted pipeline: its type, job id and where to read the job."""
+
+    type: JobType
+    job_id: str
+    status_url: str
+
+
+class PipelineAccepted(BaseModel):
+    """The 202 answer to a pipeline submission."""
+
+    id: str = Field(description="The pipeline id (a UUID).")
+    status_url: str
+    steps: list[PipelineStepAccepted]
+    replayed: bool = Field(
+        False, description="True when the pipeline had been submitted already (same key)."
     )
 
 
