@@ -66,10 +66,11 @@ test: sysdeps lint controlplane ## lint, then the whole suite (starts and stops 
 unit: venv ## the fast tests that need no cluster or database
 	$(PY) -m pytest tests/unit
 
-generate: venv ## regenerate what follows from the job type declarations and profiles (CRD, chart values schema and jobs.types, the local catalog)
+generate: venv ## regenerate what follows from the job type declarations and profiles (CRD, chart values schema and jobs.types, the local catalog, the client's stub)
 	$(PY) -m api.v1alpha1.crd --write
 	$(PY) -m api.catalog.chart --write
 	$(PY) -m tests.localprofiles --write
+	$(PY) -m api.client.stub
 
 lint: venv ## ruff, mypy and the import layering contracts
 	$(VENV)/bin/ruff check .

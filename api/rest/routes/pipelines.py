@@ -142,19 +142,22 @@ def list_pipelines(
     store: StoreDep,
     project_id: Annotated[str | None, Query(pattern=UUID_PATTERN)] = None,
 ) -> PipelinesPublic:
-    """The pipelines of ``project_id`` (every visible one for a caller of all projects; may be
-    left out by a caller of exactly one project), newest first. Raises NotFound (404) for a
-    project the caller may not see or several projects and no ``project_id``; Unavailable."""
-    if project_id is None and principal.projects is not None:
-        if len(principal.projects) != 1:
-            raise NotFound("pass project_id: your token covers several projects")
-        project_id = next(iter(principal.projects))
+    """The pipelines of ``project_id``, or, when it is left out, of every project the caller
+    may see, newest first. Raises NotFound (404) for a project the caller may not see;
+    Unavailable (503)."""
     if project_id is not None and not principal.may_access(project_id):
         raise NotFound(f"no project {project_id}")
     selector = "spec.pipelineId!="
     if project_id:
         selector = f"spec.projectId={project_id.lower()},{selector}"
-    return PipelinesPublic(items=summaries(store.select(selector)))
+    elif principal.projects is not None and len(principal.projects) == 1:
+        selector = f"spec.projectId={next(iter(principal.projects)).lower()},{selector}"
+    visible = [
+        ojob
+        for ojob in store.select(selector)
+        if principal.may_access(str(ojob["spec"].get("projectId", "")))
+    ]
+    return PipelinesPublic(items=summaries(visible))
 
 
 def cancel_pipeline(
