@@ -310,3 +310,17 @@ def test_every_pipeline_route_says_the_cluster_is_unreachable(
         response = dead_cluster_app.request(method, path, json=body)
         assert response.status_code == 503, (path, response.text)
         assert response.json()["code"] == "kubernetes_unavailable"
+
+
+def test_a_user_of_several_projects_lists_the_pipelines_of_each_and_no_other(
+    http: TestClient,
+) -> None:
+    first, second, theirs = project(), project(), project()
+    ids = {
+        p: http.post(f"/v1/projects/{p}/pipelines", json={"audio_url": AUDIO}).json()["id"]
+        for p in (first, second, theirs)
+    }
+    user = {"Authorization": f"Bearer {user_token([first, second])}"}
+    listed = http.get("/v1/pipelines", headers=user)
+    assert listed.status_code == 200, listed.text
+    assert {p["id"] for p in listed.json()["items"]} == {ids[first], ids[second]}
