@@ -300,6 +300,7 @@ class Reconciler:
             observed, self._failed_create(namespace, status, observed.job, observed.pods)
         )
         again = None
+        created: str | None = None  # the Job this pass created (or adopted), by name
         if decision.create_job:
             # The status is written after the Job exists, in the same write that records the
             # run: one write for both (a pod cannot report before the run is recorded: it
@@ -308,6 +309,7 @@ class Reconciler:
             if after is None:  # a deleted namesake's Job holds the name: decide nothing yet
                 return ojob, again
             observed = after
+            created = observed.job_name if observed.job is not None else None
             decision = decide(observed, None)
         patch = transitions.changed(status.model_dump(by_alias=True, mode="json"), decision.status)
         pods = observed.pods
@@ -322,7 +324,7 @@ class Reconciler:
         if patch:
             current = self.kube.patch_status(namespace, name, meta["resourceVersion"], patch)
             self.cache.omveejobs.put(trim_omveejob(current))
-            for event in transitions.events_for(status, decision):
+            for event in transitions.events_for(status, decision, created=created):
                 log.info("OmveeJob %s/%s: %s %s", namespace, name, event.reason, event.message)
                 self.events.record(ojob, event.type, event.reason, event.message)
             if self.metrics is not None:

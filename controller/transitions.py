@@ -394,11 +394,25 @@ def _finish_observed(
     return decision
 
 
-def events_for(previous: OmveeJobStatus, decision: Decision) -> list[Event]:
-    """One Event per change of phase or reason (the transitions a person wants to see)."""
+def events_for(
+    previous: OmveeJobStatus, decision: Decision, created: str | None = None
+) -> list[Event]:
+    """One Event per change of phase or reason (the transitions a person wants to see).
+
+    ``created``: the Job this pass created for the run. Its ``Creating`` Event comes first even
+    when the run's first recorded status is already past it (the pod was scheduled before the
+    status was written, or an earlier pass created the Job and died before recording it), so
+    every run's Events start with its Job's creation."""
     new = decision.status
     if not new:
         return []
+    creating: list[Event] = []
+    if (
+        created is not None
+        and new["reason"] != Reason.CREATING
+        and not (previous.run == decision.run and previous.reason == Reason.CREATING)
+    ):
+        creating = [Event("Normal", Reason.CREATING, f"Pending: creating Job {created}")]
     if (
         previous.run == decision.run
         and previous.phase is not None
@@ -406,7 +420,7 @@ def events_for(previous: OmveeJobStatus, decision: Decision) -> list[Event]:
     ):
         return []
     kind = "Warning" if new["reason"] in reasons.WARNING else "Normal"
-    return [Event(kind, new["reason"], f"{new['phase']}: {new['message']}")]
+    return [*creating, Event(kind, new["reason"], f"{new['phase']}: {new['message']}")]
 
 
 def changed(previous: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
