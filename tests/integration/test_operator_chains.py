@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import itertools
 import subprocess
-import time
 import uuid
 from datetime import datetime
 from pathlib import Path
@@ -219,7 +218,12 @@ def test_a_chain_survives_the_operator_sigkilled_mid_way(
     ojobs.wait_status(steps[1], "Running", lambda s: s.get("phase") == "Running", timeout=30)
     operator.kill()
     try:
-        time.sleep(3)  # step 2 ends meanwhile: step 3 is started by the new operator
+        # step 2's Job completes while no operator runs: step 3 is started by the new one
+        wait_for(
+            lambda: any((j.status.succeeded or 0) >= 1 for j in ojobs.jobs(steps[1])),
+            f"{steps[1]}'s Job to complete while the operator is down",
+            30,
+        )
     finally:
         operator.start()
     statuses = wait_all_final(ojobs, steps, timeout=90)
