@@ -6,12 +6,15 @@ import asyncio
 import logging
 import threading
 import time
+from collections.abc import Callable
+from typing import cast
 
 import kopf
 from kopf._core.engines.peering import Identity
 from prometheus_client import disable_created_metrics
 
 from api.catalog.profiles import CatalogError, load_catalog
+from api.catalog.registry import TYPE_NAMES
 from api.kubeclient import KubeConfigError, kube_client, kube_configuration
 from api.logs.store import LogStoreError, logs_from_env
 from controller.activity import ActiveGate
@@ -21,7 +24,9 @@ from controller.flowcontrol import TokenBucket
 from controller.k8s import Kube, RateLimitedApiClient
 from controller.metrics.registry import OperatorMetrics
 from controller.metrics.server import serving
-from controller.mirror.sinks import build_sink
+from controller.mirror.sinks import Sink, build_sink, error_message
+from controller.mirror.tablecheck import Probing, TableMismatch, check_table
+from controller.mirror.words import StatusWords, status_words
 from controller.mirror.writer import MirrorWriter
 from controller.reconcile import Reconciler
 from controller.settings import OperatorSettings, SettingsError
@@ -66,6 +71,34 @@ def _resync_loop(
             log.exception("Resync failed; retrying in %.0fs", tick)
 
 
+def _table_check(sink: Sink, words: StatusWords) -> Callable[[], None] | None:
+    """Check at once that the `jobs` table holds what the mirror writes: every status in
+    ``words``, every declared job type (``tablecheck``). Returns None when it does; when the
+    database cannot be reached now, the check for the mirror's writer to run before its first
+    write. Raises SystemExit(2) when the table cannot hold the rows (the problems logged)."""
+    types = list(TYPE_NAMES)
+    probing = cast(Probing, sink)
+
+    def check() -> None:
+        check_table(probing, words, types)
+
+    try:
+        check()
+    except TableMismatch as error:
+        log.error("Cannot start: %s", error)
+        raise SystemExit(2) from None
+    except Exception as error:  # unreachable now: the writer checks before its first write
+        log.warning(
+            "Cannot check the jobs table in %s now (%s): the mirror checks it before its "
+            "first write",
+            sink.describe(),
+            error_message(error),
+        )
+        return check
+    log.info("Checked the jobs table in %s: it holds every row the mirror writes", sink.describe())
+    return None
+
+
 @kopf.on.login()
 def login(**kwargs: object) -> kopf.ConnectionInfo | None:
     """kopf's login handler: the kubernetes client's credentials (the in-cluster account,
@@ -104,6 +137,7 @@ def main() -> None:
     logging.getLogger("kopf.objects").setLevel(logging.WARNING)
     try:
         options = OperatorSettings.from_env()
+        words = status_words()
         catalog = load_catalog(options.profiles_path)
         logs = logs_from_env()
     except (SettingsError, CatalogError, LogStoreError) as error:
@@ -114,7 +148,7 @@ def main() -> None:
     metrics = OperatorMetrics()
     mirror = None
     if sink := build_sink(options):
-        mirror = MirrorWriter(sink, metrics=metrics)
+        mirror = MirrorWriter(sink, metrics=metrics, check=_table_check(sink, words))
         metrics.rows_waiting = mirror.pending
         metrics.rows_set_aside = mirror.set_aside
         mirror.start(stop)
@@ -157,6 +191,7 @@ def main() -> None:
         job_env=options.job_env,
         results=options.results,
         events=events,
+        words=words,
     )
     gate = ActiveGate(
         kube,

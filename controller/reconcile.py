@@ -36,6 +36,7 @@ from controller.metrics.observations import observe_write
 from controller.metrics.registry import OperatorMetrics
 from controller.metrics.snapshot import count_jobs
 from controller.mirror.rows import build_row
+from controller.mirror.words import OURS, StatusWords
 from controller.mirror.writer import MirrorWriter
 from controller.refusals import Refusal
 from controller.status import FailedCreate, parse_time
@@ -84,8 +85,11 @@ class Reconciler:
         job_env: tuple[tuple[str, str], ...] = (),
         results: builders.ResultsStore | None = None,
         events: Recorder | None = None,
+        words: StatusWords = OURS,
     ) -> None:
-        """``events``: where Events go (default: posted at once through ``kube``)."""
+        """``events``: where Events go (default: posted at once through ``kube``);
+        ``words``: the `jobs` table's status words (OMVEE_MIRROR_STATUS_WORDS)."""
+        self.words = words
         self.events: Recorder = events if events is not None else PostNow(kube)
         self.logs = logs
         self.job_env = job_env
@@ -143,7 +147,7 @@ class Reconciler:
             and status.get("run") is not None
             and status.get("reason") != Reason.DUPLICATE_JOB_ID
         ):
-            self.mirror.offer(build_row(ojob))
+            self.mirror.offer(build_row(ojob, self.words))
 
     def _refused_start(
         self, namespace: str, name: str, spec: OmveeJobSpec

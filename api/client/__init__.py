@@ -31,6 +31,7 @@ from api.client.errors import (
     WaitTimeout,
 )
 from api.client.retrying import RetryPolicy
+from api.client.rollout import AsyncRollout, Rollout, RolloutSettings
 from api.client.sync import OmveeClient
 from api.v1alpha1.public import (
     JobAccepted,
@@ -44,6 +45,7 @@ from api.v1alpha1.types import JobType, Phase
 __all__ = [
     "ApiError",
     "AsyncOmveeClient",
+    "AsyncRollout",
     "Conflict",
     "Forbidden",
     "JobAccepted",
@@ -61,6 +63,8 @@ __all__ = [
     "PipelinePublic",
     "PipelineStepAccepted",
     "RetryPolicy",
+    "Rollout",
+    "RolloutSettings",
     "Unauthorized",
     "Unavailable",
     "ValidationFailed",

@@ -173,6 +173,7 @@ def stuck_rows(args: argparse.Namespace, backend: Backend) -> int:
     ``-o json``, on a usage problem, or when the database cannot be reached."""
     import psycopg
 
+    from api.envsettings import SettingsError
     from controller.cli.cluster import ClusterBackend
     from controller.mirror import stuck_rows as rows
 
@@ -187,3 +188,5 @@ def stuck_rows(args: argparse.Namespace, backend: Backend) -> int:
         return rows.run(args, backend.custom)
     except psycopg.OperationalError as error:
         raise CliError(f"cannot reach the database: {error}") from None
+    except SettingsError as error:
+        raise CliError(str(error)) from None

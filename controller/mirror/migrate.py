@@ -13,6 +13,13 @@ The job types ``jobs.type`` accepts follow the declared job types (:mod:`api.cat
 after the files, ``apply`` widens the ``jobs_type_check`` constraint to every declared type
 (never narrowing it: a type no longer declared keeps its rows valid), so a new job type needs no
 hand-written migration. ``--job-types-sql`` prints that statement, for a Supabase migration.
+
+An app's existing ``jobs`` table is adopted (``0000_adopt_jobs_table.sql``, which runs first):
+the columns the mirror writes are added where missing, nothing of the app's is dropped or
+rewritten, 0001 (the mirror's own table, policies and grants) is recorded as done without
+running, and the ledger holds ``adopted public.jobs``; ``jobs_type_check`` is then left alone
+(the app's ``type`` column is the app's). Whether the table can hold what the mirror writes is
+checked by the operator at start (:mod:`controller.mirror.tablecheck`).
 """
 
 from __future__ import annotations
@@ -35,6 +42,7 @@ LOCK_KEY = 0x6F6D766565
 
 
 TYPE_CHECK = "jobs_type_check"
+ADOPTED = "adopted public.jobs"  # the ledger's mark of an adopted table (0000_adopt_jobs_table)
 _QUOTED = re.compile(r"'((?:[^']|'')*)'")
 
 
@@ -76,6 +84,13 @@ def sync_job_types(connection: psycopg.Connection, declared: Iterable[str] = TYP
         return True
 
 
+def adopted(connection: psycopg.Connection) -> bool:
+    """True when ``jobs`` is an app's table the mirror adopted (``ADOPTED`` in the ledger).
+    Raises psycopg.Error."""
+    found = connection.execute(f"select 1 from {LEDGER} where version = %s", [ADOPTED]).fetchone()
+    return found is not None
+
+
 def migrations() -> list[Path]:
     """The numbered migration files, in the order they apply."""
     return sorted(p for p in SQL_DIR.glob("[0-9]*.sql"))
@@ -108,7 +123,7 @@ def apply(dsn: str, local: bool = False) -> list[str]:
                 connection.execute(path.read_text().encode())
                 connection.execute(f"insert into {LEDGER} (version) values (%s)", [version])
                 applied.append(path.name)
-        if sync_job_types(connection):
+        if not adopted(connection) and sync_job_types(connection):
             applied.append(TYPE_CHECK)
     return applied
 

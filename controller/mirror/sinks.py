@@ -4,7 +4,7 @@ call the same SQL function, public.mirror_job_status(job jsonb)."""
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import httpx
 import psycopg
@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from controller.settings import OperatorSettings
 
 FUNCTION = "mirror_job_status"
+PROBE = "mirror_job_status_probe"  # the table check at start (tablecheck)
 
 
 class Sink(Protocol):
@@ -87,6 +88,39 @@ class PostgresSink:
             raise
         return [str(result[0]) for result in results]
 
+    def read_row(self, job_id: str) -> dict[str, Any] | None:
+        """The `jobs` row ``job_id``'s project_id (text), status and result, or None when
+        there is none (a local run reads its upstream's result so); psycopg errors
+        propagate."""
+        try:
+            cursor = self._connect().execute(
+                "select project_id::text, status, result from public.jobs where id = %s",
+                [job_id],
+            )
+            found = cursor.fetchone()
+        except psycopg.OperationalError:
+            if self._connection is not None:
+                self._connection.close()
+            self._connection = None
+            raise
+        if found is None:
+            return None
+        return {"project_id": found[0], "status": found[1], "result": found[2]}
+
+    def probe(self, sequences: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The problems public.mirror_job_status_probe(``sequences``) finds (see
+        ``tablecheck``); psycopg errors propagate."""
+        try:
+            result = (
+                self._connect().execute(f"select public.{PROBE}(%s)", [Jsonb(sequences)]).fetchone()
+            )
+        except psycopg.OperationalError:
+            if self._connection is not None:
+                self._connection.close()
+            self._connection = None
+            raise
+        return list(result[0]) if result and result[0] else []
+
     def describe(self) -> str:
         """``PostgreSQL host:port`` of the dsn (no user or password)."""
         info = psycopg.conninfo.conninfo_to_dict(self.dsn)
@@ -113,6 +147,26 @@ class SupabaseSink:
         """Sink.write through the RPC endpoint; postgrest's APIError or httpx errors propagate."""
         response = self.client.rpc(FUNCTION, {"job": row}).execute()
         return str(response.data)
+
+    def read_row(self, job_id: str) -> dict[str, Any] | None:
+        """The `jobs` row ``job_id``'s project_id, status and result (GET
+        /rest/v1/jobs?id=eq.<id>), or None; postgrest's APIError or httpx errors propagate."""
+        response = (
+            self.client.table("jobs")
+            .select("project_id,status,result")
+            .eq("id", job_id)
+            .limit(1)
+            .execute()
+        )
+        rows = cast(list[dict[str, Any]], response.data or [])
+        return rows[0] if rows else None
+
+    def probe(self, sequences: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The problems public.mirror_job_status_probe(``sequences``) finds, through
+        POST /rest/v1/rpc/mirror_job_status_probe; postgrest's APIError or httpx errors
+        propagate."""
+        response = self.client.rpc(PROBE, {"sequences": sequences}).execute()
+        return cast(list[dict[str, Any]], response.data or [])
 
     def describe(self) -> str:
         """``Supabase <url>``."""

@@ -8,7 +8,8 @@ OmveeJob anywhere in the cluster carries its id. Without ``--resubmit`` or ``--f
 changed: the command prints what it would do. ``--resubmit`` creates an OmveeJob for each stuck
 row (from its type, project and stored input; the operator then mirrors it as usual);
 ``--fail`` marks the rows failed with ``--reason``. The DSN defaults to $OMVEE_MIRROR_DSN
-(Supabase: the project's database connection string).
+(Supabase: the project's database connection string). In an adopted table whose status words
+are the app's, ``OMVEE_MIRROR_STATUS_WORDS`` says which (:mod:`controller.mirror.words`).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from api.v1alpha1 import constants
 from api.v1alpha1.names import omveejob_name
 from api.v1alpha1.types import JobType
 from controller.cli.settings import CliSettings
+from controller.mirror.words import OURS, StatusWords, status_words
 
 DEFAULT_REASON = "abandoned by the previous job system (no OmveeJob); marked failed"
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -84,15 +86,20 @@ def resubmission(row: StuckRow) -> tuple[dict[str, Any] | None, str]:
 
 
 def find_stuck(
-    connection: psycopg.Connection[Any], known_ids: set[str], older_than: timedelta
+    connection: psycopg.Connection[Any],
+    known_ids: set[str],
+    older_than: timedelta,
+    words: StatusWords = OURS,
 ) -> list[StuckRow]:
-    """Rows queued or running not updated for ``older_than`` whose id is not in ``known_ids``
+    """Rows queued or running (in the table's ``words``) not updated for ``older_than`` (an
+    app's row that was never updated: since it was created) whose id is not in ``known_ids``
     (lowercase job ids), oldest update first; raises psycopg.Error when the query fails."""
     cursor = connection.execute(
-        "select id::text, project_id::text, type, status, updated_at, input from public.jobs "
-        "where status in ('queued', 'running') and updated_at < now() - %s "
-        "order by updated_at",
-        [older_than],
+        "select id::text, project_id::text, type, status, "
+        "coalesce(updated_at, created_at) as idle_since, input from public.jobs "
+        "where status = any(%s) and coalesce(updated_at, created_at) < now() - %s "
+        "order by idle_since",
+        [words.unfinished(), older_than],
     )
     return [StuckRow(*found) for found in cursor.fetchall() if found[0] not in known_ids]
 
@@ -133,10 +140,12 @@ def usage_problem(args: argparse.Namespace) -> str | None:
 
 
 def run(args: argparse.Namespace, custom: client.CustomObjectsApi) -> int:
-    """Find and settle the stuck rows; raises psycopg.OperationalError without a database."""
+    """Find and settle the stuck rows, in the status words OMVEE_MIRROR_STATUS_WORDS names;
+    raises psycopg.OperationalError without a database, SettingsError for bad words."""
+    words = status_words()
     with psycopg.connect(args.dsn, autocommit=True) as connection:
-        stuck = find_stuck(connection, known_job_ids(custom), args.older_than)
-        return settle(connection, custom, stuck, args)
+        stuck = find_stuck(connection, known_job_ids(custom), args.older_than, words)
+        return settle(connection, custom, stuck, args, words)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -159,6 +168,9 @@ def main(argv: list[str] | None = None) -> int:
     except psycopg.OperationalError as error:
         print(f"error: cannot reach the database: {str(error).strip()}", file=sys.stderr)
         return 1
+    except SettingsError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     except KubeConfigError as error:
         print(f"error: cannot reach the cluster: {error}", file=sys.stderr)
         return 1
@@ -169,6 +181,7 @@ def settle(
     custom: client.CustomObjectsApi,
     stuck: list[StuckRow],
     args: argparse.Namespace,
+    words: StatusWords = OURS,
 ) -> int:
     """Print each stuck row and what is (or would be) done with it; with --resubmit create
     its OmveeJob (a refusal is printed), with --fail mark the rows failed. Returns 0; raises
@@ -200,10 +213,10 @@ def settle(
         print(f"{line}  -> {verb}")
     if args.fail and failed_ids:
         connection.execute(
-            "update public.jobs set status = 'failed', reason = 'Abandoned', message = %s, "
+            "update public.jobs set status = %s, reason = 'Abandoned', message = %s, "
             "error = %s, finished_at = now(), updated_at = now() "
-            "where id = any(%s::uuid[]) and status in ('queued', 'running')",
-            [args.reason, args.reason, failed_ids],
+            "where id = any(%s::uuid[]) and status = any(%s)",
+            [words.word("failed"), args.reason, args.reason, failed_ids, words.unfinished()],
         )
     if mode == "dry-run" and stuck:
         print("Nothing changed. Run again with --resubmit --namespace NS or --fail.")

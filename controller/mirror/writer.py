@@ -33,12 +33,14 @@ import logging
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any, cast
 
 from controller.metrics.registry import OperatorMetrics
 from controller.mirror.backlog import FIRST_RETRY, MAX_RETRY, SET_ASIDE, WAITING, Backlog
 from controller.mirror.rows import storable
 from controller.mirror.sinks import REJECTED, BatchSink, Sink, error_message, failure_reason
+from controller.mirror.tablecheck import TableMismatch
 
 log = logging.getLogger("controller.mirror")
 
@@ -58,11 +60,14 @@ class MirrorWriter:
         first_retry: float = FIRST_RETRY,
         max_retry: float = MAX_RETRY,
         batch_size: int = 200,
+        check: Callable[[], None] | None = None,
     ) -> None:
         """``max_backoff``: the longest wait (seconds) between tries while the database is
         unavailable; ``first_retry`` and ``max_retry``: a refused row's backoff (seconds);
         ``batch_size``: rows written in one round trip at most (1 with a sink that has no
-        ``write_many``)."""
+        ``write_many``); ``check``: run before the first write until it returns (the table
+        check the operator could not do at start: ``tablecheck.check_table``); while it
+        raises, rows wait and nothing is written."""
         self.sink = sink
         self.batch_size = batch_size if hasattr(sink, "write_many") else 1
         self._one_by_one = 0  # rows of a refused batch still to write one at a time
@@ -75,6 +80,7 @@ class MirrorWriter:
         self._replaced: OrderedDict[str, tuple[str, ...]] = OrderedDict()
         self.behind_since: float | None = None
         self.failures = 0
+        self.check = check
 
     @property
     def dropped(self) -> int:
@@ -178,6 +184,8 @@ class MirrorWriter:
         first_backoff = min(1.0, self.max_backoff)
         backoff = first_backoff
         last_report = 0.0
+        if self.check is not None and not self._checked(stop):
+            return
         while (rows := self._next(stop)) is not None:
             row = rows[0]
             try:
@@ -219,6 +227,43 @@ class MirrorWriter:
                 self._written(written)
             backoff = first_backoff
             last_report = self._caught_up(last_report)
+
+    def _checked(self, stop: threading.Event) -> bool:
+        """Run ``check`` until it returns (True), or ``stop`` is set (False). Its failures
+        are logged (a table that cannot hold the rows as an error, every 5 minutes; an
+        unreachable database as a warning, every 30 s), retried up to every ``max_backoff``
+        seconds; meanwhile rows wait."""
+        assert self.check is not None
+        backoff = min(1.0, self.max_backoff)
+        last_report, last_text = 0.0, ""
+        while not stop.is_set():
+            try:
+                self.check()
+            except Exception as error:
+                mismatch = isinstance(error, TableMismatch)
+                text = (
+                    str(error)
+                    if mismatch
+                    else f"cannot reach {self.sink.describe()} ({error_message(error)})"
+                )
+                now = time.monotonic()
+                if text != last_text or now - last_report >= (300 if mismatch else 30):
+                    last_report, last_text = now, text
+                    (log.error if mismatch else log.warning)(
+                        "Mirror writes nothing until the jobs table is checked: %s; "
+                        "%d job rows waiting, checking again in %.0fs",
+                        text,
+                        self.pending(),
+                        backoff,
+                    )
+                stop.wait(backoff)
+                backoff = min(backoff * 2, self.max_backoff)
+                continue
+            log.info(
+                "Mirror checked the jobs table in %s: it holds every row", self.sink.describe()
+            )
+            return True
+        return False
 
     def _caught_up(self, last_report: float) -> float:
         """Log once the rows that waited out an outage are all written; returns the time of the

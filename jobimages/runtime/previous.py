@@ -20,6 +20,7 @@ from jobimages.runtime.results import (
     results_host_from_env,
     supabase_results_auth,
 )
+from jobimages.runtime.settings import runtime_settings
 
 
 def read_location(
@@ -77,9 +78,17 @@ def _custom_objects() -> Any:
 def previous_result(job: Job, upstream_id: str, api: Any = None) -> dict[str, Any]:
     """The result of the OmveeJob with spec.jobId ``upstream_id`` in ``job``'s namespace and
     project; it must have succeeded. A job of another project is answered like a missing one
-    (PermanentError), and nothing of it is read. ``api``: a CustomObjectsApi (tests)."""
+    (PermanentError), and nothing of it is read. ``api``: a CustomObjectsApi (tests). A
+    local run (OMVEE_RUN_LOCAL, no cluster) reads the upstream's `jobs` row instead."""
     if not job.namespace:
-        raise PermanentError("this job reads another job's result, which needs a cluster")
+        if runtime_settings().run_local:
+            from jobimages.runtime.localrun import upstream_result
+
+            return upstream_result(job, upstream_id)
+        raise PermanentError(
+            "this job reads another job's result, which needs a cluster or a local run "
+            "(OMVEE_RUN_LOCAL=true with the app's jobs table)"
+        )
     api = api or _custom_objects()
     candidates: list[dict[str, Any]] = []
     for job_id in dict.fromkeys((upstream_id, upstream_id.lower())):

@@ -21,6 +21,7 @@ from jobimages.runtime.exitcodes import PERMANENT, RETRYABLE, SUCCESS, JobError
 from jobimages.runtime.job import Job
 from jobimages.runtime.progress import ConsoleReporter, KubeReporter, Reporter
 from jobimages.runtime.results import ResultStore, results_from_env
+from jobimages.runtime.settings import runtime_settings
 
 log = logging.getLogger("jobimages")
 
@@ -84,11 +85,19 @@ def execute(
 
 def main(work: Work) -> None:
     """The container's entrypoint: read the job from the environment, run ``work`` and exit
-    with its code (SystemExit: 0, 65 permanent or 75 retryable); a bad $OMVEE_JOB exits 65."""
+    with its code (SystemExit: 0, 65 permanent or 75 retryable); a bad $OMVEE_JOB or runtime
+    setting exits 65. With OMVEE_RUN_LOCAL=true (a child process of the app, no OmveeJob)
+    the run writes its own `jobs` row (jobimages.runtime.localrun)."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         job = Job.from_env()
+        local = runtime_settings().run_local
     except JobError as error:
         sys.stderr.write(f"permanent failure: {error}\n")
         raise SystemExit(PERMANENT) from None
+    if local:
+        # imported here: it needs controller.mirror, which only a local run uses
+        from jobimages.runtime.localrun import run_local
+
+        raise SystemExit(run_local(work, job))
     raise SystemExit(execute(work, job))

@@ -8,9 +8,9 @@ the same pod spec would meet it again.
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import Literal, TypeVar
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from api import urlpolicy
 from api.envsettings import EnvSettings, SettingsError
@@ -19,6 +19,11 @@ from api.v1alpha1.constants import ENV_JOB
 from jobimages.runtime.exitcodes import PermanentError
 
 Loaded = TypeVar("Loaded", bound=EnvSettings)
+
+ENV_RUN_LOCAL = "OMVEE_RUN_LOCAL"
+ENV_MIRROR_DSN = "OMVEE_MIRROR_DSN"
+ENV_SUPABASE_URL = "SUPABASE_URL"
+ENV_SUPABASE_KEY = "SUPABASE_SERVICE_ROLE_KEY"
 
 
 class RuntimeSettings(EnvSettings):
@@ -75,6 +80,18 @@ class RuntimeSettings(EnvSettings):
             "media server); unset: none."
         ),
     )
+    run_local: bool = Field(
+        False,
+        validation_alias=ENV_RUN_LOCAL,
+        description=(
+            "true: this is a `local` run, a child process of the app rather than a pod. The "
+            "job writes its own `jobs` row through public.mirror_job_status() (running, then "
+            "succeeded or failed), to the mirror OMVEE_MIRROR_DSN or SUPABASE_URL with "
+            "SUPABASE_SERVICE_ROLE_KEY names, in the words of OMVEE_MIRROR_STATUS_WORDS "
+            "(jobimages.runtime.localrun). Unset or false: progress goes to the job's "
+            "OmveeJob, or to the console when run by hand."
+        ),
+    )
 
     def url_policy(self) -> urlpolicy.UrlPolicy:
         """The pod's URL policy; ``ValueError`` naming the variable that is malformed."""
@@ -85,6 +102,58 @@ class RuntimeSettings(EnvSettings):
                 urlpolicy.ENV_ALLOWED_NETWORKS: self.url_allowed_networks,
             }
         )
+
+
+class LocalMirrorSettings(EnvSettings):
+    """Where a ``local`` run (OMVEE_RUN_LOCAL=true) writes its `jobs` row: the mirror the
+    operator writes, named as the operator names it. OMVEE_MIRROR_DSN (PostgreSQL) when set,
+    else SUPABASE_URL with SUPABASE_SERVICE_ROLE_KEY. Read with ``local_mirror_settings()``;
+    ``load()`` raises SettingsError naming these variables when neither is set, or
+    SUPABASE_URL comes without its key."""
+
+    mirror_dsn: str = Field(
+        "",
+        validation_alias=ENV_MIRROR_DSN,
+        repr=False,
+        description=(
+            "The `jobs` table's database, postgresql://user:password@host:port/db, written "
+            "directly (psycopg); takes precedence over SUPABASE_URL."
+        ),
+    )
+    supabase_url: str = Field(
+        "",
+        validation_alias=ENV_SUPABASE_URL,
+        description=(
+            "The Supabase project's URL, used when OMVEE_MIRROR_DSN is unset: the row is "
+            "written through its REST API (rpc/mirror_job_status)."
+        ),
+    )
+    supabase_service_role_key: str = Field(
+        "",
+        validation_alias=ENV_SUPABASE_KEY,
+        repr=False,
+        description="Supabase's service-role key, with SUPABASE_URL.",
+    )
+
+    @model_validator(mode="after")
+    def _a_destination(self) -> LocalMirrorSettings:
+        if not (self.mirror_dsn or self.supabase_url):
+            raise ValueError(
+                f"a local run ({ENV_RUN_LOCAL}=true) writes its jobs row itself: set "
+                f"{ENV_MIRROR_DSN} (postgresql://user:password@host:port/db), or "
+                f"{ENV_SUPABASE_URL} and {ENV_SUPABASE_KEY}"
+            )
+        if not self.mirror_dsn and not self.supabase_service_role_key:
+            raise ValueError(
+                f"{ENV_SUPABASE_URL} needs {ENV_SUPABASE_KEY} for a local run's jobs row "
+                f"(or set {ENV_MIRROR_DSN})"
+            )
+        return self
+
+    @property
+    def kind(self) -> Literal["postgres", "supabase"]:
+        """``postgres`` when OMVEE_MIRROR_DSN is set, else ``supabase``."""
+        return "postgres" if self.mirror_dsn else "supabase"
 
 
 def load(settings: type[Loaded]) -> Loaded:
@@ -99,6 +168,12 @@ def load(settings: type[Loaded]) -> Loaded:
 def runtime_settings() -> RuntimeSettings:
     """The job runtime's settings; raises ``PermanentError`` naming a bad variable."""
     return load(RuntimeSettings)
+
+
+def local_mirror_settings() -> LocalMirrorSettings:
+    """Where a local run writes its `jobs` row; raises ``PermanentError`` (exit 65) naming
+    OMVEE_MIRROR_DSN, SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY when none is usable."""
+    return load(LocalMirrorSettings)
 
 
 def results_settings() -> ResultsSettings:

@@ -16,6 +16,7 @@ from kubernetes import client
 from pydantic_settings import BaseSettings
 
 from api.catalog.profiles import DEFAULT_PROFILES
+from api.client.rollout import RolloutSettings
 from api.envsettings import SettingsError, variable
 from api.kubeclient import KubeConfigError, kube_client, kube_configuration
 from api.logs.settings import LogStoreSettings
@@ -24,13 +25,14 @@ from api.rest.settings import Settings
 from api.resultstore import ResultsSettings
 from controller.cli import main as cli
 from controller.cli.settings import CliSettings
+from controller.mirror.words import MirrorWordsSettings
 from controller.settings import OperatorSettings
 from jobimages.image_generation.backends import backend_from_env
 from jobimages.image_generation.settings import ImageSettings
 from jobimages.runtime.exitcodes import PermanentError
 from jobimages.runtime.job import job_given
 from jobimages.runtime.results import results_from_env
-from jobimages.runtime.settings import RuntimeSettings
+from jobimages.runtime.settings import LocalMirrorSettings, RuntimeSettings
 from jobimages.transcription import whisper
 from jobimages.transcription.settings import TranscriptionSettings
 
@@ -42,9 +44,12 @@ CLASSES: list[type[BaseSettings]] = [
     LogStoreSettings,
     ResultsSettings,
     RuntimeSettings,
+    LocalMirrorSettings,
     TranscriptionSettings,
     ImageSettings,
     CliSettings,
+    RolloutSettings,
+    MirrorWordsSettings,
 ]
 
 
@@ -139,6 +144,12 @@ EXPECTED: dict[type[BaseSettings], dict[str, Any]] = {
         "OMVEE_URL_HOSTS": "",
         "OMVEE_URL_BLOCKED_NETWORKS": "",
         "OMVEE_URL_ALLOWED_NETWORKS": "",
+        "OMVEE_RUN_LOCAL": False,
+    },
+    LocalMirrorSettings: {
+        "OMVEE_MIRROR_DSN": "",
+        "SUPABASE_URL": "",
+        "SUPABASE_SERVICE_ROLE_KEY": "",
     },
     TranscriptionSettings: {
         "OMVEE_MAX_AUDIO_BYTES": 500 * 1024 * 1024,
@@ -161,6 +172,8 @@ EXPECTED: dict[type[BaseSettings], dict[str, Any]] = {
         "OMVEE_DEBUG": False,
         "OMVEE_MIRROR_DSN": None,
     },
+    RolloutSettings: {"OMVEE_ROLLOUT": {}},
+    MirrorWordsSettings: {"OMVEE_MIRROR_STATUS_WORDS": {}},
 }
 
 
@@ -471,3 +484,40 @@ def test_no_usable_credentials_say_what_was_tried(tmp_path: Path) -> None:
     # not in a pod, and the kubeconfig the default location names is unusable
     with pytest.raises(KubeConfigError, match="not in a pod with a service account"):
         kube_configuration(service_account_dir=tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        (
+            {},
+            "a local run (OMVEE_RUN_LOCAL=true) writes its jobs row itself: set OMVEE_MIRROR_DSN "
+            "(postgresql://user:password@host:port/db), or SUPABASE_URL and "
+            "SUPABASE_SERVICE_ROLE_KEY",
+        ),
+        (
+            {"SUPABASE_URL": "https://p.supabase.co"},
+            "SUPABASE_URL needs SUPABASE_SERVICE_ROLE_KEY for a local run's jobs row",
+        ),
+    ],
+)
+def test_a_local_run_needs_a_mirror_to_write_to(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], message: str
+) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(SettingsError) as raised:
+        LocalMirrorSettings.load()
+    assert message in str(raised.value)
+
+
+def test_a_local_run_writes_to_the_dsn_before_supabase(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SUPABASE_URL", "https://p.supabase.co")
+    monkeypatch.setenv("SUPABASE_SERVICE_ROLE_KEY", SECRET)
+    assert LocalMirrorSettings.load().kind == "supabase"
+    monkeypatch.setenv("OMVEE_MIRROR_DSN", "postgresql://u:p@db:5432/app")
+    settings = LocalMirrorSettings.load()
+    assert (settings.kind, settings.mirror_dsn) == ("postgres", "postgresql://u:p@db:5432/app")
+    assert SECRET not in repr(settings) and "postgresql://" not in repr(settings)
+    monkeypatch.setenv("OMVEE_RUN_LOCAL", "true")
+    assert RuntimeSettings.load().run_local is True

@@ -1,0 +1,327 @@
+"""The mirror adopts an app's existing `jobs` table (issue 18): OMVEE's own, with other columns,
+its own status words (pending/processing/completed/failed, a CHECK on them) and rows already in
+it. The migrations add only the columns the mirror writes; the operator, told the app's words,
+updates the app's rows in them and leaves the app's columns and other rows alone; told the
+wrong words, it refuses to start, naming each word and the constraint."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from kubernetes import client
+
+from controller.mirror import migrate
+from controller.mirror.sinks import PostgresSink
+from controller.mirror.tablecheck import TableMismatch, check_table
+from controller.mirror.words import OURS, StatusWords
+from tests.localcluster.layout import REPO_ROOT
+from tests.omveejobs import OmveeJobs, manifest
+from tests.operator_process import OperatorProcess
+from tests.waiting import wait_for
+
+pytestmark = [pytest.mark.cluster, pytest.mark.postgres]
+
+APP_WORDS = {
+    "queued": "pending",
+    "running": "processing",
+    "succeeded": "completed",
+    "cancelled": "failed",
+}
+PROJECT = "5d0c2f7e-6a43-4a7e-9d1e-0c5b7a2e9f11"
+# The app's table, as its routers created it: its own columns, words and rows.
+APP_TABLE = """
+create table public.jobs (
+    id          uuid primary key default gen_random_uuid(),
+    project_id  uuid not null,
+    user_id     uuid,
+    type        text not null,
+    status      text not null default 'pending'
+                    constraint jobs_status_check
+                    check (status in ('pending', 'processing', 'completed', 'failed')),
+    progress    integer not null default 0,
+    title       text,
+    created_at  timestamptz not null default now(),
+    updated_at  timestamptz
+);
+create index jobs_user_idx on public.jobs (user_id);
+"""
+USER = "7a1c0d2e-4b3f-4c5d-8e6f-708192a3b4c5"
+APP_ROWS = [
+    # (id, project, user, type, status, progress, title)
+    (
+        "0b9d7c1e-1111-4c3a-9a55-6f1e2d3c4b5a",
+        PROJECT,
+        USER,
+        "transcription",
+        "pending",
+        0,
+        "interview.mp3",
+    ),
+    (
+        "0b9d7c1e-2222-4c3a-9a55-6f1e2d3c4b5a",
+        PROJECT,
+        None,
+        "transcription",
+        "completed",
+        100,
+        "intro.mp3",
+    ),
+    (
+        "0b9d7c1e-3333-4c3a-9a55-6f1e2d3c4b5a",
+        str(uuid.uuid4()),
+        None,
+        "scene_selection",
+        "processing",
+        40,
+        None,
+    ),
+]
+
+
+@pytest.fixture
+def app_db(postgres_url: str) -> Iterator[str]:
+    """A fresh database holding the app's `jobs` table and rows (plus Supabase's roles)."""
+    name = f"adopt_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(postgres_url, autocommit=True) as admin:
+        admin.execute(f"create database {name}")
+    dsn = postgres_url.rsplit("/", 1)[0] + f"/{name}"
+    with psycopg.connect(dsn, autocommit=True) as connection:
+        connection.execute(migrate.SHIM.read_text().encode())
+        connection.execute(APP_TABLE.encode())
+        connection.cursor().executemany(
+            "insert into public.jobs (id, project_id, user_id, type, status, progress, title) "
+            "values (%s, %s, %s, %s, %s, %s, %s)",
+            APP_ROWS,
+        )
+    yield dsn
+    with psycopg.connect(postgres_url, autocommit=True) as admin:
+        admin.execute(f"drop database {name} with (force)")
+
+
+def columns(dsn: str) -> dict[str, tuple[str, str, str | None]]:
+    """{column: (type, nullable, default)} of public.jobs."""
+    with psycopg.connect(dsn) as connection:
+        rows = connection.execute(
+            "select column_name, data_type, is_nullable, column_default "
+            "from information_schema.columns where table_schema = 'public' "
+            "and table_name = 'jobs'"
+        ).fetchall()
+    return {name: (kind, nullable, default) for name, kind, nullable, default in rows}
+
+
+def table_facts(dsn: str) -> dict[str, Any]:
+    """The app's constraints, indexes and row-level security flag on public.jobs."""
+    with psycopg.connect(dsn) as connection:
+        constraints = connection.execute(
+            "select conname, pg_get_constraintdef(oid) from pg_constraint "
+            "where conrelid = 'public.jobs'::regclass order by conname"
+        ).fetchall()
+        indexes = connection.execute(
+            "select indexname from pg_indexes where schemaname = 'public' "
+            "and tablename = 'jobs' order by indexname"
+        ).fetchall()
+        rls = connection.execute(
+            "select relrowsecurity from pg_class where oid = 'public.jobs'::regclass"
+        ).fetchone()
+    return {"constraints": constraints, "indexes": [i for (i,) in indexes], "rls": rls}
+
+
+def app_view(dsn: str) -> dict[str, tuple[Any, ...]]:
+    """Every row's app columns, by id."""
+    with psycopg.connect(dsn) as connection:
+        rows = connection.execute(
+            "select id::text, project_id::text, user_id::text, type, status, progress, title, "
+            "created_at from public.jobs"
+        ).fetchall()
+    return {row[0]: row for row in rows}
+
+
+def test_migrations_add_only_the_mirrors_columns(app_db: str) -> None:
+    before_columns, before_facts, before_rows = (
+        columns(app_db),
+        table_facts(app_db),
+        app_view(app_db),
+    )
+    applied = migrate.apply(app_db, local=True)
+    # 0001 (the mirror's own table, RLS, policies) is recorded as done without running
+    assert "0001_jobs.sql" not in applied and "0000_adopt_jobs_table.sql" in applied
+    assert migrate.TYPE_CHECK not in applied  # the app's type column is left alone
+    with psycopg.connect(app_db) as connection:
+        assert migrate.adopted(connection)
+    after = columns(app_db)
+    for name, shape in before_columns.items():  # the app's columns, exactly as they were
+        assert after[name] == shape, name
+    added = set(after) - set(before_columns)
+    assert added == {
+        "progress_message",
+        "reason",
+        "message",
+        "error",
+        "attempts",
+        "run",
+        "input",
+        "result",
+        "k8s_namespace",
+        "k8s_name",
+        "k8s_job_name",
+        "k8s_pod_name",
+        "k8s_node_name",
+        "revision",
+        "started_at",
+        "finished_at",
+        "pipeline_id",
+    }
+    facts = table_facts(app_db)
+    assert facts["constraints"] == before_facts["constraints"]  # no type check, no status check
+    assert facts["rls"] == before_facts["rls"] == (False,)  # the app's security, as it was
+    # only the pipeline column's partial index is added
+    assert set(facts["indexes"]) - set(before_facts["indexes"]) == {"jobs_pipeline_idx"}
+    assert app_view(app_db) == before_rows
+    assert migrate.apply(app_db, local=True) == []  # up to date; nothing runs again
+
+
+def test_the_table_check_names_each_word_the_table_refuses(app_db: str) -> None:
+    migrate.apply(app_db, local=True)
+    sink = PostgresSink(app_db)
+    before = app_view(app_db)
+    check_table(sink, StatusWords.from_mapping(APP_WORDS), ["transcription", "scene-generation"])
+    with pytest.raises(TableMismatch) as refused:
+        check_table(sink, OURS, ["transcription"])
+    text = str(refused.value)
+    for word in ("'queued'", "'running'", "'succeeded'", "'cancelled'"):
+        assert word in text, text
+    assert "jobs_status_check" in text and "SQLSTATE 23514" in text
+    assert "OMVEE_MIRROR_STATUS_WORDS" in text
+    assert app_view(app_db) == before  # the probe's rows were all rolled back
+
+
+def test_the_operator_writes_the_apps_words_into_its_rows(
+    app_db: str,
+    kubeconfig: Path,
+    k8s: client.ApiClient,
+    job_namespace: str,
+    operator: OperatorProcess,
+) -> None:
+    migrate.apply(app_db, local=True)
+    with psycopg.connect(app_db, autocommit=True) as connection:  # every status the row takes
+        connection.execute("""
+            create table jobs_history (id uuid, status text,
+                                       at timestamptz default clock_timestamp());
+            create function record_status() returns trigger language plpgsql as $$
+            begin
+                if tg_op = 'INSERT' or new.status is distinct from old.status then
+                    insert into jobs_history (id, status) values (new.id, new.status);
+                end if;
+                return new;
+            end $$;
+            create trigger jobs_history after insert or update on public.jobs
+                for each row execute function record_status();
+        """)
+    before = app_view(app_db)
+    pending_id = APP_ROWS[0][0]
+    new_id = str(uuid.uuid4())
+
+    refusing = OperatorProcess(
+        kubeconfig,
+        port_offset=98,
+        log_name="operator-adopt-refused.log",
+        env={"OMVEE_MIRROR_DSN": app_db},
+    )
+    with pytest.raises(RuntimeError, match="exited during start-up") as exited:
+        refusing.start()
+    assert refusing.process is not None and refusing.process.wait(10) == 2
+    assert "cannot hold what the mirror writes" in str(exited.value)
+    assert "jobs_status_check" in str(exited.value)
+
+    operator.stop()  # two operators would both act; this one knows the app's words
+    ours = OperatorProcess(
+        kubeconfig,
+        port_offset=98,
+        log_name="operator-adopt.log",
+        env={"OMVEE_MIRROR_DSN": app_db, "OMVEE_MIRROR_STATUS_WORDS": json.dumps(APP_WORDS)},
+    )
+    try:
+        ours.start()
+        ojobs = OmveeJobs(k8s, job_namespace)
+        for job_id in (pending_id, new_id):  # the app's own pending row, and a new job
+            ojobs.create(
+                manifest(f"adopt-{job_id[:8]}", "transcription", jobId=job_id, projectId=PROJECT)
+            )
+
+        def finished() -> list[str] | None:
+            with psycopg.connect(app_db) as connection:
+                found = connection.execute(
+                    "select status from public.jobs where id = any(%s::uuid[]) order by id",
+                    [[pending_id, new_id]],
+                ).fetchall()
+            statuses = [s for (s,) in found]
+            return statuses if statuses and all(s == "completed" for s in statuses) else None
+
+        wait_for(finished, "both rows completed in the app's word", 90, ours._alive)
+    finally:
+        ours.stop()
+        operator.start()
+    after = app_view(app_db)
+    # the app's pending row: its own columns kept, status in the app's words
+    kept = list(before[pending_id])
+    kept[4], kept[5] = "completed", 100
+    assert list(after[pending_id]) == kept
+    # the app's other rows: untouched
+    for other in (APP_ROWS[1][0], APP_ROWS[2][0]):
+        assert after[other] == before[other]
+    assert after[new_id][4:6] == ("completed", 100)
+    with psycopg.connect(app_db) as connection:
+        words = {s for (s,) in connection.execute("select status from jobs_history")}
+        mirrored = connection.execute(
+            "select k8s_namespace, reason, revision > 0 from public.jobs where id = %s",
+            [pending_id],
+        ).fetchone()
+    assert words <= {"pending", "processing", "completed"}, words  # never one of ours
+    assert mirrored == (job_namespace, "Succeeded", True)
+
+
+def test_stuck_rows_reads_and_writes_the_apps_words(
+    app_db: str, kubeconfig: Path, crd: dict[str, object]
+) -> None:
+    migrate.apply(app_db, local=True)
+    waiting = str(uuid.uuid4())  # no OmveeJob carries it (an earlier test's may carry APP_ROWS')
+    with psycopg.connect(app_db, autocommit=True) as connection:
+        connection.execute(
+            "insert into public.jobs (id, project_id, type, status, title) "
+            "values (%s, %s, 'transcription', 'pending', 'lost.mp3')",
+            [waiting, PROJECT],
+        )
+    before = app_view(app_db)
+    env = {**os.environ, "KUBECONFIG": str(kubeconfig)}
+
+    def stuck_rows(*args: str, words: dict[str, str] | None = None) -> str:
+        extra = {"OMVEE_MIRROR_STATUS_WORDS": json.dumps(words)} if words else {}
+        result = subprocess.run(
+            [sys.executable, "-m", "controller.mirror.stuck_rows", "--dsn", app_db, *args],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            env=env | extra,
+            timeout=120,
+        )
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    # in the mirror's own words, the app's rows are never queued or running
+    assert stuck_rows("--older-than", "0s").startswith("0 stuck row(s)")
+    report = stuck_rows("--older-than", "0s", "--fail", words={**APP_WORDS, "failed": "failed"})
+    assert report.startswith("2 stuck row(s)"), report
+    after = app_view(app_db)
+    for job_id in (waiting, APP_ROWS[2][0]):  # pending and processing: now failed
+        assert after[job_id][4] == "failed"
+        assert after[job_id][:4] + after[job_id][5:] == before[job_id][:4] + before[job_id][5:]
+    assert after[APP_ROWS[1][0]] == before[APP_ROWS[1][0]]  # completed: left alone
