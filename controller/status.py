@@ -236,11 +236,14 @@ def observe(
             )
         return replace(where, phase=phase_if_waiting, reason=Reason.FAILING, message=message)
     if _condition(job, "SuccessCriteriaMet"):
+        # Says what the succeeded pod says (below), word for word: the Job marking the success
+        # a moment after its pod is the same state, and a new wording would be one more status
+        # write per job.
         return replace(
             where,
             phase=Phase.RUNNING,
             reason=Reason.FINISHING,
-            message="succeeded; waiting for the Job to complete",
+            message=_finishing(attempts),
             scheduled=("True", Reason.SCHEDULED, ""),
         )
     status = (latest or {}).get("status", {})
@@ -307,7 +310,7 @@ def observe(
             where,
             phase=Phase.RUNNING,
             reason=Reason.FINISHING,
-            message=f"attempt {attempts} succeeded; waiting for the Job to complete",
+            message=_finishing(attempts),
             scheduled=("True", Reason.SCHEDULED, ""),
         )
     refusal = _current_refusal(failed_create, latest)
@@ -338,6 +341,11 @@ def observe(
         message="waiting for the Job controller to create a pod",
         pending_since=pending_since,
     )
+
+
+def _finishing(attempts: int) -> str:
+    """The Finishing message: attempt ``attempts`` succeeded, the Job is not yet Complete."""
+    return f"attempt {attempts} succeeded; waiting for the Job to complete"
 
 
 def _deadline_before_start(deadline: object, previous_message: str | None) -> str:

@@ -18,6 +18,7 @@ from kubernetes import client, dynamic
 from api.catalog.profiles import DEFAULT_PROFILES, load_catalog
 from api.v1alpha1.types import OmveeJobSpec
 from controller.builders import job_labels
+from controller.mirror.words import StatusWords
 from tests.crds import install_chart_crds
 from tests.helm import CHART, Helm, HelmError, servicemonitor_crd
 from tests.namespaces import JOB_RUNNER_RBAC, create_namespace
@@ -105,6 +106,8 @@ def test_lint_passes(offline_helm: Helm, values: str) -> None:
             "at '/jobs/networkPolicy/blockedCIDRs/0'",
         ),
         (["--set", "jobs.networkPolicy.podCidr=10.0.0.0/8"], "additional properties 'podCidr'"),
+        (["--set", "mirror.statusWords.finished=done"], "propertyName 'finished'"),
+        (["--set", "mirror.statusWords.queued= pending"], "at '/mirror/statusWords/queued'"),
     ],
 )
 def test_wrong_values_fail_with_the_key_named(
@@ -569,3 +572,24 @@ def test_allowed_networks_reach_the_api_and_the_job_pods(offline_helm: Helm) -> 
     )
     default = deployments_of(offline_helm.template())
     assert container_env(default["api"])["OMVEE_API_URL_ALLOWED_NETWORKS"] == "[]"
+
+
+def test_the_apps_status_words_reach_the_operator(offline_helm: Helm) -> None:
+    def operator_env(*args: str) -> dict[str, Any]:
+        objects = offline_helm.template(*args)
+        [operator] = [
+            d for d in by_kind(objects, "Deployment") if d["metadata"]["name"].endswith("operator")
+        ]
+        return {
+            e["name"]: e.get("value")
+            for e in operator["spec"]["template"]["spec"]["containers"][0]["env"]
+        }
+
+    assert "OMVEE_MIRROR_STATUS_WORDS" not in operator_env()  # the mirror's own words
+    env = operator_env(
+        "--set", "mirror.statusWords.queued=pending",
+        "--set", "mirror.statusWords.succeeded=completed",
+    )  # fmt: skip
+    words = json.loads(env["OMVEE_MIRROR_STATUS_WORDS"])
+    assert words == {"queued": "pending", "succeeded": "completed"}
+    assert StatusWords.from_mapping(words).final() == ["completed", "failed", "cancelled"]

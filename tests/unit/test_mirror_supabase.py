@@ -8,6 +8,8 @@ from collections.abc import Iterator
 import pytest
 
 from controller.mirror.sinks import SupabaseSink, build_sink
+from controller.mirror.tablecheck import probe_sequences
+from controller.mirror.words import OURS
 from controller.settings import OperatorSettings, SettingsError
 from tests.recorder import Recording, recording_server
 
@@ -68,3 +70,33 @@ def test_incomplete_configuration_is_refused(
         monkeypatch.setenv(name, value)
     with pytest.raises(SettingsError, match=message):
         OperatorSettings.from_env()
+
+
+def test_probe_request_is_pinned() -> None:
+    """The table check at start: POST /rest/v1/rpc/mirror_job_status_probe {"sequences"}; the
+    problems PostgreSQL returns come back as they are."""
+    problem = {"name": "a transcription job queued", "error": "refused", "sqlstate": "23514"}
+    with recording_server(lambda path, body: (200, [problem])) as supabase:
+        sequences = probe_sequences(OURS, ["transcription"], seed=3)
+        assert SupabaseSink(supabase.url, SERVICE_KEY).probe(sequences) == [problem]
+        [request] = supabase.requests
+        assert (request["method"], request["path"]) == (
+            "POST",
+            "/rest/v1/rpc/mirror_job_status_probe",
+        )
+        assert supabase.headers()["authorization"] == f"Bearer {SERVICE_KEY}"
+        assert request["body"] == {"sequences": sequences}
+
+
+def test_upstream_row_read_is_pinned() -> None:
+    """A local run reads its upstream's row: GET /rest/v1/jobs with the id, three columns."""
+    row = {"project_id": "p", "status": "succeeded", "result": {"words": 3}}
+    with recording_server(lambda path, body: (200, [row])) as supabase:
+        job_id = "7b9e2c41-5a0f-4e8e-b1d2-6c3f4a5b6d7e"
+        assert SupabaseSink(supabase.url, SERVICE_KEY).read_row(job_id) == row
+        [request] = supabase.requests
+        assert request["method"] == "GET"
+        assert request["path"] == (
+            f"/rest/v1/jobs?select=project_id%2Cstatus%2Cresult&id=eq.{job_id}&limit=1"
+        )
+        assert supabase.headers()["apikey"] == SERVICE_KEY
