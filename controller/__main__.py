@@ -80,7 +80,8 @@ def _table_check(sink: Sink, words: StatusWords) -> Callable[[], None] | None:
     probing = cast(Probing, sink)
 
     def check() -> None:
-        check_table(probing, words, types)
+        for unchecked in check_table(probing, words, types):
+            log.warning("Could not check the jobs table for %s", unchecked)
 
     try:
         check()

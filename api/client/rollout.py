@@ -45,7 +45,7 @@ from api.catalog.definition import JobTypeDefinition
 from api.catalog.registry import BY_NAME
 from api.client.calls import checked_input, job_type_definition
 from api.client.errors import ValidationFailed
-from api.envsettings import EnvSettings
+from api.envsettings import EnvSettings, SettingsError
 from api.urlpolicy import UrlPolicy
 from api.v1alpha1.constants import ENV_JOB, UUID_PATTERN
 
@@ -256,11 +256,50 @@ def _environ(given: Mapping[str, str] | None) -> dict[str, str]:
     return dict(os.environ if given is None else given)
 
 
+def local_environment_problem(settings: RolloutSettings, environ: Mapping[str, str]) -> str | None:
+    """Pure: why a local child started from ``environ`` could not write its `jobs` row, or
+    None (also when no type is ``local``): no destination (OMVEE_MIRROR_DSN, or SUPABASE_URL
+    with SUPABASE_SERVICE_ROLE_KEY), or OMVEE_MIRROR_STATUS_WORDS that is no JSON object."""
+    local = sorted(t for t, mode in settings.rollout.items() if mode == LOCAL)
+    if not local:
+        return None
+    if not environ.get("OMVEE_MIRROR_DSN") and not (
+        environ.get("SUPABASE_URL") and environ.get("SUPABASE_SERVICE_ROLE_KEY")
+    ):
+        return (
+            f"{ENV_ROLLOUT} runs {', '.join(local)} locally, which writes the jobs row itself: "
+            "set OMVEE_MIRROR_DSN, or SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY"
+        )
+    words = environ.get("OMVEE_MIRROR_STATUS_WORDS")
+    if words:
+        try:
+            parsed = json.loads(words)
+        except ValueError:
+            parsed = None
+        if not isinstance(parsed, dict):
+            return 'OMVEE_MIRROR_STATUS_WORDS must be a JSON object, e.g. {"queued": "pending"}'
+    return None
+
+
+def _checked_settings(
+    settings: RolloutSettings | None, environ: Mapping[str, str] | None
+) -> RolloutSettings:
+    """``settings`` (else from the environment), refused with SettingsError when a local
+    type's child could not write its row (``local_environment_problem``)."""
+    settings = settings if settings is not None else RolloutSettings.load()
+    problem = local_environment_problem(settings, _environ(environ))
+    if problem:
+        raise SettingsError(problem)
+    return settings
+
+
 class Rollout:
     """Submits jobs where ``OMVEE_ROLLOUT`` says: through ``client`` (an :class:`OmveeClient`)
     for a ``cluster`` type, as a child process for a ``local`` one (see the module's text).
     ``settings``: read from the environment when None. ``environ``: the base of a local
-    child's environment (this process's environment at each submit when None)."""
+    child's environment (this process's environment at each submit when None). Raises
+    SettingsError naming the variable when OMVEE_ROLLOUT is wrong, or when a type is
+    ``local`` and the environment has no destination for its row."""
 
     def __init__(
         self,
@@ -270,7 +309,7 @@ class Rollout:
         environ: Mapping[str, str] | None = None,
     ) -> None:
         self.client = client
-        self.settings = settings if settings is not None else RolloutSettings.load()
+        self.settings = _checked_settings(settings, environ)
         self._environ = environ
 
     def mode(self, job_type: str) -> Mode:
@@ -328,7 +367,7 @@ class AsyncRollout:
         environ: Mapping[str, str] | None = None,
     ) -> None:
         self.client = client
-        self.settings = settings if settings is not None else RolloutSettings.load()
+        self.settings = _checked_settings(settings, environ)
         self._environ = environ
 
     def mode(self, job_type: str) -> Mode:

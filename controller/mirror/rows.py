@@ -104,11 +104,12 @@ def local_row(
     added when they are not ours); no Kubernetes names (k8s_* null); one attempt.
     ``progress`` 0-100; ``started_at``/``finished_at`` ISO 8601 timestamps or None.
 
-    ``revision`` is the local writer's counter: 1 for its first write, one more for each
-    write after. mirror_job_status() applies a write only above the row's revision, so the
-    run's own writes stay in order; a row the app created first (revision 0) is taken by the
-    first write; and a later cluster run of the same job id writes OmveeJob
-    resourceVersions (etcd revisions, far above a local run's few writes), so its rows win.
+    ``revision`` is the local writer's counter: one above the row's own revision (0 for a
+    new row or one the app created) for its first write, one more for each write after.
+    mirror_job_status() applies a write only above the row's revision, so the run's own writes
+    stay in order; and a cluster run resubmitted for a row a local run left unfinished writes
+    OmveeJob resourceVersions (etcd revisions, far above a local run's few writes), so its
+    rows win.
     KeyError when ``job`` lacks type, projectId or jobId."""
     status, reason = local_outcome(exit_code)
     body = {

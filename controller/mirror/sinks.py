@@ -89,12 +89,13 @@ class PostgresSink:
         return [str(result[0]) for result in results]
 
     def read_row(self, job_id: str) -> dict[str, Any] | None:
-        """The `jobs` row ``job_id``'s project_id (text), status and result, or None when
-        there is none (a local run reads its upstream's result so); psycopg errors
-        propagate."""
+        """The `jobs` row ``job_id``'s project_id (text), status, result, revision and run,
+        or None when there is none (a local run reads its upstream's result, and where its
+        own row stands, so); psycopg errors propagate."""
         try:
             cursor = self._connect().execute(
-                "select project_id::text, status, result from public.jobs where id = %s",
+                "select project_id::text, status, result, revision, run from public.jobs "
+                "where id = %s",
                 [job_id],
             )
             found = cursor.fetchone()
@@ -105,7 +106,8 @@ class PostgresSink:
             raise
         if found is None:
             return None
-        return {"project_id": found[0], "status": found[1], "result": found[2]}
+        names = ("project_id", "status", "result", "revision", "run")
+        return dict(zip(names, found, strict=True))
 
     def probe(self, sequences: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """The problems public.mirror_job_status_probe(``sequences``) finds (see
@@ -149,11 +151,11 @@ class SupabaseSink:
         return str(response.data)
 
     def read_row(self, job_id: str) -> dict[str, Any] | None:
-        """The `jobs` row ``job_id``'s project_id, status and result (GET
+        """The `jobs` row ``job_id``'s project_id, status, result, revision and run (GET
         /rest/v1/jobs?id=eq.<id>), or None; postgrest's APIError or httpx errors propagate."""
         response = (
             self.client.table("jobs")
-            .select("project_id,status,result")
+            .select("project_id,status,result,revision,run")
             .eq("id", job_id)
             .limit(1)
             .execute()

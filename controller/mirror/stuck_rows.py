@@ -40,13 +40,14 @@ UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 @dataclass(frozen=True)
 class StuckRow:
     """One `jobs` row as read: ids as text, ``status`` queued or running, ``updated_at``
-    its last update, ``input`` the stored JSON input (None when there is none)."""
+    its last update (else its creation; None when the row has neither), ``input`` the stored
+    JSON input (None when there is none)."""
 
     id: str
     project_id: str
     type: str
     status: str
-    updated_at: datetime
+    updated_at: datetime | None
     input: dict[str, Any] | None
 
 
@@ -92,13 +93,14 @@ def find_stuck(
     words: StatusWords = OURS,
 ) -> list[StuckRow]:
     """Rows queued or running (in the table's ``words``) not updated for ``older_than`` (an
-    app's row that was never updated: since it was created) whose id is not in ``known_ids``
+    app's row that was never updated: since it was created; one with neither time counts as
+    old) whose id is not in ``known_ids``
     (lowercase job ids), oldest update first; raises psycopg.Error when the query fails."""
     cursor = connection.execute(
         "select id::text, project_id::text, type, status, "
         "coalesce(updated_at, created_at) as idle_since, input from public.jobs "
-        "where status = any(%s) and coalesce(updated_at, created_at) < now() - %s "
-        "order by idle_since",
+        "where status = any(%s) and coalesce(updated_at, created_at, '-infinity') < now() - %s "
+        "order by idle_since nulls first",
         [words.unfinished(), older_than],
     )
     return [StuckRow(*found) for found in cursor.fetchall() if found[0] not in known_ids]
@@ -193,7 +195,8 @@ def settle(
     )
     failed_ids = []
     for row in stuck:
-        line = f"  {row.id}  {row.type:<17} {row.status:<8} since {row.updated_at:%Y-%m-%d %H:%M}"
+        since = f"{row.updated_at:%Y-%m-%d %H:%M}" if row.updated_at else "(no time)"
+        line = f"  {row.id}  {row.type:<17} {row.status:<8} since {since}"
         body, why = resubmission(row)
         if args.fail:
             verb = "marked failed"

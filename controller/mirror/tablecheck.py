@@ -17,18 +17,17 @@ import uuid
 from collections.abc import Iterable
 from typing import Any, Protocol
 
-import httpx
-import psycopg
-
 from api.v1alpha1.reasons import Reason
 from controller.mirror.rows import build_row
-from controller.mirror.sinks import error_message
+from controller.mirror.sinks import UNAVAILABLE, error_message, failure_reason
 from controller.mirror.words import FINAL_STATUSES, StatusWords
 
 PHASE_OF = {"succeeded": "Succeeded", "failed": "Failed", "cancelled": "Cancelled"}
 PROBE_FUNCTION = "public.mirror_job_status_probe(jsonb)"
 # SQLSTATE 42883 undefined_function; PostgREST answers PGRST202 for a function it cannot find
 MISSING_FUNCTION = frozenset({"42883", "PGRST202"})
+NOT_ALLOWED = frozenset({"42501"})  # insufficient_privilege
+FOREIGN_KEY_VIOLATION = "23503"
 
 
 class TableMismatch(Exception):
@@ -125,30 +124,56 @@ def problems_text(problems: list[dict[str, Any]], where: str) -> str:
     lines.append(
         "  Map the statuses to words the table accepts (OMVEE_MIRROR_STATUS_WORDS), give the "
         "app's NOT NULL columns a default, or widen its CHECKs; see the README's "
-        '"Adopting an existing jobs table".'
+        '"Migrating the OMVEE backend".'
     )
     return "\n".join(lines)
 
 
-def check_table(sink: Probing, words: StatusWords, types: Iterable[str]) -> None:
+def split_problems(
+    problems: list[dict[str, Any]],
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Pure: the probe's ``problems`` as (refusals, unchecked). A foreign key violation
+    (SQLSTATE 23503) is unchecked, not a refusal: the probe's project (a random one, in an
+    empty table) is not in the table the key references, which a real job's is."""
+    unchecked = [p for p in problems if p.get("sqlstate") == FOREIGN_KEY_VIOLATION]
+    return [p for p in problems if p not in unchecked], unchecked
+
+
+def check_table(sink: Probing, words: StatusWords, types: Iterable[str]) -> list[str]:
     """Probe the table behind ``sink`` with ``words`` and every job type in ``types``.
-    Returns when it holds every row. Raises TableMismatch listing the problems (the probe
-    function missing too: the migrations are not applied); re-raises the sink's error when
-    the database is unreachable (psycopg OperationalError, an httpx transport error, OSError),
-    to check again later."""
+    Returns the sequences the probe could not check (a foreign key on project_id in an empty
+    table; their names and errors, for a warning): [] when it holds every row. Raises
+    TableMismatch listing the problems (the probe function missing or not allowed too: the
+    migrations or grants are not in place, and any other SQLSTATE of class 42, such as a
+    missing table or column); re-raises the sink's error when the database is unavailable
+    (unreachable, timed out, a 5xx: ``sinks.failure_reason`` says Unavailable), to check
+    again later."""
     try:
         problems = sink.probe(probe_sequences(words, types))
     except Exception as error:
-        code = getattr(error, "sqlstate", None) or getattr(error, "code", None)
+        code = _code(error)
         if code in MISSING_FUNCTION:
             raise TableMismatch(
                 f"{PROBE_FUNCTION} is missing in {sink.describe()} ({error_message(error)}): "
                 "apply the mirror's migrations (python -m controller.mirror.migrate DSN)"
             ) from None
-        if isinstance(error, psycopg.OperationalError | httpx.TransportError | OSError):
+        if code in NOT_ALLOWED:
+            raise TableMismatch(
+                f"the operator may not run {PROBE_FUNCTION} in {sink.describe()} "
+                f"({error_message(error)}): it needs the service role's grants"
+            ) from None
+        if failure_reason(error) == UNAVAILABLE and not (code or "").startswith("42"):
             raise
         raise TableMismatch(
             f"checking the jobs table in {sink.describe()} failed: {error_message(error)}"
         ) from None
-    if problems:
-        raise TableMismatch(problems_text(problems, sink.describe()))
+    refusals, unchecked = split_problems(problems)
+    if refusals:
+        raise TableMismatch(problems_text(refusals, sink.describe()))
+    return [f"{p.get('name')}: {p.get('error')}" for p in unchecked]
+
+
+def _code(error: Exception) -> str | None:
+    """The SQLSTATE of a psycopg error, or PostgREST's code (a SQLSTATE or PGRSTnnn)."""
+    code = getattr(error, "sqlstate", None) or getattr(error, "code", None)
+    return str(code) if code else None

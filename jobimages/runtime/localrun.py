@@ -28,6 +28,7 @@ import socket
 import sys
 import threading
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -91,12 +92,13 @@ def job_document(job: Job) -> dict[str, Any]:
 class MirrorReporter:
     """A Reporter (jobimages.runtime.progress) into the `jobs` row of ``job`` (its job
     document), written through ``sink`` (mirror_job_status()) in the app's ``words``. Each
-    write sends the whole row as it stands, with the next ``revision`` (1, 2, 3...: see
-    rows.local_row). ``start`` writes ``running``; progress reports write at most once per
-    ``min_interval`` seconds unless the phase changes, never lowering progress; ``note``
-    writes its message as the progress message; ``result`` is kept for ``finish``, which
-    writes the final row. A report never raises: a failed write is logged, and the next one
-    carries the newest state. Safe to call from several threads."""
+    write sends the whole row as it stands, with the next ``revision`` (one above
+    ``revision``, which ``run_local`` sets to the row's own: see rows.local_row). ``start``
+    writes ``running``; progress reports write at most once per ``min_interval`` seconds
+    unless the phase changes, never lowering progress; ``note`` writes its message as the
+    progress message; ``result`` is kept for ``finish``, which writes the final row. A report
+    never raises: a failed write is logged, and the next one carries the newest state. Safe
+    to call from several threads."""
 
     def __init__(
         self,
@@ -303,6 +305,28 @@ def upstream_result(job: Job, upstream_id: str) -> dict[str, Any]:
     return result
 
 
+def continuing(sink: Sink, job: Job, words: StatusWords) -> tuple[int, int]:
+    """Where a local run's writes start: (the revision of the job's row already there, the
+    run). With no row, (0, ``job.run``). A row an earlier run left (a local run killed with
+    the app, a cluster run, the app's own) is written above its revision, in its run, or,
+    when that run had finished, as the next run (mirror_job_status() refuses a finished run
+    going back to running). When the row cannot be read, (0, ``job.run``), logged."""
+    try:
+        row = cast(PostgresSink | SupabaseSink, sink).read_row(job.job_id)
+    except Exception as error:
+        log.warning(
+            "Could not read the jobs row of job %s from %s (%s); writing from revision 1",
+            job.job_id,
+            sink.describe(),
+            error_message(error),
+        )
+        return 0, job.run
+    if row is None:
+        return 0, job.run
+    revision, run = int(row.get("revision") or 0), int(row.get("run") or 0)
+    return revision, run + 1 if row.get("status") in words.final() else max(run, job.run)
+
+
 def run_local(work: Work, job: Job) -> int:
     """Run ``work`` for ``job`` as a local run: write ``running``, run it (``execute``: the
     results store is the runtime's, OMVEE_RESULTS_DIR etc.), write the final row (tried
@@ -320,7 +344,14 @@ def run_local(work: Work, job: Job) -> int:
         job.type,
         sink.describe(),
     )
-    reporter = MirrorReporter(sink, job_document(job), words)
+    document = job_document(job)
+    revision, run = continuing(sink, job, words)
+    if run != job.run:
+        log.info("Job %s ran before and finished: this local run is its run %d", job.job_id, run)
+        document["run"] = run
+        job = replace(job, run=run)
+    reporter = MirrorReporter(sink, document, words)
+    reporter.revision = revision
     reporter.start()
     code = execute(work, job, reporter)
     reporter.finish(code)

@@ -347,3 +347,32 @@ def test_a_local_chain_reads_each_upstream_from_its_row(
     row = read(db, ids["orphan"])
     assert (row["status"], row["reason"]) == ("failed", "PermanentFailure")
     assert "to take input from" in row["message"]
+
+
+@pytest.mark.media
+def test_a_local_run_of_an_id_that_ran_before_continues_its_row(
+    db: str, media: str, tmp_path: Path
+) -> None:
+    """A row another run left (here a cluster run's, killed mid-way: revision 9000, running in
+    run 2; then a finished one) is written above its revision: its run continued while it was
+    unfinished, the next run once it had finished; never a write ignored as stale."""
+    job_id = str(uuid.uuid4())
+    with psycopg.connect(db, autocommit=True) as connection:
+        connection.execute(
+            "insert into public.jobs (id, project_id, type, status, progress, run, revision, "
+            "k8s_namespace) values (%s, %s, 'transcription', 'running', 40, 2, 9000, 'omvee')",
+            [job_id, PROJECT],
+        )
+    job_input = {"audioUrl": f"{media}/speech.wav"}
+    done = run_local("transcription", job_id, job_input, tmp_path, OMVEE_MIRROR_DSN=db)
+    assert done.returncode == 0, done.stderr
+    first = read(db, job_id)
+    assert (first["status"], first["run"], first["progress"]) == ("succeeded", 2, 100)
+    assert first["revision"] > 9000 and first["k8s_namespace"] is None
+
+    again = run_local("transcription", job_id, job_input, tmp_path, OMVEE_MIRROR_DSN=db)
+    assert again.returncode == 0, again.stderr
+    second = read(db, job_id)
+    assert (second["status"], second["run"]) == ("succeeded", 3)
+    assert second["revision"] > first["revision"]
+    assert history(db, job_id) == ["running", "succeeded", "running", "succeeded"]

@@ -325,3 +325,62 @@ def test_stuck_rows_reads_and_writes_the_apps_words(
         assert after[job_id][4] == "failed"
         assert after[job_id][:4] + after[job_id][5:] == before[job_id][:4] + before[job_id][5:]
     assert after[APP_ROWS[1][0]] == before[APP_ROWS[1][0]]  # completed: left alone
+
+
+def test_a_table_an_older_migrate_took_through_0001_is_adopted_now(app_db: str) -> None:
+    """Before adoption existed, `migrate` ran 0001 and 0002 on an app's table: its
+    `create table if not exists` created nothing, so the mirror's columns were missing."""
+    with psycopg.connect(app_db, autocommit=True) as connection:
+        connection.execute(
+            f"create table {migrate.LEDGER} (version text primary key, "
+            "applied_at timestamptz not null default now())"
+        )
+        for path in migrate.migrations():
+            if path.stem in ("0001_jobs", "0002_pipeline_id"):
+                connection.execute(path.read_text().encode())
+                connection.execute(
+                    f"insert into {migrate.LEDGER} (version) values (%s)", [path.stem]
+                )
+    assert "revision" not in columns(app_db)
+    applied = migrate.apply(app_db, local=True)
+    assert applied == ["0000_adopt_jobs_table.sql", "0003_status_words.sql"]
+    assert {"revision", "run", "k8s_namespace", "result"} <= set(columns(app_db))
+    with psycopg.connect(app_db) as connection:
+        assert migrate.adopted(connection)
+    check_table(PostgresSink(app_db), StatusWords.from_mapping(APP_WORDS), ["transcription"])
+
+
+def test_a_foreign_key_on_project_id_is_no_refusal(postgres_url: str) -> None:
+    """An app's jobs.project_id referencing its projects: the probe writes as a project the
+    table holds; in an empty table it cannot, and says so without refusing."""
+    name = f"adopt_fk_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(postgres_url, autocommit=True) as admin:
+        admin.execute(f"create database {name}")
+    dsn = postgres_url.rsplit("/", 1)[0] + f"/{name}"
+    try:
+        with psycopg.connect(dsn, autocommit=True) as connection:
+            connection.execute(migrate.SHIM.read_text().encode())
+            connection.execute("create table public.projects (id uuid primary key)")
+            connection.execute(
+                APP_TABLE.replace(
+                    "project_id  uuid not null,",
+                    "project_id  uuid not null references public.projects (id),",
+                ).encode()
+            )
+        migrate.apply(dsn, local=True)
+        words = StatusWords.from_mapping(APP_WORDS)
+        unchecked = check_table(PostgresSink(dsn), words, ["transcription"])
+        assert unchecked and all("jobs_project_id_fkey" in line for line in unchecked)
+        with psycopg.connect(dsn, autocommit=True) as connection:
+            connection.execute("insert into public.projects values (%s)", [PROJECT])
+            connection.execute(
+                "insert into public.jobs (project_id, type, status) "
+                "values (%s, 'transcription', 'completed')",
+                [PROJECT],
+            )
+        assert check_table(PostgresSink(dsn), words, ["transcription", "scene-generation"]) == []
+        with pytest.raises(TableMismatch, match="jobs_status_check"):
+            check_table(PostgresSink(dsn), OURS, ["transcription"])  # the words still count
+    finally:
+        with psycopg.connect(postgres_url, autocommit=True) as admin:
+            admin.execute(f"drop database {name} with (force)")

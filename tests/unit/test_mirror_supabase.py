@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from controller.mirror.sinks import SupabaseSink, build_sink
-from controller.mirror.tablecheck import probe_sequences
+from controller.mirror.tablecheck import TableMismatch, check_table, probe_sequences
 from controller.mirror.words import OURS
 from controller.settings import OperatorSettings, SettingsError
 from tests.recorder import Recording, recording_server
@@ -89,7 +89,8 @@ def test_probe_request_is_pinned() -> None:
 
 
 def test_upstream_row_read_is_pinned() -> None:
-    """A local run reads its upstream's row: GET /rest/v1/jobs with the id, three columns."""
+    """A local run reads a row (its upstream's result, its own revision and run): GET
+    /rest/v1/jobs with the id, five columns."""
     row = {"project_id": "p", "status": "succeeded", "result": {"words": 3}}
     with recording_server(lambda path, body: (200, [row])) as supabase:
         job_id = "7b9e2c41-5a0f-4e8e-b1d2-6c3f4a5b6d7e"
@@ -97,6 +98,30 @@ def test_upstream_row_read_is_pinned() -> None:
         [request] = supabase.requests
         assert request["method"] == "GET"
         assert request["path"] == (
-            f"/rest/v1/jobs?select=project_id%2Cstatus%2Cresult&id=eq.{job_id}&limit=1"
+            f"/rest/v1/jobs?select=project_id%2Cstatus%2Cresult%2Crevision%2Crun&id=eq.{job_id}&limit=1"
         )
         assert supabase.headers()["apikey"] == SERVICE_KEY
+
+
+@pytest.mark.parametrize(
+    ("status", "answer", "deferred"),
+    [
+        (503, {"code": "PGRST001", "message": "Database client error"}, True),
+        (500, {"code": "XX000", "message": "internal error"}, True),
+        (404, {"code": "PGRST202", "message": "Could not find the function"}, False),
+        (403, {"code": "42501", "message": "permission denied for function"}, False),
+        (400, {"code": "42P01", "message": 'relation "public.jobs" does not exist'}, False),
+    ],
+)
+def test_the_start_check_waits_out_an_unavailable_supabase_and_refuses_the_rest(
+    status: int, answer: dict[str, str], deferred: bool
+) -> None:
+    with recording_server(lambda path, body: (status, answer)) as supabase:
+        sink = SupabaseSink(supabase.url, SERVICE_KEY)
+        if deferred:  # re-raised: the operator starts and checks before its first write
+            with pytest.raises(Exception) as raised:
+                check_table(sink, OURS, ["transcription"])
+            assert not isinstance(raised.value, TableMismatch)
+        else:
+            with pytest.raises(TableMismatch, match=answer["code"] + "|" + answer["message"]):
+                check_table(sink, OURS, ["transcription"])

@@ -51,8 +51,36 @@ FAST = RetryPolicy(attempts=2, backoff=0.0, max_backoff=0.0, jitter=0.0)
 
 @pytest.fixture(autouse=True)
 def no_rollout_variable(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The machine's own OMVEE_ROLLOUT never leaks in."""
-    monkeypatch.delenv("OMVEE_ROLLOUT", raising=False)
+    """The machine's own OMVEE_ROLLOUT and mirror never leak in; a local child has a
+    destination for its row."""
+    for name in ("OMVEE_ROLLOUT", "SUPABASE_URL", "SUPABASE_SERVICE_ROLE_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("OMVEE_MIRROR_STATUS_WORDS", raising=False)
+    monkeypatch.setenv("OMVEE_MIRROR_DSN", "postgresql://app@db.example.com/app")
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({}, "set OMVEE_MIRROR_DSN, or SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY"),
+        ({"SUPABASE_URL": "https://p.supabase.co"}, "SUPABASE_SERVICE_ROLE_KEY"),
+        (
+            {"OMVEE_MIRROR_DSN": "postgresql://db/app", "OMVEE_MIRROR_STATUS_WORDS": "a=b"},
+            "OMVEE_MIRROR_STATUS_WORDS must be a JSON object",
+        ),
+    ],
+)
+def test_a_local_type_without_a_destination_for_its_row_is_refused_at_start(
+    environ: dict[str, str], message: str
+) -> None:
+    settings = RolloutSettings.load(OMVEE_ROLLOUT='{"transcription": "local"}')
+    with pytest.raises(SettingsError, match=message) as refused:
+        Rollout(refusing_client(), settings, environ=environ)
+    assert "transcription" in str(refused.value) or "STATUS_WORDS" in str(refused.value)
+    # every type on the cluster: nothing to check
+    Rollout(refusing_client(), RolloutSettings.load(), environ=environ)
+    supabase = {"SUPABASE_URL": "https://p.supabase.co", "SUPABASE_SERVICE_ROLE_KEY": "k"}
+    Rollout(refusing_client(), settings, environ=supabase)
 
 
 def refusing_client() -> OmveeClient:
