@@ -243,9 +243,10 @@ def test_the_operator_writes_the_apps_words_into_its_rows(
     assert "jobs_status_check" in str(exited.value)
 
     operator.stop()  # two operators would both act; this one knows the app's words
-    ours = OperatorProcess(
+    ours = OperatorProcess(  # this test's namespace only: other tests' jobs are no rows here
         kubeconfig,
         port_offset=98,
+        namespaces=(job_namespace,),
         log_name="operator-adopt.log",
         env={"OMVEE_MIRROR_DSN": app_db, "OMVEE_MIRROR_STATUS_WORDS": json.dumps(APP_WORDS)},
     )
@@ -280,12 +281,16 @@ def test_the_operator_writes_the_apps_words_into_its_rows(
         assert after[other] == before[other]
     assert after[new_id][4:6] == ("completed", 100)
     with psycopg.connect(app_db) as connection:
-        words = {s for (s,) in connection.execute("select status from jobs_history")}
+        recorded = connection.execute(
+            "select id::text, status from jobs_history where id = any(%s::uuid[])",
+            [[pending_id, new_id]],
+        ).fetchall()
+        words = {s for (_, s) in recorded}
         mirrored = connection.execute(
             "select k8s_namespace, reason, revision > 0 from public.jobs where id = %s",
             [pending_id],
         ).fetchone()
-    assert words <= {"pending", "processing", "completed"}, words  # never one of ours
+    assert words <= {"pending", "processing", "completed"}, recorded  # never one of ours
     assert mirrored == (job_namespace, "Succeeded", True)
 
 
