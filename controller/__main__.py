@@ -17,6 +17,7 @@ from api.catalog.profiles import CatalogError, load_catalog
 from api.catalog.registry import TYPE_NAMES
 from api.kubeclient import KubeConfigError, kube_client, kube_configuration
 from api.logs.store import LogStoreError, logs_from_env
+from api.statuswords import StatusWords, status_words
 from controller.activity import ActiveGate
 from controller.cache import ClusterCache
 from controller.events import EventRecorder
@@ -26,7 +27,6 @@ from controller.metrics.registry import OperatorMetrics
 from controller.metrics.server import serving
 from controller.mirror.sinks import Sink, build_sink, error_message
 from controller.mirror.tablecheck import Probing, TableMismatch, check_table
-from controller.mirror.words import StatusWords, status_words
 from controller.mirror.writer import MirrorWriter
 from controller.reconcile import Reconciler
 from controller.settings import OperatorSettings, SettingsError
@@ -79,9 +79,12 @@ def _table_check(sink: Sink, words: StatusWords) -> Callable[[], None] | None:
     types = list(TYPE_NAMES)
     probing = cast(Probing, sink)
 
+    unchecked: list[str] = []
+
     def check() -> None:
-        for unchecked in check_table(probing, words, types):
-            log.warning("Could not check the jobs table for %s", unchecked)
+        unchecked[:] = check_table(probing, words, types)
+        for line in unchecked:
+            log.warning("Could not check the jobs table for %s", line)
 
     try:
         check()
@@ -96,7 +99,16 @@ def _table_check(sink: Sink, words: StatusWords) -> Callable[[], None] | None:
             error_message(error),
         )
         return check
-    log.info("Checked the jobs table in %s: it holds every row the mirror writes", sink.describe())
+    if unchecked:
+        log.info(
+            "Checked the jobs table in %s, but for the %d writes above",
+            sink.describe(),
+            len(unchecked),
+        )
+    else:
+        log.info(
+            "Checked the jobs table in %s: it holds every row the mirror writes", sink.describe()
+        )
     return None
 
 

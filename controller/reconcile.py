@@ -26,6 +26,7 @@ from api.catalog.profiles import Catalog, JobProfile
 from api.catalog.upstreams import upstream_job_ids
 from api.logs import archive
 from api.logs.store import LogStore, LogStoreError
+from api.statuswords import OURS, StatusWords
 from api.v1alpha1.reasons import Reason
 from api.v1alpha1.types import OmveeJobSpec, OmveeJobStatus
 from controller import builders, dependencies, naming, ownership, refusals, transitions
@@ -36,7 +37,6 @@ from controller.metrics.observations import observe_write
 from controller.metrics.registry import OperatorMetrics
 from controller.metrics.snapshot import count_jobs
 from controller.mirror.rows import build_row
-from controller.mirror.words import OURS, StatusWords
 from controller.mirror.writer import MirrorWriter
 from controller.refusals import Refusal
 from controller.status import FailedCreate, parse_time

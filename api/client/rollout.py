@@ -46,6 +46,7 @@ from api.catalog.registry import BY_NAME
 from api.client.calls import checked_input, job_type_definition
 from api.client.errors import ValidationFailed
 from api.envsettings import EnvSettings, SettingsError
+from api.statuswords import ENV_STATUS_WORDS, StatusWords
 from api.urlpolicy import UrlPolicy
 from api.v1alpha1.constants import ENV_JOB, UUID_PATTERN
 
@@ -259,7 +260,8 @@ def _environ(given: Mapping[str, str] | None) -> dict[str, str]:
 def local_environment_problem(settings: RolloutSettings, environ: Mapping[str, str]) -> str | None:
     """Pure: why a local child started from ``environ`` could not write its `jobs` row, or
     None (also when no type is ``local``): no destination (OMVEE_MIRROR_DSN, or SUPABASE_URL
-    with SUPABASE_SERVICE_ROLE_KEY), or OMVEE_MIRROR_STATUS_WORDS that is no JSON object."""
+    with SUPABASE_SERVICE_ROLE_KEY), or OMVEE_MIRROR_STATUS_WORDS the child would refuse (no
+    JSON object, or against a rule of api.statuswords)."""
     local = sorted(t for t, mode in settings.rollout.items() if mode == LOCAL)
     if not local:
         return None
@@ -270,14 +272,18 @@ def local_environment_problem(settings: RolloutSettings, environ: Mapping[str, s
             f"{ENV_ROLLOUT} runs {', '.join(local)} locally, which writes the jobs row itself: "
             "set OMVEE_MIRROR_DSN, or SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY"
         )
-    words = environ.get("OMVEE_MIRROR_STATUS_WORDS")
+    words = environ.get(ENV_STATUS_WORDS)
     if words:
         try:
             parsed = json.loads(words)
         except ValueError:
             parsed = None
         if not isinstance(parsed, dict):
-            return 'OMVEE_MIRROR_STATUS_WORDS must be a JSON object, e.g. {"queued": "pending"}'
+            return f'{ENV_STATUS_WORDS} must be a JSON object, e.g. {{"queued": "pending"}}'
+        try:
+            StatusWords.from_mapping(parsed)
+        except ValueError as error:
+            return f"{ENV_STATUS_WORDS}: {error}"
     return None
 
 

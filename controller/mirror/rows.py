@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from api.statuswords import OURS, StatusWords
 from api.v1alpha1.constants import PERMANENT_FAILURE_EXIT_CODE
 from api.v1alpha1.reasons import Reason
-from controller.mirror.words import OURS, StatusWords
 
 STATUS_BY_PHASE = {
     None: "queued",

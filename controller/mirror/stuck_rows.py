@@ -9,7 +9,7 @@ changed: the command prints what it would do. ``--resubmit`` creates an OmveeJob
 row (from its type, project and stored input; the operator then mirrors it as usual);
 ``--fail`` marks the rows failed with ``--reason``. The DSN defaults to $OMVEE_MIRROR_DSN
 (Supabase: the project's database connection string). In an adopted table whose status words
-are the app's, ``OMVEE_MIRROR_STATUS_WORDS`` says which (:mod:`controller.mirror.words`).
+are the app's, ``OMVEE_MIRROR_STATUS_WORDS`` says which (:mod:`api.statuswords`).
 """
 
 from __future__ import annotations
@@ -27,11 +27,11 @@ from kubernetes import client
 from api.catalog.inputs import input_errors
 from api.envsettings import SettingsError
 from api.kubeclient import KubeConfigError, kube_client
+from api.statuswords import OURS, StatusWords, status_words
 from api.v1alpha1 import constants
 from api.v1alpha1.names import omveejob_name
 from api.v1alpha1.types import JobType
 from controller.cli.settings import CliSettings
-from controller.mirror.words import OURS, StatusWords, status_words
 
 DEFAULT_REASON = "abandoned by the previous job system (no OmveeJob); marked failed"
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -44,8 +44,8 @@ class StuckRow:
     JSON input (None when there is none)."""
 
     id: str
-    project_id: str
-    type: str
+    project_id: str | None
+    type: str | None
     status: str
     updated_at: datetime | None
     input: dict[str, Any] | None
@@ -64,6 +64,8 @@ def resubmission(row: StuckRow) -> tuple[dict[str, Any] | None, str]:
     """Pure: the OmveeJob to create for a stuck row, or None and why not."""
     if row.type not in {t.value for t in JobType}:
         return None, f"unknown type {row.type!r}"
+    if row.project_id is None:
+        return None, "the row has no project"
     if row.input is None:
         return None, "the row has no stored input"
     problems = input_errors(JobType(row.type), row.input)
@@ -196,7 +198,7 @@ def settle(
     failed_ids = []
     for row in stuck:
         since = f"{row.updated_at:%Y-%m-%d %H:%M}" if row.updated_at else "(no time)"
-        line = f"  {row.id}  {row.type:<17} {row.status:<8} since {since}"
+        line = f"  {row.id}  {row.type or '(no type)':<17} {row.status:<8} since {since}"
         body, why = resubmission(row)
         if args.fail:
             verb = "marked failed"

@@ -17,16 +17,17 @@ import uuid
 from collections.abc import Iterable
 from typing import Any, Protocol
 
+from api.statuswords import FINAL_STATUSES, StatusWords
 from api.v1alpha1.reasons import Reason
 from controller.mirror.rows import build_row
 from controller.mirror.sinks import UNAVAILABLE, error_message, failure_reason
-from controller.mirror.words import FINAL_STATUSES, StatusWords
 
 PHASE_OF = {"succeeded": "Succeeded", "failed": "Failed", "cancelled": "Cancelled"}
 PROBE_FUNCTION = "public.mirror_job_status_probe(jsonb)"
 # SQLSTATE 42883 undefined_function; PostgREST answers PGRST202 for a function it cannot find
 MISSING_FUNCTION = frozenset({"42883", "PGRST202"})
-NOT_ALLOWED = frozenset({"42501"})  # insufficient_privilege
+# insufficient_privilege; PostgREST's PGRST3nn are its refusals of the key (JWT) itself
+NOT_ALLOWED = frozenset({"42501"})
 FOREIGN_KEY_VIOLATION = "23503"
 
 
@@ -132,10 +133,15 @@ def problems_text(problems: list[dict[str, Any]], where: str) -> str:
 def split_problems(
     problems: list[dict[str, Any]],
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Pure: the probe's ``problems`` as (refusals, unchecked). A foreign key violation
-    (SQLSTATE 23503) is unchecked, not a refusal: the probe's project (a random one, in an
-    empty table) is not in the table the key references, which a real job's is."""
-    unchecked = [p for p in problems if p.get("sqlstate") == FOREIGN_KEY_VIOLATION]
+    """Pure: the probe's ``problems`` as (refusals, unchecked). Unchecked, not refused: a
+    foreign key on project_id (SQLSTATE 23503, ``project_key``) refusing the probe's random
+    project in a table holding no project to write as instead; a real job's project is in
+    the table the key references. Any other foreign key (on type, say) is a refusal."""
+    unchecked = [
+        p
+        for p in problems
+        if p.get("sqlstate") == FOREIGN_KEY_VIOLATION and p.get("project_key") is True
+    ]
     return [p for p in problems if p not in unchecked], unchecked
 
 
@@ -157,10 +163,11 @@ def check_table(sink: Probing, words: StatusWords, types: Iterable[str]) -> list
                 f"{PROBE_FUNCTION} is missing in {sink.describe()} ({error_message(error)}): "
                 "apply the mirror's migrations (python -m controller.mirror.migrate DSN)"
             ) from None
-        if code in NOT_ALLOWED:
+        if code in NOT_ALLOWED or (code or "").startswith("PGRST3"):
             raise TableMismatch(
                 f"the operator may not run {PROBE_FUNCTION} in {sink.describe()} "
-                f"({error_message(error)}): it needs the service role's grants"
+                f"({error_message(error)}, {code}): it needs the service role's key and "
+                "grants"
             ) from None
         if failure_reason(error) == UNAVAILABLE and not (code or "").startswith("42"):
             raise

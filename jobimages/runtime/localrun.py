@@ -41,6 +41,7 @@ from tenacity import (
 )
 
 from api.envsettings import SettingsError
+from api.statuswords import OURS, StatusWords, status_words
 from controller.mirror.rows import local_row, storable
 from controller.mirror.sinks import (
     UNAVAILABLE,
@@ -50,7 +51,6 @@ from controller.mirror.sinks import (
     error_message,
     failure_reason,
 )
-from controller.mirror.words import OURS, StatusWords, status_words
 from jobimages.runtime.exitcodes import (
     PERMANENT,
     SUCCESS,
@@ -310,7 +310,8 @@ def continuing(sink: Sink, job: Job, words: StatusWords) -> tuple[int, int]:
     run). With no row, (0, ``job.run``). A row an earlier run left (a local run killed with
     the app, a cluster run, the app's own) is written above its revision, in its run, or,
     when that run had finished, as the next run (mirror_job_status() refuses a finished run
-    going back to running). When the row cannot be read, (0, ``job.run``), logged."""
+    going back to running). When the row cannot be read, (0, ``job.run``), logged. Raises
+    PermanentError when the row is another project's (its writes would all be refused)."""
     try:
         row = cast(PostgresSink | SupabaseSink, sink).read_row(job.job_id)
     except Exception as error:
@@ -323,8 +324,14 @@ def continuing(sink: Sink, job: Job, words: StatusWords) -> tuple[int, int]:
         return 0, job.run
     if row is None:
         return 0, job.run
+    if str(row.get("project_id") or "").lower() != job.project_id.lower():
+        raise PermanentError(
+            f"job {job.job_id} is a job of another project: its jobs row is not this run's "
+            "to write; use a new job id"
+        )
     revision, run = int(row.get("revision") or 0), int(row.get("run") or 0)
-    return revision, run + 1 if row.get("status") in words.final() else max(run, job.run)
+    finished = row.get("status") in words.final()
+    return revision, max(run + 1 if finished else run, job.run)
 
 
 def run_local(work: Work, job: Job) -> int:
@@ -345,9 +352,13 @@ def run_local(work: Work, job: Job) -> int:
         sink.describe(),
     )
     document = job_document(job)
-    revision, run = continuing(sink, job, words)
+    try:
+        revision, run = continuing(sink, job, words)
+    except JobError as error:
+        sys.stderr.write(f"permanent failure: {error}\n")
+        return PERMANENT
     if run != job.run:
-        log.info("Job %s ran before and finished: this local run is its run %d", job.job_id, run)
+        log.info("Job %s ran before: this local run is its run %d", job.job_id, run)
         document["run"] = run
         job = replace(job, run=run)
     reporter = MirrorReporter(sink, document, words)

@@ -16,9 +16,9 @@ import yaml
 from kubernetes import client, dynamic
 
 from api.catalog.profiles import DEFAULT_PROFILES, load_catalog
+from api.statuswords import StatusWords
 from api.v1alpha1.types import OmveeJobSpec
 from controller.builders import job_labels
-from controller.mirror.words import StatusWords
 from tests.crds import install_chart_crds
 from tests.helm import CHART, Helm, HelmError, servicemonitor_crd
 from tests.namespaces import JOB_RUNNER_RBAC, create_namespace

@@ -376,3 +376,26 @@ def test_a_local_run_of_an_id_that_ran_before_continues_its_row(
     assert (second["status"], second["run"]) == ("succeeded", 3)
     assert second["revision"] > first["revision"]
     assert history(db, job_id) == ["running", "succeeded", "running", "succeeded"]
+
+
+def test_a_row_of_another_project_is_not_taken(db: str, tmp_path: Path) -> None:
+    """The job id's row belongs to another project: the run stops before the work (65)
+    rather than run with every write refused; the row is unchanged."""
+    job_id, other = str(uuid.uuid4()), str(uuid.uuid4())
+    with psycopg.connect(db, autocommit=True) as connection:
+        connection.execute(
+            "insert into public.jobs (id, project_id, type, status, revision) "
+            "values (%s, %s, 'transcription', 'succeeded', 5)",
+            [job_id, other],
+        )
+    done = run_local(
+        "transcription",
+        job_id,
+        {"audioUrl": "https://media.example.com/a.wav"},
+        tmp_path,
+        OMVEE_MIRROR_DSN=db,
+    )
+    assert done.returncode == 65, done.stderr
+    assert "another project" in done.stderr
+    row = read(db, job_id)
+    assert (str(row["project_id"]), row["status"], row["revision"]) == (other, "succeeded", 5)

@@ -19,10 +19,10 @@ import psycopg
 import pytest
 from kubernetes import client
 
+from api.statuswords import OURS, StatusWords
 from controller.mirror import migrate
 from controller.mirror.sinks import PostgresSink
 from controller.mirror.tablecheck import TableMismatch, check_table
-from controller.mirror.words import OURS, StatusWords
 from tests.localcluster.layout import REPO_ROOT
 from tests.omveejobs import OmveeJobs, manifest
 from tests.operator_process import OperatorProcess
@@ -290,6 +290,11 @@ def test_the_operator_writes_the_apps_words_into_its_rows(
             "select k8s_namespace, reason, revision > 0 from public.jobs where id = %s",
             [pending_id],
         ).fetchone()
+        # the app's updated_at has no default: the mirror's insert sets it (stuck-rows reads it)
+        stamped = connection.execute(
+            "select updated_at is not null from public.jobs where id = %s", [new_id]
+        ).fetchone()
+    assert stamped == (True,)
     assert words <= {"pending", "processing", "completed"}, recorded  # never one of ours
     assert mirrored == (job_namespace, "Succeeded", True)
 
@@ -299,11 +304,17 @@ def test_stuck_rows_reads_and_writes_the_apps_words(
 ) -> None:
     migrate.apply(app_db, local=True)
     waiting = str(uuid.uuid4())  # no OmveeJob carries it (an earlier test's may carry APP_ROWS')
+    untyped = str(uuid.uuid4())  # an app row with no type (a column 0000 may have added)
     with psycopg.connect(app_db, autocommit=True) as connection:
         connection.execute(
             "insert into public.jobs (id, project_id, type, status, title) "
             "values (%s, %s, 'transcription', 'pending', 'lost.mp3')",
             [waiting, PROJECT],
+        )
+        connection.execute("alter table public.jobs alter column type drop not null")
+        connection.execute(
+            "insert into public.jobs (id, project_id, status) values (%s, %s, 'processing')",
+            [untyped, PROJECT],
         )
     before = app_view(app_db)
     env = {**os.environ, "KUBECONFIG": str(kubeconfig)}
@@ -324,9 +335,10 @@ def test_stuck_rows_reads_and_writes_the_apps_words(
     # in the mirror's own words, the app's rows are never queued or running
     assert stuck_rows("--older-than", "0s").startswith("0 stuck row(s)")
     report = stuck_rows("--older-than", "0s", "--fail", words={**APP_WORDS, "failed": "failed"})
-    assert report.startswith("2 stuck row(s)"), report
+    assert report.startswith("3 stuck row(s)"), report
+    assert f"{untyped}  (no type)" in report
     after = app_view(app_db)
-    for job_id in (waiting, APP_ROWS[2][0]):  # pending and processing: now failed
+    for job_id in (waiting, untyped, APP_ROWS[2][0]):  # pending and processing: now failed
         assert after[job_id][4] == "failed"
         assert after[job_id][:4] + after[job_id][5:] == before[job_id][:4] + before[job_id][5:]
     assert after[APP_ROWS[1][0]] == before[APP_ROWS[1][0]]  # completed: left alone
@@ -389,3 +401,36 @@ def test_a_foreign_key_on_project_id_is_no_refusal(postgres_url: str) -> None:
     finally:
         with psycopg.connect(postgres_url, autocommit=True) as admin:
             admin.execute(f"drop database {name} with (force)")
+
+
+def test_the_probe_writes_as_a_random_project_first_and_refuses_a_key_on_type(
+    app_db: str,
+) -> None:
+    """An app's one-active-job-per-project index does not refuse the probe while a project
+    has an active job (its random project first); a foreign key on type does refuse it."""
+    migrate.apply(app_db, local=True)
+    with psycopg.connect(app_db, autocommit=True) as connection:
+        connection.execute(
+            "create unique index one_active_per_type on public.jobs (project_id, type) "
+            "where status in ('pending', 'processing')"
+        )
+        connection.execute(
+            "insert into public.jobs (project_id, type, status) "
+            "values (%s, 'scene-generation', 'processing')",
+            [PROJECT],
+        )
+    words = StatusWords.from_mapping(APP_WORDS)
+    assert check_table(PostgresSink(app_db), words, ["transcription", "scene-generation"]) == []
+    with psycopg.connect(app_db, autocommit=True) as connection:
+        connection.execute("create table public.job_types (name text primary key)")
+        connection.execute(
+            "insert into public.job_types select distinct type from public.jobs "
+            "union select 'transcription'"
+        )
+        connection.execute(
+            "alter table public.jobs add constraint jobs_type_fkey foreign key (type) "
+            "references public.job_types (name)"
+        )
+    with pytest.raises(TableMismatch, match="jobs_type_fkey") as refused:
+        check_table(PostgresSink(app_db), words, ["transcription", "video-generation"])
+    assert "video-generation" in str(refused.value)

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
+from api.statuswords import OURS, StatusWords
 from api.v1alpha1.reasons import Reason
 from controller.mirror.rows import build_row, local_outcome, local_row
-from controller.mirror.words import OURS, StatusWords
 
 JOB_ID = "7b9e2c41-5a0f-4e8e-b1d2-6c3f4a5b6d7e"
 PROJECT_ID = "2f1c6a0e-8d3b-4c55-9a57-3f0b7e6d9c10"

@@ -7,9 +7,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from api.statuswords import OURS
 from controller.mirror.sinks import SupabaseSink, build_sink
 from controller.mirror.tablecheck import TableMismatch, check_table, probe_sequences
-from controller.mirror.words import OURS
 from controller.settings import OperatorSettings, SettingsError
 from tests.recorder import Recording, recording_server
 
@@ -110,6 +110,7 @@ def test_upstream_row_read_is_pinned() -> None:
         (500, {"code": "XX000", "message": "internal error"}, True),
         (404, {"code": "PGRST202", "message": "Could not find the function"}, False),
         (403, {"code": "42501", "message": "permission denied for function"}, False),
+        (401, {"code": "PGRST301", "message": "JWSError JWSInvalidSignature"}, False),
         (400, {"code": "42P01", "message": 'relation "public.jobs" does not exist'}, False),
     ],
 )

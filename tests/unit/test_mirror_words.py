@@ -1,4 +1,4 @@
-"""The `jobs` table's status words (controller.mirror.words) and the table check's probe rows
+"""The `jobs` table's status words (api.statuswords) and the table check's probe rows
 (controller.mirror.tablecheck): pure."""
 
 from __future__ import annotations
@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from api.envsettings import SettingsError
+from api.statuswords import OURS, MirrorWordsSettings, StatusWords
 from controller.mirror.rows import build_row
-from controller.mirror.tablecheck import probe_sequences, problems_text
-from controller.mirror.words import OURS, MirrorWordsSettings, StatusWords
+from controller.mirror.tablecheck import probe_sequences, problems_text, split_problems
 
 APP = {"queued": "pending", "running": "processing", "succeeded": "completed"}
 
@@ -126,3 +126,10 @@ def test_the_problems_are_said_one_per_line_with_what_to_do() -> None:
     assert lines[0] == "the jobs table in PostgreSQL db:5432 cannot hold what the mirror writes:"
     assert "jobs_status_check" in lines[1] and "(SQLSTATE 23514)" in lines[1]
     assert "OMVEE_MIRROR_STATUS_WORDS" in lines[2]
+
+
+def test_only_a_key_on_project_id_with_no_project_to_write_as_is_unchecked() -> None:
+    on_project = {"name": "a", "error": "fk", "sqlstate": "23503", "project_key": True}
+    on_type = {"name": "b", "error": "fk", "sqlstate": "23503", "project_key": False}
+    check = {"name": "c", "error": "check", "sqlstate": "23514"}
+    assert split_problems([on_project, on_type, check]) == ([on_type, check], [on_project])

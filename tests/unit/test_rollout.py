@@ -68,6 +68,17 @@ def no_rollout_variable(monkeypatch: pytest.MonkeyPatch) -> None:
             {"OMVEE_MIRROR_DSN": "postgresql://db/app", "OMVEE_MIRROR_STATUS_WORDS": "a=b"},
             "OMVEE_MIRROR_STATUS_WORDS must be a JSON object",
         ),
+        (
+            {"OMVEE_MIRROR_DSN": "postgresql://db/app", "OMVEE_MIRROR_STATUS_WORDS": '{"x": "y"}'},
+            "OMVEE_MIRROR_STATUS_WORDS: unknown status 'x'",
+        ),
+        (
+            {
+                "OMVEE_MIRROR_DSN": "postgresql://db/app",
+                "OMVEE_MIRROR_STATUS_WORDS": '{"succeeded": "x", "running": "x"}',
+            },
+            "both map to 'x'",
+        ),
     ],
 )
 def test_a_local_type_without_a_destination_for_its_row_is_refused_at_start(

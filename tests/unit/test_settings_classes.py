@@ -23,9 +23,9 @@ from api.logs.settings import LogStoreSettings
 from api.logs.store import LogStoreError, logs_from_env
 from api.rest.settings import Settings
 from api.resultstore import ResultsSettings
+from api.statuswords import MirrorWordsSettings
 from controller.cli import main as cli
 from controller.cli.settings import CliSettings
-from controller.mirror.words import MirrorWordsSettings
 from controller.settings import OperatorSettings
 from jobimages.image_generation.backends import backend_from_env
 from jobimages.image_generation.settings import ImageSettings
