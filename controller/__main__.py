@@ -7,7 +7,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import cast
 
 import kopf
 from kopf._core.engines.peering import Identity
@@ -25,8 +24,8 @@ from controller.flowcontrol import TokenBucket
 from controller.k8s import Kube, RateLimitedApiClient
 from controller.metrics.registry import OperatorMetrics
 from controller.metrics.server import serving
-from controller.mirror.sinks import Sink, build_sink, error_message
-from controller.mirror.tablecheck import Probing, TableMismatch, check_table
+from controller.mirror.sinks import PostgresSink, SupabaseSink, build_sink, error_message
+from controller.mirror.tablecheck import TableMismatch, check_table
 from controller.mirror.writer import MirrorWriter
 from controller.reconcile import Reconciler
 from controller.settings import OperatorSettings, SettingsError
@@ -71,18 +70,19 @@ def _resync_loop(
             log.exception("Resync failed; retrying in %.0fs", tick)
 
 
-def _table_check(sink: Sink, words: StatusWords) -> Callable[[], None] | None:
+def _table_check(
+    sink: PostgresSink | SupabaseSink, words: StatusWords
+) -> Callable[[], None] | None:
     """Check at once that the `jobs` table holds what the mirror writes: every status in
     ``words``, every declared job type (``tablecheck``). Returns None when it does; when the
     database cannot be reached now, the check for the mirror's writer to run before its first
     write. Raises SystemExit(2) when the table cannot hold the rows (the problems logged)."""
     types = list(TYPE_NAMES)
-    probing = cast(Probing, sink)
 
     unchecked: list[str] = []
 
     def check() -> None:
-        unchecked[:] = check_table(probing, words, types)
+        unchecked[:] = check_table(sink, words, types)
         for line in unchecked:
             log.warning("Could not check the jobs table for %s", line)
 

@@ -26,6 +26,7 @@ from tests.localcluster.layout import state_root
 from tests.localcluster.nodehost import record_host
 from tests.localcluster.realnode import host_differences
 from tests.localpostgres import LocalPostgres
+from tests.mirrordb import fresh_database, record_status_history
 from tests.namespaces import create_namespace
 from tests.operator_process import OperatorProcess
 
@@ -116,22 +117,7 @@ def operator_mirror_dsn(postgres_url: str) -> str:
         admin.execute("create database omvee_operator")
     dsn = postgres_url.rsplit("/", 1)[0] + "/omvee_operator"
     migrate.apply(dsn, local=True)
-    with psycopg.connect(dsn, autocommit=True) as connection:
-        connection.execute("""
-            create table jobs_history (id uuid, status text, progress smallint,
-                                       at timestamptz default clock_timestamp());
-            create function record_status() returns trigger language plpgsql as $$
-            begin
-                if tg_op = 'INSERT' or new.status is distinct from old.status then
-                    insert into jobs_history (id, status, progress)
-                    values (new.id, new.status, new.progress);
-                end if;
-                return new;
-            end $$;
-            create trigger jobs_history after insert or update on public.jobs
-                for each row execute function record_status();
-        """)
-    return dsn
+    return record_status_history(dsn)
 
 
 @pytest.fixture(scope="session")
@@ -212,18 +198,12 @@ def job_namespace(namespace: str, k8s: client.ApiClient) -> str:
 @pytest.fixture
 def mirror_db(postgres_url: str) -> Iterator[str]:
     """A fresh database with the mirror's migrations applied (plus Supabase's roles)."""
-    import psycopg
 
     from controller.mirror import migrate
 
-    name = f"mirror_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(postgres_url, autocommit=True) as admin:
-        admin.execute(f"create database {name}")
-    dsn = postgres_url.rsplit("/", 1)[0] + f"/{name}"
-    migrate.apply(dsn, local=True)
-    yield dsn
-    with psycopg.connect(postgres_url, autocommit=True) as admin:
-        admin.execute(f"drop database {name} with (force)")
+    with fresh_database(postgres_url, "mirror") as dsn:
+        migrate.apply(dsn, local=True)
+        yield dsn
 
 
 @pytest.fixture(scope="session")

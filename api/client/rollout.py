@@ -36,25 +36,24 @@ import threading
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import Field, field_validator
 from pydantic_settings import NoDecode
 
 from api.catalog.definition import JobTypeDefinition
 from api.catalog.registry import BY_NAME
+from api.client.aio import AsyncOmveeClient
 from api.client.calls import checked_input, job_type_definition
 from api.client.errors import ValidationFailed
+from api.client.sync import OmveeClient
 from api.envsettings import EnvSettings, SettingsError
 from api.statuswords import ENV_STATUS_WORDS, StatusWords
 from api.urlpolicy import UrlPolicy
 from api.v1alpha1.constants import ENV_JOB, UUID_PATTERN
 
-if TYPE_CHECKING:
-    from api.client.aio import AsyncOmveeClient
-    from api.client.sync import OmveeClient
-
 log = logging.getLogger(__name__)
+ClientT = TypeVar("ClientT")
 
 ENV_ROLLOUT = "OMVEE_ROLLOUT"
 #: Set to ``true`` in a local run's environment: the job runtime then writes the ``jobs`` row
@@ -299,17 +298,13 @@ def _checked_settings(
     return settings
 
 
-class Rollout:
-    """Submits jobs where ``OMVEE_ROLLOUT`` says: through ``client`` (an :class:`OmveeClient`)
-    for a ``cluster`` type, as a child process for a ``local`` one (see the module's text).
-    ``settings``: read from the environment when None. ``environ``: the base of a local
-    child's environment (this process's environment at each submit when None). Raises
-    SettingsError naming the variable when OMVEE_ROLLOUT is wrong, or when a type is
-    ``local`` and the environment has no destination for its row."""
+class _Rollout(Generic[ClientT]):
+    """What :class:`Rollout` and :class:`AsyncRollout` share: the settings, checked at
+    construction, and the decision where a submission runs."""
 
     def __init__(
         self,
-        client: OmveeClient,
+        client: ClientT,
         settings: RolloutSettings | None = None,
         *,
         environ: Mapping[str, str] | None = None,
@@ -321,6 +316,26 @@ class Rollout:
     def mode(self, job_type: str) -> Mode:
         """``"cluster"`` or ``"local"``: where ``job_type`` runs."""
         return self.settings.mode(job_type)
+
+    def _local_launch(
+        self, job_type: str, project_id: str, input: Mapping[str, Any], job_id: str | None
+    ) -> LocalLaunch | None:
+        """The local run of this submission, checked (``build_local_launch``'s errors), or
+        None when ``job_type`` goes to the cluster."""
+        if self.mode(job_type) != LOCAL:
+            return None
+        return build_local_launch(
+            job_type, project_id, input, job_id=job_id, environ=_environ(self._environ)
+        )
+
+
+class Rollout(_Rollout[OmveeClient]):
+    """Submits jobs where ``OMVEE_ROLLOUT`` says: through ``client`` (an :class:`OmveeClient`)
+    for a ``cluster`` type, as a child process for a ``local`` one (see the module's text).
+    ``settings``: read from the environment when None. ``environ``: the base of a local
+    child's environment (this process's environment at each submit when None). Raises
+    SettingsError naming the variable when OMVEE_ROLLOUT is wrong, or when a type is
+    ``local`` and the environment has no destination for its row."""
 
     def submit(
         self,
@@ -343,10 +358,7 @@ class Rollout:
         creating two jobs), raising what it raises (ValidationFailed, Conflict, Unavailable,
         ...). Local: raises ValidationFailed (status None) for an unknown type, a non-UUID id
         or a bad input field, as the API's 422 would; OSError when the child cannot start."""
-        if self.mode(job_type) == LOCAL:
-            launch = build_local_launch(
-                job_type, project_id, input, job_id=job_id, environ=_environ(self._environ)
-            )
+        if launch := self._local_launch(job_type, project_id, input, job_id):
             start_local(launch)
             return launch.job_id
         accepted = self.client.submit(
@@ -361,24 +373,9 @@ class Rollout:
         return accepted.id
 
 
-class AsyncRollout:
+class AsyncRollout(_Rollout[AsyncOmveeClient]):
     """:class:`Rollout` for asyncio apps, on an :class:`AsyncOmveeClient`: the same settings,
     checks and child processes; ``submit`` is a coroutine."""
-
-    def __init__(
-        self,
-        client: AsyncOmveeClient,
-        settings: RolloutSettings | None = None,
-        *,
-        environ: Mapping[str, str] | None = None,
-    ) -> None:
-        self.client = client
-        self.settings = _checked_settings(settings, environ)
-        self._environ = environ
-
-    def mode(self, job_type: str) -> Mode:
-        """``"cluster"`` or ``"local"``: where ``job_type`` runs."""
-        return self.settings.mode(job_type)
 
     async def submit(
         self,
@@ -393,10 +390,7 @@ class AsyncRollout:
     ) -> str:
         """As :meth:`Rollout.submit` (same arguments, result and errors); a local child is
         started off the event loop."""
-        if self.mode(job_type) == LOCAL:
-            launch = build_local_launch(
-                job_type, project_id, input, job_id=job_id, environ=_environ(self._environ)
-            )
+        if launch := self._local_launch(job_type, project_id, input, job_id):
             await asyncio.to_thread(start_local, launch)
             return launch.job_id
         accepted = await self.client.submit(

@@ -17,6 +17,9 @@ if TYPE_CHECKING:
 
 FUNCTION = "mirror_job_status"
 PROBE = "mirror_job_status_probe"  # the table check at start (tablecheck)
+# what read_row reads of a row, and as what
+ROW_KEYS = ("project_id", "status", "result", "revision", "run")
+ROW_READ = ("project_id::text", "status", "result", "revision", "run")
 
 
 class Sink(Protocol):
@@ -54,74 +57,47 @@ class PostgresSink:
             )
         return self._connection
 
-    def write(self, row: dict[str, Any]) -> str:
-        """Sink.write over one connection, opened on first use (``connect_timeout`` seconds);
-        a psycopg OperationalError closes it, to reconnect on the next write."""
+    def _fetch(self, query: str, params: list[Any]) -> list[tuple[Any, ...]]:
+        """The rows ``query`` returns, over the one connection (opened on first use,
+        ``connect_timeout`` seconds); a psycopg OperationalError closes it, to reconnect on
+        the next call, and propagates with every other psycopg error."""
         try:
-            result = (
-                self._connect().execute(f"select public.{FUNCTION}(%s)", [Jsonb(row)]).fetchone()
-            )
+            return self._connect().execute(query.encode(), params).fetchall()
         except psycopg.OperationalError:
             if self._connection is not None:
                 self._connection.close()
             self._connection = None
             raise
-        return str(result[0]) if result else "updated"
+
+    def write(self, row: dict[str, Any]) -> str:
+        """Sink.write: one call of the function."""
+        found = self._fetch(f"select public.{FUNCTION}(%s)", [Jsonb(row)])
+        return str(found[0][0]) if found else "updated"
 
     def write_many(self, rows: list[dict[str, Any]]) -> list[str]:
         """BatchSink.write_many: one statement, so one implicit transaction (autocommit):
         a refused row leaves none of ``rows`` written."""
-        try:
-            results = (
-                self._connect()
-                .execute(
-                    f"select public.{FUNCTION}(j) from jsonb_array_elements(%s) with ordinality"
-                    " as t(j, n) order by n",
-                    [Jsonb(rows)],
-                )
-                .fetchall()
-            )
-        except psycopg.OperationalError:
-            if self._connection is not None:
-                self._connection.close()
-            self._connection = None
-            raise
-        return [str(result[0]) for result in results]
+        found = self._fetch(
+            f"select public.{FUNCTION}(j) from jsonb_array_elements(%s) with ordinality"
+            " as t(j, n) order by n",
+            [Jsonb(rows)],
+        )
+        return [str(result[0]) for result in found]
 
     def read_row(self, job_id: str) -> dict[str, Any] | None:
         """The `jobs` row ``job_id``'s project_id (text), status, result, revision and run,
         or None when there is none (a local run reads its upstream's result, and where its
         own row stands, so); psycopg errors propagate."""
-        try:
-            cursor = self._connect().execute(
-                "select project_id::text, status, result, revision, run from public.jobs "
-                "where id = %s",
-                [job_id],
-            )
-            found = cursor.fetchone()
-        except psycopg.OperationalError:
-            if self._connection is not None:
-                self._connection.close()
-            self._connection = None
-            raise
-        if found is None:
-            return None
-        names = ("project_id", "status", "result", "revision", "run")
-        return dict(zip(names, found, strict=True))
+        found = self._fetch(
+            f"select {', '.join(ROW_READ)} from public.jobs where id = %s", [job_id]
+        )
+        return dict(zip(ROW_KEYS, found[0], strict=True)) if found else None
 
     def probe(self, sequences: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """The problems public.mirror_job_status_probe(``sequences``) finds (see
         ``tablecheck``); psycopg errors propagate."""
-        try:
-            result = (
-                self._connect().execute(f"select public.{PROBE}(%s)", [Jsonb(sequences)]).fetchone()
-            )
-        except psycopg.OperationalError:
-            if self._connection is not None:
-                self._connection.close()
-            self._connection = None
-            raise
-        return list(result[0]) if result and result[0] else []
+        found = self._fetch(f"select public.{PROBE}(%s)", [Jsonb(sequences)])
+        return list(found[0][0]) if found and found[0][0] else []
 
     def describe(self) -> str:
         """``PostgreSQL host:port`` of the dsn (no user or password)."""
@@ -154,11 +130,7 @@ class SupabaseSink:
         """The `jobs` row ``job_id``'s project_id, status, result, revision and run (GET
         /rest/v1/jobs?id=eq.<id>), or None; postgrest's APIError or httpx errors propagate."""
         response = (
-            self.client.table("jobs")
-            .select("project_id,status,result,revision,run")
-            .eq("id", job_id)
-            .limit(1)
-            .execute()
+            self.client.table("jobs").select(",".join(ROW_KEYS)).eq("id", job_id).limit(1).execute()
         )
         rows = cast(list[dict[str, Any]], response.data or [])
         return rows[0] if rows else None
@@ -236,7 +208,7 @@ def error_message(error: Exception) -> str:
     return f"{line} (SQLSTATE {code})" if code else line
 
 
-def build_sink(settings: OperatorSettings) -> Sink | None:
+def build_sink(settings: OperatorSettings) -> PostgresSink | SupabaseSink | None:
     """The sink ``settings.mirror`` names (``postgres`` or ``supabase``), or None: no mirror."""
     if settings.mirror == "postgres":
         return PostgresSink(settings.mirror_dsn)

@@ -22,6 +22,7 @@ never retried.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import socket
@@ -30,7 +31,7 @@ import threading
 import time
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 
 from tenacity import (
     RetryCallState,
@@ -255,10 +256,13 @@ def _unavailable(error: BaseException) -> bool:
     return isinstance(error, Exception) and failure_reason(error) == UNAVAILABLE
 
 
-def sink_from_env() -> tuple[Sink, StatusWords]:
+@functools.cache
+def sink_from_env() -> tuple[PostgresSink | SupabaseSink, StatusWords]:
     """The mirror a local run writes to (OMVEE_MIRROR_DSN, else SUPABASE_URL with
     SUPABASE_SERVICE_ROLE_KEY) and the app's status words (OMVEE_MIRROR_STATUS_WORDS).
-    Raises PermanentError naming the variable that is missing or wrong."""
+    Read once per process (a local run is one job): the run's writes and its upstream's
+    read share one connection. Raises PermanentError naming the variable that is missing or
+    wrong (not cached)."""
     settings = local_mirror_settings()
     try:
         words = status_words()
@@ -282,7 +286,7 @@ def upstream_result(job: Job, upstream_id: str) -> dict[str, Any]:
     RetryableError when the database cannot be reached."""
     sink, words = sink_from_env()
     try:
-        row = cast(PostgresSink | SupabaseSink, sink).read_row(upstream_id)
+        row = sink.read_row(upstream_id)
     except Exception as error:
         if _unavailable(error):
             raise RetryableError(
@@ -305,7 +309,7 @@ def upstream_result(job: Job, upstream_id: str) -> dict[str, Any]:
     return result
 
 
-def continuing(sink: Sink, job: Job, words: StatusWords) -> tuple[int, int]:
+def continuing(sink: PostgresSink | SupabaseSink, job: Job, words: StatusWords) -> tuple[int, int]:
     """Where a local run's writes start: (the revision of the job's row already there, the
     run). With no row, (0, ``job.run``). A row an earlier run left (a local run killed with
     the app, a cluster run, the app's own) is written above its revision, in its run, or,
@@ -313,7 +317,7 @@ def continuing(sink: Sink, job: Job, words: StatusWords) -> tuple[int, int]:
     going back to running). When the row cannot be read, (0, ``job.run``), logged. Raises
     PermanentError when the row is another project's (its writes would all be refused)."""
     try:
-        row = cast(PostgresSink | SupabaseSink, sink).read_row(job.job_id)
+        row = sink.read_row(job.job_id)
     except Exception as error:
         log.warning(
             "Could not read the jobs row of job %s from %s (%s); writing from revision 1",

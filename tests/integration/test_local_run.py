@@ -24,6 +24,7 @@ from controller.mirror.sinks import PostgresSink
 from jobimages.runtime.localrun import MirrorReporter
 from tests.localcluster.layout import REPO_ROOT
 from tests.media import SENTENCE, serve, speak, word_error_rate
+from tests.mirrordb import fresh_database, record_status_history
 
 pytestmark = pytest.mark.postgres
 
@@ -48,48 +49,22 @@ create table public.jobs (
 NOT_INHERITED = ("OMVEE_JOB", "OMVEE_RUN_LOCAL", "OMVEE_MIRROR", "OMVEE_RESULTS", "SUPABASE_")
 
 
-def record_history(dsn: str) -> str:
-    """``dsn`` with a jobs_history table that records every status a row goes through (a
-    trigger, as the operator's session database has)."""
-    with psycopg.connect(dsn, autocommit=True) as connection:
-        connection.execute("""
-            create table jobs_history (id uuid, status text, progress smallint,
-                                       at timestamptz default clock_timestamp());
-            create function record_status() returns trigger language plpgsql as $$
-            begin
-                if tg_op = 'INSERT' or new.status is distinct from old.status then
-                    insert into jobs_history (id, status, progress)
-                    values (new.id, new.status, new.progress);
-                end if;
-                return new;
-            end $$;
-            create trigger jobs_history after insert or update on public.jobs
-                for each row execute function record_status();
-        """)
-    return dsn
-
-
 @pytest.fixture
 def db(mirror_db: str) -> str:
     """The mirror's own migrated table, its statuses recorded (``record_history``)."""
-    return record_history(mirror_db)
+    return record_status_history(mirror_db)
 
 
 @pytest.fixture
 def app_db(postgres_url: str) -> Iterator[str]:
     """The app's own `jobs` table in its own words (APP_TABLE), adopted by the migrations,
     its statuses recorded."""
-    name = f"local_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(postgres_url, autocommit=True) as admin:
-        admin.execute(f"create database {name}")
-    dsn = postgres_url.rsplit("/", 1)[0] + f"/{name}"
-    with psycopg.connect(dsn, autocommit=True) as connection:
-        connection.execute(migrate.SHIM.read_text().encode())
-        connection.execute(APP_TABLE.encode())
-    migrate.apply(dsn, local=True)
-    yield record_history(dsn)
-    with psycopg.connect(postgres_url, autocommit=True) as admin:
-        admin.execute(f"drop database {name} with (force)")
+    with fresh_database(postgres_url, "local") as dsn:
+        with psycopg.connect(dsn, autocommit=True) as connection:
+            connection.execute(migrate.SHIM.read_text().encode())
+            connection.execute(APP_TABLE.encode())
+        migrate.apply(dsn, local=True)
+        yield record_status_history(dsn)
 
 
 @pytest.fixture(scope="module")

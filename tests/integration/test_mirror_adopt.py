@@ -24,6 +24,7 @@ from controller.mirror import migrate
 from controller.mirror.sinks import PostgresSink
 from controller.mirror.tablecheck import TableMismatch, check_table
 from tests.localcluster.layout import REPO_ROOT
+from tests.mirrordb import fresh_database, record_status_history
 from tests.omveejobs import OmveeJobs, manifest
 from tests.operator_process import OperatorProcess
 from tests.waiting import wait_for
@@ -90,21 +91,16 @@ APP_ROWS = [
 @pytest.fixture
 def app_db(postgres_url: str) -> Iterator[str]:
     """A fresh database holding the app's `jobs` table and rows (plus Supabase's roles)."""
-    name = f"adopt_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(postgres_url, autocommit=True) as admin:
-        admin.execute(f"create database {name}")
-    dsn = postgres_url.rsplit("/", 1)[0] + f"/{name}"
-    with psycopg.connect(dsn, autocommit=True) as connection:
-        connection.execute(migrate.SHIM.read_text().encode())
-        connection.execute(APP_TABLE.encode())
-        connection.cursor().executemany(
-            "insert into public.jobs (id, project_id, user_id, type, status, progress, title) "
-            "values (%s, %s, %s, %s, %s, %s, %s)",
-            APP_ROWS,
-        )
-    yield dsn
-    with psycopg.connect(postgres_url, autocommit=True) as admin:
-        admin.execute(f"drop database {name} with (force)")
+    with fresh_database(postgres_url, "adopt") as dsn:
+        with psycopg.connect(dsn, autocommit=True) as connection:
+            connection.execute(migrate.SHIM.read_text().encode())
+            connection.execute(APP_TABLE.encode())
+            connection.cursor().executemany(
+                "insert into public.jobs (id, project_id, user_id, type, status, progress, title) "
+                "values (%s, %s, %s, %s, %s, %s, %s)",
+                APP_ROWS,
+            )
+        yield dsn
 
 
 def columns(dsn: str) -> dict[str, tuple[str, str, str | None]]:
@@ -212,20 +208,7 @@ def test_the_operator_writes_the_apps_words_into_its_rows(
     operator: OperatorProcess,
 ) -> None:
     migrate.apply(app_db, local=True)
-    with psycopg.connect(app_db, autocommit=True) as connection:  # every status the row takes
-        connection.execute("""
-            create table jobs_history (id uuid, status text,
-                                       at timestamptz default clock_timestamp());
-            create function record_status() returns trigger language plpgsql as $$
-            begin
-                if tg_op = 'INSERT' or new.status is distinct from old.status then
-                    insert into jobs_history (id, status) values (new.id, new.status);
-                end if;
-                return new;
-            end $$;
-            create trigger jobs_history after insert or update on public.jobs
-                for each row execute function record_status();
-        """)
+    record_status_history(app_db)  # every status the rows take
     before = app_view(app_db)
     pending_id = APP_ROWS[0][0]
     new_id = str(uuid.uuid4())
@@ -370,11 +353,7 @@ def test_a_table_an_older_migrate_took_through_0001_is_adopted_now(app_db: str) 
 def test_a_foreign_key_on_project_id_is_no_refusal(postgres_url: str) -> None:
     """An app's jobs.project_id referencing its projects: the probe writes as a project the
     table holds; in an empty table it cannot, and says so without refusing."""
-    name = f"adopt_fk_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(postgres_url, autocommit=True) as admin:
-        admin.execute(f"create database {name}")
-    dsn = postgres_url.rsplit("/", 1)[0] + f"/{name}"
-    try:
+    with fresh_database(postgres_url, "adopt_fk") as dsn:
         with psycopg.connect(dsn, autocommit=True) as connection:
             connection.execute(migrate.SHIM.read_text().encode())
             connection.execute("create table public.projects (id uuid primary key)")
@@ -398,9 +377,6 @@ def test_a_foreign_key_on_project_id_is_no_refusal(postgres_url: str) -> None:
         assert check_table(PostgresSink(dsn), words, ["transcription", "scene-generation"]) == []
         with pytest.raises(TableMismatch, match="jobs_status_check"):
             check_table(PostgresSink(dsn), OURS, ["transcription"])  # the words still count
-    finally:
-        with psycopg.connect(postgres_url, autocommit=True) as admin:
-            admin.execute(f"drop database {name} with (force)")
 
 
 def test_the_probe_writes_as_a_random_project_first_and_refuses_a_key_on_type(

@@ -24,6 +24,7 @@ from controller.mirror import migrate
 from tests.api_process import SERVICE_TOKEN, ApiProcess
 from tests.integration.test_mirror_adopt import APP_TABLE
 from tests.localcluster.layout import REPO_ROOT
+from tests.mirrordb import fresh_database
 from tests.waiting import wait_for
 
 pytestmark = [pytest.mark.cluster, pytest.mark.postgres]
@@ -116,12 +117,8 @@ def test_the_guides_python_runs_and_its_routes_submit_a_chain(
 def test_the_guides_shell_lines_adopt_a_table_and_settle_its_stuck_rows(
     postgres_url: str, kubeconfig: Path, job_namespace: str
 ) -> None:
-    name = f"guide_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(postgres_url, autocommit=True) as admin:
-        admin.execute(f"create database {name}")
-    dsn = postgres_url.rsplit("/", 1)[0] + f"/{name}"
     stuck = str(uuid.uuid4())
-    try:
+    with fresh_database(postgres_url, "guide") as dsn:
         with psycopg.connect(dsn, autocommit=True) as connection:
             connection.execute(migrate.SHIM.read_text().encode())
             connection.execute(APP_TABLE.encode())
@@ -156,9 +153,6 @@ def test_the_guides_shell_lines_adopt_a_table_and_settle_its_stuck_rows(
                 "select status, reason, message from public.jobs where id = %s", [stuck]
             ).fetchone()
         assert row == ("failed", "Abandoned", "lost in the restart of the old job system")
-    finally:
-        with psycopg.connect(postgres_url, autocommit=True) as admin:
-            admin.execute(f"drop database {name} with (force)")
 
 
 def test_the_python_client_example_runs(api_server: ApiProcess) -> None:

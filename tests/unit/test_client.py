@@ -40,6 +40,8 @@ from api.client import (
     stub,
     typed,
 )
+from api.client import follow as follow_module
+from api.client import sync as sync_module
 from api.client.retrying import retry_after
 
 BASE = "http://omvee.test"
@@ -347,6 +349,20 @@ def test_wait_returns_the_succeeded_job_and_raises_for_a_cancelled_one() -> None
     assert raised.value.job.message == "by you"
 
 
+class FakeClock:
+    """Stands in for the ``time`` module of api.client.sync and follow: ``monotonic`` reads
+    ``now``, and ``sleep`` moves it on, so deadlines pass without waiting."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
 def test_events_open_the_stream_again_and_never_repeat_a_status() -> None:
     running = job("Running", progress=40)
     answers = Recorder(
@@ -360,9 +376,15 @@ def test_events_open_the_stream_again_and_never_repeat_a_status() -> None:
     assert len(answers.requests) == 3
 
 
-def test_wait_past_its_timeout_raises_wait_timeout_with_the_last_status() -> None:
+def test_wait_past_its_timeout_raises_wait_timeout_with_the_last_status(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = FakeClock()
+    monkeypatch.setattr(sync_module, "time", clock)
+    monkeypatch.setattr(follow_module, "time", clock)
+
     def stream(request: httpx.Request) -> httpx.Response:
-        time.sleep(0.3)  # the API holds the stream until its timeout, then closes it
+        clock.now += 0.3  # the API holds the stream until its timeout, then closes it
         return sse(("status", job("Running", progress=10)))
 
     with client(stream) as omvee, pytest.raises(WaitTimeout) as raised:
